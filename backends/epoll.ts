@@ -1,0 +1,319 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * The epoll backend: a {@linkcode Driver} over `epoll_create1`,
+ * `epoll_ctl` and `epoll_wait`, parked in `poll()` on the epoll fd.
+ *
+ * @module
+ */
+
+import { eventStore, Ready, type SelectorEvents, setEventCount } from "./_events.ts";
+import { type Driver, type Registration, SelectorImpl } from "./_selector.ts";
+import { drainEventFd, openEventFd, signalEventFd } from "./_waker.ts";
+import { osError } from "../ffi/errors.ts";
+import {
+  acquireLibc,
+  EBADF,
+  EINTR,
+  ENOENT,
+  EPERM,
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLL_EVENT_DATA_OFFSET,
+  EPOLL_EVENT_SIZE,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLEXCLUSIVE,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLONESHOT,
+  EPOLLOUT,
+  EPOLLPRI,
+  EPOLLRDHUP,
+  errno,
+  type Libc,
+  POLLFD_EVENTS_OFFSET,
+  POLLFD_SIZE,
+  POLLIN,
+  releaseLibc,
+} from "../ffi/libc.ts";
+
+/** epoll_event in 32-bit words: the stride, and the words of `data` (low: fd, high: generation). */
+const STRIDE_WORDS = EPOLL_EVENT_SIZE / 4;
+const FD_WORD = EPOLL_EVENT_DATA_OFFSET / 4;
+const GEN_WORD = FD_WORD + 1;
+/** The epoll bits that are also {@linkcode Ready} bits: IN, PRI, OUT, ERR, HUP. */
+const SAME_BITS = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP;
+const DIRECTIONS = Ready.READABLE | Ready.WRITABLE;
+const INITIAL_CAPACITY = 64;
+
+/** The epoll_event bits for a registration. */
+function eventBits(reg: Registration<unknown>): number {
+  const { interest, edge, oneshot, exclusive } = reg.key;
+  // Interest bits are EPOLLIN, EPOLLPRI and EPOLLOUT themselves.
+  let bits = interest;
+  if (interest & EPOLLIN && !exclusive) bits |= EPOLLRDHUP;
+  if (edge) bits |= EPOLLET;
+  if (oneshot) bits |= EPOLLONESHOT;
+  if (exclusive) bits |= EPOLLEXCLUSIVE;
+  return bits >>> 0;
+}
+
+class EpollDriver<T> implements Driver<T> {
+  readonly backend = "epoll";
+  readonly seesChangesWhileParked = true;
+  woken = false;
+  #libc: Libc;
+  #keys: Map<number, Registration<T>>;
+  #epfd: number;
+  #waker: number;
+  #interrupter: number;
+  /** The kernel's event buffer: bytes for the call, words to read it. */
+  #buffer: Uint8Array;
+  #words: Uint32Array;
+  #capacity: number;
+  /** One epoll_event for epoll_ctl. */
+  #ctl = new Uint8Array(16);
+  #ctlWords = new Uint32Array(this.#ctl.buffer);
+  /** Two pollfds, {epfd, POLLIN} and {interrupter, POLLIN}, that a parked thread waits on. */
+  #park = new Uint8Array(2 * POLLFD_SIZE);
+  #parkPointer: Deno.PointerValue;
+
+  constructor(libc: Libc, keys: Map<number, Registration<T>>) {
+    this.#libc = libc;
+    this.#keys = keys;
+    this.#capacity = INITIAL_CAPACITY;
+    this.#buffer = new Uint8Array(INITIAL_CAPACITY * EPOLL_EVENT_SIZE);
+    this.#words = new Uint32Array(this.#buffer.buffer);
+    const action = "Cannot create epoll selector";
+    this.#epfd = this.#create(action);
+    try {
+      this.#waker = openEventFd(libc, action);
+      try {
+        this.#interrupter = openEventFd(libc, action);
+      } catch (error) {
+        libc.close(this.#waker);
+        throw error;
+      }
+    } catch (error) {
+      libc.close(this.#epfd);
+      throw error;
+    }
+    try {
+      this.#ctlRaw(this.#epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, 0, action);
+    } catch (error) {
+      this.#closeFds();
+      throw error;
+    }
+    this.#parkPointer = Deno.UnsafePointer.of(this.#park);
+    this.#setParkFds();
+  }
+
+  get wakerFd(): number {
+    return this.#waker;
+  }
+
+  #create(action: string): number {
+    const epfd = this.#libc.epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) throw osError(action, errno());
+    return epfd;
+  }
+
+  #setParkFds(): void {
+    const view = new DataView(this.#park.buffer);
+    view.setInt32(0, this.#epfd, true);
+    view.setInt16(POLLFD_EVENTS_OFFSET, POLLIN, true);
+    view.setInt32(POLLFD_SIZE, this.#interrupter, true);
+    view.setInt16(POLLFD_SIZE + POLLFD_EVENTS_OFFSET, POLLIN, true);
+  }
+
+  owns(fd: number): boolean {
+    return fd === this.#epfd || fd === this.#waker || fd === this.#interrupter;
+  }
+
+  checkOptions(): void {
+    // epoll honours every option; the kernel's own limits are checked by the caller.
+  }
+
+  /** epoll_ctl with an event of `bits` and data `fd | gen << 32`; returns errno or 0. */
+  #ctlErrno(epfd: number, op: number, fd: number, bits: number, gen: number): number {
+    const words = this.#ctlWords;
+    words[0] = bits;
+    words[FD_WORD] = fd;
+    words[GEN_WORD] = gen;
+    return this.#libc.epoll_ctl(epfd, op, fd, this.#ctl) < 0 ? errno() : 0;
+  }
+
+  #ctlRaw(epfd: number, op: number, fd: number, bits: number, gen: number, action: string): void {
+    const e = this.#ctlErrno(epfd, op, fd, bits, gen);
+    // epoll refuses regular files and directories with EPERM: it cannot watch them.
+    if (e !== 0) throw osError(action, e, e === EPERM ? Deno.errors.NotSupported : undefined);
+  }
+
+  add(reg: Registration<T>): void {
+    const fd = reg.key.fd;
+    this.#ctlRaw(
+      this.#epfd,
+      EPOLL_CTL_ADD,
+      fd,
+      eventBits(reg),
+      reg.gen,
+      `Cannot register fd ${fd} with epoll`,
+    );
+  }
+
+  modify(prev: Registration<T>, next: Registration<T>): void {
+    const fd = next.key.fd;
+    const action = `Cannot modify fd ${fd} with epoll`;
+    if (!prev.key.exclusive) {
+      const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_MOD, fd, eventBits(next), next.gen);
+      // ENOENT here: the fd was closed, and its number reused, since it was registered.
+      if (e !== 0) throw osError(action, e, e === ENOENT ? Deno.errors.BadResource : undefined);
+      return;
+    }
+    // The kernel refuses EPOLL_CTL_MOD on an exclusive registration: delete and add.
+    this.#ctlRaw(this.#epfd, EPOLL_CTL_DEL, fd, 0, 0, action);
+    const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(next), next.gen);
+    if (e !== 0) {
+      // Put the old registration back, so that a failed call changes nothing.
+      this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(prev), prev.gen);
+      throw osError(action, e);
+    }
+  }
+
+  remove(reg: Registration<T>): void {
+    const fd = reg.key.fd;
+    const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_DEL, fd, 0, 0);
+    // EBADF/ENOENT: the fd was closed first; the kernel dropped (or will drop) it.
+    if (e !== 0 && e !== EBADF && e !== ENOENT) {
+      throw osError(`Cannot unregister fd ${fd} from epoll`, e);
+    }
+  }
+
+  fill(events: SelectorEvents<T>, timeoutMs: number): number {
+    const keys = this.#keys;
+    // Room for every registered fd and the waker: one call returns them all.
+    if (this.#capacity <= keys.size) this.#grow(keys.size + 1);
+    const n = this.#libc.epoll_wait(this.#epfd, this.#buffer, this.#capacity, timeoutMs);
+    this.woken = false;
+    if (n < 0) {
+      const e = errno();
+      if (e !== EINTR) throw osError(`Cannot wait on epoll fd ${this.#epfd}`, e);
+      return emptyFill(events);
+    }
+    const store = eventStore(events, n);
+    const { fds, flags, data } = store;
+    const words = this.#words;
+    let count = 0;
+    let stale = 0;
+    for (let i = 0, w = 0; i < n; i++, w += STRIDE_WORDS) {
+      const fd = words[w + FD_WORD];
+      const reg = keys.get(fd);
+      if (reg === undefined || reg.gen !== words[w + GEN_WORD] || !reg.armed) {
+        if (fd === this.#waker) {
+          drainEventFd(this.#libc, fd);
+          this.woken = true;
+        } else {
+          stale++;
+        }
+        continue;
+      }
+      const bits = words[w];
+      let ready = bits & SAME_BITS;
+      if (bits & EPOLLRDHUP) ready |= Ready.READ_HANGUP;
+      if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= reg.key.interest & DIRECTIONS;
+      if (reg.key.oneshot) reg.armed = false;
+      fds[count] = fd;
+      flags[count] = ready;
+      data[count] = reg.key.data;
+      count++;
+    }
+    setEventCount(store, count);
+    if (stale > 0) this.#rebuild();
+    return count;
+  }
+
+  #grow(needed: number): void {
+    let capacity = this.#capacity * 2;
+    while (capacity < needed) capacity *= 2;
+    this.#capacity = capacity;
+    this.#buffer = new Uint8Array(capacity * EPOLL_EVENT_SIZE);
+    this.#words = new Uint32Array(this.#buffer.buffer);
+  }
+
+  /**
+   * A registration the user removed after closing its fd lives on in the
+   * kernel while a duplicate of the fd is open, and cannot be deleted by
+   * number any more. Its events are dropped above; so that a
+   * level-triggered one does not keep waking every wait, move the live
+   * registrations to a fresh epoll instance. A failure keeps the old one.
+   */
+  #rebuild(): void {
+    let epfd: number;
+    try {
+      epfd = this.#create("Cannot rebuild epoll set");
+      this.#ctlRaw(epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, 0, "");
+    } catch {
+      return;
+    }
+    for (const reg of this.#keys.values()) {
+      // A disarmed oneshot registration is added without directions and stays
+      // ignored (its events are dropped while it is not armed).
+      const bits = reg.armed ? eventBits(reg) : EPOLLONESHOT;
+      // An fd closed without unregistering is gone from the kernel already: skip it.
+      this.#ctlErrno(epfd, EPOLL_CTL_ADD, reg.key.fd, bits, reg.gen);
+    }
+    this.#libc.close(this.#epfd);
+    this.#epfd = epfd;
+    this.#setParkFds();
+  }
+
+  park(timeoutMs: number): Promise<void> {
+    // Only readiness is learnt here (errno of another thread is unreadable);
+    // the events are harvested by a synchronous epoll_wait afterwards.
+    return this.#libc.poll_parked(this.#parkPointer, 2n, timeoutMs).then(() => {
+      drainEventFd(this.#libc, this.#interrupter);
+    });
+  }
+
+  interrupt(): void {
+    signalEventFd(this.#libc, this.#interrupter, "Cannot interrupt epoll wait");
+  }
+
+  wake(): void {
+    signalEventFd(this.#libc, this.#waker, `Cannot wake epoll selector`);
+  }
+
+  #closeFds(): void {
+    this.#libc.close(this.#interrupter);
+    this.#libc.close(this.#waker);
+    this.#libc.close(this.#epfd);
+  }
+
+  close(): void {
+    this.#closeFds();
+    releaseLibc();
+  }
+}
+
+function emptyFill<T>(events: SelectorEvents<T>): number {
+  setEventCount(eventStore(events, 0), 0);
+  return 0;
+}
+
+/**
+ * Opens a Selector on epoll.
+ *
+ * @internal
+ */
+export function openEpollSelector<T>(): SelectorImpl<T> {
+  const libc = acquireLibc();
+  try {
+    const keys = new Map<number, Registration<T>>();
+    return new SelectorImpl(new EpollDriver<T>(libc, keys), keys);
+  } catch (error) {
+    releaseLibc();
+    throw error;
+  }
+}

@@ -1,0 +1,245 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * The poll(2) backend: a {@linkcode Driver} over one `struct pollfd` array,
+ * O(n) per wait. Level-triggered and oneshot; regular files are accepted
+ * (poll reports them always ready); `edge` and `exclusive` are refused.
+ *
+ * @module
+ */
+
+import { eventStore, Ready, type SelectorEvents, setEventCount } from "./_events.ts";
+import { type Driver, type RegisterOptions, type Registration, SelectorImpl } from "./_selector.ts";
+import { drainEventFd, openEventFd, signalEventFd } from "./_waker.ts";
+import { osError } from "../ffi/errors.ts";
+import {
+  acquireLibc,
+  EINTR,
+  errno,
+  F_GETFD,
+  type Libc,
+  POLLERR,
+  POLLFD_SIZE,
+  POLLHUP,
+  POLLIN,
+  POLLNVAL,
+  POLLOUT,
+  POLLPRI,
+  POLLRDHUP,
+  releaseLibc,
+} from "../ffi/libc.ts";
+
+/** pollfd in 16-bit halves: fd is halves 0-1 (read as a 32-bit word), events 2, revents 3. */
+const EVENTS_HALF = 2;
+const REVENTS_HALF = 3;
+/** The poll bits that are also {@linkcode Ready} bits: IN, PRI, OUT, ERR, HUP. */
+const SAME_BITS = POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP;
+const DIRECTIONS = Ready.READABLE | Ready.WRITABLE;
+/** Slot 0 holds the waker; registrations follow. */
+const FIRST_SLOT = 1;
+const INITIAL_SLOTS = 64;
+
+function pollBits(interest: number): number {
+  // Interest bits are POLLIN, POLLPRI and POLLOUT themselves.
+  return interest & POLLIN ? interest | POLLRDHUP : interest;
+}
+
+class PollDriver<T> implements Driver<T> {
+  readonly backend = "poll";
+  readonly seesChangesWhileParked = false;
+  woken = false;
+  #libc: Libc;
+  #waker: number;
+  #interrupter: number;
+  /** The live pollfd array: slot 0 the waker, then one slot per registration. */
+  #fds: Uint8Array;
+  #words: Int32Array;
+  #halves: Uint16Array;
+  #regs: (Registration<T> | undefined)[];
+  #used = FIRST_SLOT;
+  /** A copy a parked thread polls, with the interrupter in front. */
+  #park: Uint8Array;
+
+  constructor(libc: Libc) {
+    this.#libc = libc;
+    const action = "Cannot create poll selector";
+    this.#waker = openEventFd(libc, action);
+    try {
+      this.#interrupter = openEventFd(libc, action);
+    } catch (error) {
+      libc.close(this.#waker);
+      throw error;
+    }
+    this.#fds = new Uint8Array(INITIAL_SLOTS * POLLFD_SIZE);
+    this.#words = new Int32Array(this.#fds.buffer);
+    this.#halves = new Uint16Array(this.#fds.buffer);
+    this.#regs = new Array(INITIAL_SLOTS).fill(undefined);
+    this.#park = new Uint8Array((INITIAL_SLOTS + 1) * POLLFD_SIZE);
+    this.#words[0] = this.#waker;
+    this.#halves[EVENTS_HALF] = POLLIN;
+  }
+
+  get wakerFd(): number {
+    return this.#waker;
+  }
+
+  owns(fd: number): boolean {
+    return fd === this.#waker || fd === this.#interrupter;
+  }
+
+  checkOptions(
+    action: string,
+    _fd: number,
+    options: Required<Omit<RegisterOptions<T>, "data">>,
+  ): void {
+    if (options.edge) {
+      throw new Deno.errors.NotSupported(`${action}: poll is level-triggered only (edge)`);
+    }
+    if (options.exclusive) {
+      throw new Deno.errors.NotSupported(`${action}: exclusive is an epoll option`);
+    }
+  }
+
+  /** poll() ignores closed fds (POLLNVAL at wait time): check up front, as epoll_ctl would. */
+  #checkOpen(fd: number, action: string): void {
+    if (this.#libc.fcntl(fd, F_GETFD) < 0) throw osError(action, errno());
+  }
+
+  #setSlot(slot: number, reg: Registration<T>): void {
+    const { fd, interest } = reg.key;
+    this.#words[slot * 2] = reg.armed ? fd : -1;
+    this.#halves[slot * 4 + EVENTS_HALF] = pollBits(interest);
+    this.#halves[slot * 4 + REVENTS_HALF] = 0;
+    this.#regs[slot] = reg;
+    reg.slot = slot;
+  }
+
+  add(reg: Registration<T>): void {
+    this.#checkOpen(reg.key.fd, `Cannot register fd ${reg.key.fd} with poll`);
+    if (this.#used === this.#regs.length) this.#grow();
+    this.#setSlot(this.#used++, reg);
+  }
+
+  modify(prev: Registration<T>, next: Registration<T>): void {
+    this.#checkOpen(next.key.fd, `Cannot modify fd ${next.key.fd} with poll`);
+    this.#setSlot(prev.slot, next);
+  }
+
+  remove(reg: Registration<T>): void {
+    // Nothing in the kernel to undo: a closed fd is removed like any other.
+    const slot = reg.slot;
+    const last = --this.#used;
+    if (slot !== last) {
+      this.#words[slot * 2] = this.#words[last * 2];
+      this.#words[slot * 2 + 1] = this.#words[last * 2 + 1];
+      const moved = this.#regs[last]!;
+      this.#regs[slot] = moved;
+      moved.slot = slot;
+    }
+    this.#regs[last] = undefined;
+    reg.slot = -1;
+  }
+
+  #grow(): void {
+    const slots = this.#regs.length * 2;
+    const fds = new Uint8Array(slots * POLLFD_SIZE);
+    fds.set(this.#fds);
+    this.#fds = fds;
+    this.#words = new Int32Array(fds.buffer);
+    this.#halves = new Uint16Array(fds.buffer);
+    this.#regs.length = slots;
+    this.#regs.fill(undefined, this.#used);
+  }
+
+  fill(events: SelectorEvents<T>, timeoutMs: number): number {
+    const used = this.#used;
+    const n = this.#libc.poll(this.#fds, BigInt(used), timeoutMs);
+    this.woken = false;
+    if (n < 0) {
+      const e = errno();
+      if (e !== EINTR) throw osError(`Cannot poll ${used - FIRST_SLOT} fds`, e);
+      setEventCount(eventStore(events, 0), 0);
+      return 0;
+    }
+    const store = eventStore(events, n);
+    const { fds, flags, data } = store;
+    const halves = this.#halves;
+    const regs = this.#regs;
+    let count = 0;
+    let seen = 0;
+    if (halves[REVENTS_HALF] !== 0) {
+      drainEventFd(this.#libc, this.#waker);
+      this.woken = true;
+      seen++;
+    }
+    for (let slot = FIRST_SLOT; seen < n && slot < used; slot++) {
+      const revents = halves[slot * 4 + REVENTS_HALF];
+      if (revents === 0) continue;
+      seen++;
+      const reg = regs[slot]!;
+      let ready = revents & SAME_BITS;
+      if (revents & POLLRDHUP) ready |= Ready.READ_HANGUP;
+      // A registered fd that was closed: poll says POLLNVAL, reported as an error.
+      if (revents & POLLNVAL) ready |= Ready.ERROR;
+      if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= reg.key.interest & DIRECTIONS;
+      if (reg.key.oneshot) {
+        reg.armed = false;
+        this.#words[slot * 2] = -1; // poll() skips negative fds: disarmed until modify()
+      }
+      fds[count] = reg.key.fd;
+      flags[count] = ready;
+      data[count] = reg.key.data;
+      count++;
+    }
+    setEventCount(store, count);
+    return count;
+  }
+
+  park(timeoutMs: number): Promise<void> {
+    // The parked thread polls a copy, so that registrations can change meanwhile
+    // (each change interrupts it, and it parks again on a fresh copy).
+    const bytes = this.#used * POLLFD_SIZE;
+    if (this.#park.length < bytes + POLLFD_SIZE) {
+      this.#park = new Uint8Array(this.#fds.length + POLLFD_SIZE);
+    }
+    const park = this.#park;
+    const view = new DataView(park.buffer);
+    view.setInt32(0, this.#interrupter, true);
+    view.setInt16(4, POLLIN, true);
+    view.setInt16(6, 0, true);
+    park.set(this.#fds.subarray(0, bytes), POLLFD_SIZE);
+    return this.#libc.poll_parked(Deno.UnsafePointer.of(park), BigInt(this.#used + 1), timeoutMs)
+      .then(() => {
+        drainEventFd(this.#libc, this.#interrupter);
+      });
+  }
+
+  interrupt(): void {
+    signalEventFd(this.#libc, this.#interrupter, "Cannot interrupt poll wait");
+  }
+
+  wake(): void {
+    signalEventFd(this.#libc, this.#waker, "Cannot wake poll selector");
+  }
+
+  close(): void {
+    this.#libc.close(this.#interrupter);
+    this.#libc.close(this.#waker);
+    releaseLibc();
+  }
+}
+
+/**
+ * Opens a Selector on poll(2).
+ *
+ * @internal
+ */
+export function openPollSelector<T>(): SelectorImpl<T> {
+  const libc = acquireLibc();
+  try {
+    const keys = new Map<number, Registration<T>>();
+    return new SelectorImpl(new PollDriver<T>(libc), keys);
+  } catch (error) {
+    releaseLibc();
+    throw error;
+  }
+}

@@ -1,0 +1,41 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * Scalable I/O event facilities of the kernel, bound through Deno FFI with
+ * no native code of its own and no dependencies.
+ *
+ * - {@linkcode openSelector} gives readiness notification ("tell me when
+ *   fd 7 can be read") over Linux epoll, or poll(2) beside it.
+ * - {@linkcode openPipe}, {@linkcode openSocketPair} and
+ *   {@linkcode openEventFd} open nonblocking fds to watch.
+ *
+ * Only `--allow-ffi` is needed, and only once a selector or an fd is
+ * opened: importing this module needs no permission.
+ *
+ * Errors from the kernel are `Deno.errors` classes (`BadResource` for
+ * EBADF, `NotFound`, `AlreadyExists`, `NotSupported`, …) with `code` (such
+ * as `"EBADF"`) and `errno`, and a message naming the call and the fd. Bad
+ * arguments are a `TypeError` or `RangeError` thrown before any system call,
+ * and a failed call changes nothing.
+ *
+ * @example Watch a pipe
+ * ```ts
+ * import { Interest, openPipe, openSelector } from "@evented/io";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "linux") {
+ *   using selector = openSelector();
+ *   using pipe = openPipe();
+ *   selector.register(pipe.reader.fd, Interest.READABLE);
+ *   pipe.writer.tryWrite(new Uint8Array([1]));
+ *   const [event] = selector.select(1_000);
+ *   assertEquals(event.fd, pipe.reader.fd);
+ *   assertEquals(event.readable, true);
+ *   selector.unregister(pipe.reader.fd);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export * from "./selector.ts";
+export * from "./fds.ts";
