@@ -274,16 +274,16 @@ function openTwo(
  * @example Write, then read
  * ```ts
  * import { openPipe } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux") {
  *   using pipe = openPipe();
  *   const buffer = new Uint8Array(8);
- *   assertEquals(pipe.reader.tryRead(buffer), 0); // nothing yet: it would block
- *   assertEquals(pipe.writer.tryWrite(new Uint8Array([1, 2, 3])), 3);
- *   assertEquals(pipe.reader.tryRead(buffer), 3);
+ *   deepEqual(pipe.reader.tryRead(buffer), 0); // nothing yet: it would block
+ *   deepEqual(pipe.writer.tryWrite(new Uint8Array([1, 2, 3])), 3);
+ *   deepEqual(pipe.reader.tryRead(buffer), 3);
  *   pipe.writer.close();
- *   assertEquals(pipe.reader.tryRead(buffer), null); // end of stream
+ *   deepEqual(pipe.reader.tryRead(buffer), null); // end of stream
  * }
  * ```
  */
@@ -305,15 +305,15 @@ export function openPipe(): Pipe {
  * @example A half-close seen from the other end
  * ```ts
  * import { openSocketPair } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux") {
  *   using pair = openSocketPair();
  *   pair.first.tryWrite(new Uint8Array([42]));
  *   pair.first.shutdown("write");
  *   const buffer = new Uint8Array(4);
- *   assertEquals(pair.second.tryRead(buffer), 1);
- *   assertEquals(pair.second.tryRead(buffer), null);
+ *   deepEqual(pair.second.tryRead(buffer), 1);
+ *   deepEqual(pair.second.tryRead(buffer), null);
  * }
  * ```
  */
@@ -355,14 +355,14 @@ function pairOf<A extends string, B extends string>(
  * @example A counter
  * ```ts
  * import { openEventFd } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux") {
  *   using counter = openEventFd();
  *   counter.add(2);
  *   counter.add(3);
- *   assertEquals(counter.take(), 5);
- *   assertEquals(counter.take(), 0);
+ *   deepEqual(counter.take(), 5);
+ *   deepEqual(counter.take(), 0);
  * }
  * ```
  */

@@ -20,7 +20,7 @@
  * @example Watch a pipe
  * ```ts
  * import { Interest, openPipe, openSelector } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux") {
  *   using selector = openSelector();
@@ -28,8 +28,8 @@
  *   selector.register(pipe.reader.fd, Interest.READABLE);
  *   pipe.writer.tryWrite(new Uint8Array([1]));
  *   const [event] = selector.select(1_000);
- *   assertEquals(event.fd, pipe.reader.fd);
- *   assertEquals(event.readable, true);
+ *   deepEqual(event.fd, pipe.reader.fd);
+ *   deepEqual(event.readable, true);
  *   selector.unregister(pipe.reader.fd);
  * }
  * ```

@@ -47,7 +47,7 @@ export interface OpenSelectorOptions {
  * @example Wait for a pipe to turn readable
  * ```ts
  * import { Interest, openPipe, openSelector } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux") {
  *   using selector = openSelector<string>();
@@ -56,7 +56,7 @@ export interface OpenSelectorOptions {
  *
  *   setTimeout(() => pipe.writer.tryWrite(new TextEncoder().encode("hi")), 10);
  *   const events = await selector.wait({ timeout: 5_000 });
- *   assertEquals(events.map((event) => event.data), ["pipe"]);
+ *   deepEqual(events.map((event) => event.data), ["pipe"]);
  *   selector.unregister(pipe.reader.fd);
  * }
  * ```
@@ -103,13 +103,13 @@ export function openSelector<T = unknown>(options: OpenSelectorOptions = {}): Se
  * @example A wakeup is kept until a select() takes it
  * ```ts
  * import { openSelector, wake } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux") {
  *   using selector = openSelector();
  *   // A Worker given selector.wakerHandle would call this while select() blocks.
  *   wake(selector.wakerHandle);
- *   assertEquals(selector.select(), []); // returns at once, with no events
+ *   deepEqual(selector.select(), []); // returns at once, with no events
  * }
  * ```
  */

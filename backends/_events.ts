@@ -12,10 +12,10 @@
  * @example Watch a pipe for reading and writing
  * ```ts
  * import { Interest } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * const both = Interest.READABLE | Interest.WRITABLE;
- * assertEquals(both, 5);
+ * deepEqual(both, 5);
  * ```
  */
 export const Interest = {
@@ -37,10 +37,10 @@ const ALL_INTEREST = 7;
  * @example Test one event's flags
  * ```ts
  * import { Ready } from "@evented/io";
- * import { assert } from "node:assert/strict";
+ * import { ok } from "node:assert/strict";
  *
  * const flags = Ready.READABLE | Ready.READ_HANGUP;
- * assert(flags & Ready.READ_HANGUP);
+ * ok(flags & Ready.READ_HANGUP);
  * ```
  */
 export const Ready = {
@@ -107,7 +107,7 @@ const MAX_CAPACITY = 1 << 24;
  * @example Read events without allocating
  * ```ts
  * import { openPipe, openSelector, Interest, SelectorEvents } from "@evented/io";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux") {
  *   using selector = openSelector<string>();
@@ -118,8 +118,8 @@ const MAX_CAPACITY = 1 << 24;
  *   const events = new SelectorEvents<string>();
  *   const n = selector.selectInto(events, 0);
  *   for (let i = 0; i < n; i++) {
- *     assertEquals(events.data(i), "pipe");
- *     assertEquals(events.readable(i), true);
+ *     deepEqual(events.data(i), "pipe");
+ *     deepEqual(events.readable(i), true);
  *   }
  *   selector.unregister(pipe.reader.fd);
  * }
