@@ -210,15 +210,18 @@ class EpollDriver<T> implements Driver<T> {
     for (let i = 0, w = 0; i < n; i++, w += STRIDE_WORDS) {
       const fd = words[w + FD_WORD];
       const reg = keys.get(fd);
-      if (reg === undefined || reg.gen !== words[w + GEN_WORD] || !reg.armed) {
+      if (reg === undefined || reg.gen !== words[w + GEN_WORD]) {
         if (fd === this.#waker) {
           drainEventFd(this.#libc, fd);
           this.woken = true;
         } else {
-          stale++;
+          stale++; // a registration that no longer exists
         }
         continue;
       }
+      // A disarmed oneshot registration re-added by #rebuild() may report an
+      // error or hangup once (the kernel disarms it again): not an event.
+      if (!reg.armed) continue;
       const bits = words[w];
       let ready = bits & SAME_BITS;
       if (bits & EPOLLRDHUP) ready |= Ready.READ_HANGUP;

@@ -1,5 +1,6 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 import assert from "node:assert/strict";
+import process from "node:process";
 import {
   Interest,
   openPipe,
@@ -349,24 +350,39 @@ Deno.test({
     const libc = openTestLibc();
     try {
       using pipe = openPipe();
+      using oneshot = openPipe();
       const fd = pipe.reader.fd;
       sel.register(fd, Interest.READABLE, { data: "old" });
+      // A oneshot registration that has fired and is disarmed must stay disarmed.
+      sel.register(oneshot.reader.fd, Interest.READABLE, { oneshot: true, data: "once" });
+      oneshot.writer.tryWrite(ONE);
+      assert.deepEqual(sel.select(0).map((e) => e.data), ["once"]);
       const copy = libc.symbols.dup(fd);
       assert.ok(copy >= 0);
       try {
         pipe.reader.close(); // closed before unregistered: the kernel keeps the registration
         sel.unregister(fd);
         pipe.writer.tryWrite(ONE); // the file is readable, through `copy`
+        const cpu = process.cpuUsage();
         const start = performance.now();
-        assert.deepEqual(sel.select(30), []);
-        assert.ok(performance.now() - start >= 30);
-        // A new fd with the same number gets its own registration and data.
+        assert.deepEqual(sel.select(150), []);
+        assert.ok(performance.now() - start >= 150);
+        // The orphan is not polled over and over: the wait really slept.
+        const used = process.cpuUsage(cpu);
+        assert.ok(used.user + used.system < 75_000, `select(150) used ${JSON.stringify(used)} µs`);
+        // The disarmed oneshot stays quiet, even on hangup, until modify() re-arms it.
+        oneshot.writer.close();
+        assert.deepEqual(sel.select(0), []);
+        sel.modify(oneshot.reader.fd, Interest.READABLE);
+        assert.deepEqual(sel.select(0).map((e) => [e.data, e.hangup]), [["once", true]]);
+        sel.unregister(oneshot.reader.fd);
+        // A new fd, likely with the same number, gets its own registration and data.
         using other = openPipe();
-        const reused = [other.reader.fd, other.writer.fd].includes(fd);
         sel.register(other.writer.fd, Interest.WRITABLE, { data: "new" });
+        sel.register(other.reader.fd, Interest.READABLE, { data: "new reader" });
         assert.deepEqual(sel.select(0).map((e) => [e.fd, e.data]), [[other.writer.fd, "new"]]);
         sel.unregister(other.writer.fd);
-        assert.ok(reused || true);
+        sel.unregister(other.reader.fd);
       } finally {
         libc.symbols.close(copy);
       }
