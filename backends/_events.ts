@@ -333,7 +333,8 @@ export function checkInterest(action: string, interest: unknown): number {
   if (typeof interest !== "number" || !Number.isInteger(interest)) {
     throw new TypeError(`${action}: interest must be an integer, got ${describe(interest)}`);
   }
-  if (interest <= 0 || (interest & ~ALL_INTEREST) !== 0) {
+  // `interest > ALL_INTEREST` also catches bits at 2^32 and above, which `&` cannot see.
+  if (interest <= 0 || interest > ALL_INTEREST || (interest & ~ALL_INTEREST) !== 0) {
     throw new RangeError(
       `${action}: interest must combine Interest.READABLE, PRIORITY and WRITABLE, got ${interest}`,
     );

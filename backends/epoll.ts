@@ -166,15 +166,13 @@ class EpollDriver<T> implements Driver<T> {
   modify(prev: Registration<T>, next: Registration<T>): void {
     const fd = next.key.fd;
     const action = `Cannot modify fd ${fd} with epoll`;
-    if (!prev.key.exclusive) {
-      const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_MOD, fd, eventBits(next), next.gen);
-      // ENOENT here: the fd was closed, and its number reused, since it was registered.
-      if (e !== 0) throw osError(action, e, e === ENOENT ? Deno.errors.BadResource : undefined);
-      return;
-    }
     // The kernel refuses EPOLL_CTL_MOD on an exclusive registration: delete and add.
-    this.#ctlRaw(this.#epfd, EPOLL_CTL_DEL, fd, 0, 0, action);
-    const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(next), next.gen);
+    const op = prev.key.exclusive ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    let e = this.#ctlErrno(this.#epfd, op, fd, eventBits(next), next.gen);
+    // ENOENT here: the fd was closed, and its number reused, since it was registered.
+    if (e !== 0) throw osError(action, e, e === ENOENT ? Deno.errors.BadResource : undefined);
+    if (op === EPOLL_CTL_MOD) return;
+    e = this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(next), next.gen);
     if (e !== 0) {
       // Put the old registration back, so that a failed call changes nothing.
       this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(prev), prev.gen);
