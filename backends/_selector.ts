@@ -7,6 +7,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import {
   checkInterest,
   describe,
@@ -301,9 +302,8 @@ export class SelectorImpl<T> implements Selector<T> {
   #released = false;
   #waiting = false;
   #parked = false;
-  #lastTurn = 0;
-  #turnTimer: ReturnType<typeof setTimeout> | undefined;
-  #turnWaiter: (() => void) | undefined;
+  /** When the event loop last turned during a wait (a park, or a yield). */
+  #lastTurn = performance.now();
 
   /**
    * @param driver the kernel side
@@ -511,9 +511,10 @@ export class SelectorImpl<T> implements Selector<T> {
     try {
       // Ready work is harvested on this thread: no thread hop.
       let n = driver.fill(events, 0);
-      if ((n > 0 || driver.woken) && this.#starving()) {
-        // Constant readiness: let timers and other I/O run first.
-        await this.#turn();
+      if ((n > 0 || driver.woken) && performance.now() - this.#lastTurn >= STARVATION_MS) {
+        // Constant readiness: let timers, signal listeners and other I/O run first.
+        await new Promise((resolve) => setImmediate(resolve));
+        this.#lastTurn = performance.now();
         if (this.#closed) return empty(events);
         signal?.throwIfAborted();
         n = driver.fill(events, 0);
@@ -544,36 +545,6 @@ export class SelectorImpl<T> implements Selector<T> {
     }
   }
 
-  /**
-   * Whether ready events have been handed out without the event loop
-   * turning for a while. A timer (unref'd: it keeps no process alive)
-   * marks each turn.
-   */
-  #starving(): boolean {
-    const now = performance.now();
-    if (this.#turnTimer === undefined) {
-      this.#lastTurn = now;
-      this.#turnTimer = setTimeout(this.#onTurn, 0);
-      Deno.unrefTimer(this.#turnTimer);
-      return false;
-    }
-    return now - this.#lastTurn >= STARVATION_MS;
-  }
-
-  #onTurn = (): void => {
-    this.#turnTimer = undefined;
-    this.#lastTurn = performance.now();
-    const waiter = this.#turnWaiter;
-    this.#turnWaiter = undefined;
-    waiter?.();
-  };
-
-  /** Resolves on the next turn of the event loop (the marker timer firing). */
-  #turn(): Promise<void> {
-    Deno.refTimer(this.#turnTimer!);
-    return new Promise((resolve) => this.#turnWaiter = resolve);
-  }
-
   wakeup(): void {
     this.#checkOpen(`Cannot wake up ${this.backend}`);
     this.#driver.wake();
@@ -583,10 +554,6 @@ export class SelectorImpl<T> implements Selector<T> {
     if (this.#closed) return;
     this.#closed = true;
     this.#keys.clear();
-    if (this.#turnTimer !== undefined) {
-      clearTimeout(this.#turnTimer);
-      this.#onTurn();
-    }
     if (!this.#waiting) this.#release();
     else if (this.#parked) this.#driver.interrupt();
   }
