@@ -27,9 +27,6 @@ export const Interest = {
   WRITABLE: 4,
 } as const;
 
-/** The bits of {@linkcode Interest}, combined. */
-const ALL_INTEREST = 7;
-
 /**
  * The bits of {@linkcode SelectorEvents.flags}: the {@linkcode Interest}
  * directions plus the conditions a kernel reports without being asked.
@@ -322,24 +319,6 @@ export function setEventCount<T>(store: EventStore<T>, length: number): void {
   const data = store.data;
   for (let i = length; i < store.length; i++) data[i] = undefined;
   store.length = length;
-}
-
-/**
- * Checks an interest mask: a non-empty combination of {@linkcode Interest} bits.
- *
- * @internal
- */
-export function checkInterest(action: string, interest: unknown): number {
-  if (typeof interest !== "number" || !Number.isInteger(interest)) {
-    throw new TypeError(`${action}: interest must be an integer, got ${describe(interest)}`);
-  }
-  // `interest > ALL_INTEREST` also catches bits at 2^32 and above, which `&` cannot see.
-  if (interest <= 0 || interest > ALL_INTEREST || (interest & ~ALL_INTEREST) !== 0) {
-    throw new RangeError(
-      `${action}: interest must combine Interest.READABLE, PRIORITY and WRITABLE, got ${interest}`,
-    );
-  }
-  return interest;
 }
 
 /** @internal A short description of a bad argument for an error message. */

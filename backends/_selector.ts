@@ -9,7 +9,6 @@
 
 import { setImmediate } from "node:timers";
 import {
-  checkInterest,
   describe,
   eventStore,
   Interest,
@@ -203,9 +202,17 @@ export interface Registration<T> {
   gen: number;
   /** False once a oneshot registration has fired, until `modify()`. */
   armed: boolean;
-  /** Where a backend keeps it (the pollfd slot); -1 where unused. */
+  /** Where the backend keeps it (its slot in the backend's table). */
   slot: number;
 }
+
+/**
+ * @internal What a call was doing, as the start of its error messages:
+ * `action(fd)` gives "Cannot register fd 7 with epoll". Built once per
+ * selector and called only when something fails, so that no call pays for
+ * a message it does not throw.
+ */
+export type Action = (fd?: unknown) => string;
 
 /** @internal The kernel side of a Selector. */
 export interface Driver<T> {
@@ -219,17 +226,13 @@ export interface Driver<T> {
   /** Whether `fd` is one of the driver's own. */
   owns(fd: number): boolean;
   /** Rejects options the backend cannot honour, before any syscall. */
-  checkOptions(
-    action: string,
-    fd: number,
-    options: Required<Omit<RegisterOptions<T>, "data">>,
-  ): void;
-  /** Adds a registration; on failure throws and changes nothing. */
-  add(reg: Registration<T>): void;
-  /** Replaces `prev` by `next` (same fd); on failure throws and changes nothing. */
-  modify(prev: Registration<T>, next: Registration<T>): void;
+  checkOptions(action: Action, fd: number, edge: boolean, exclusive: boolean): void;
+  /** Adds a registration and sets its slot; on failure throws and changes nothing. */
+  add(action: Action, reg: Registration<T>): void;
+  /** Replaces `prev` by `next` (same fd, same slot); on failure throws and changes nothing. */
+  modify(action: Action, prev: Registration<T>, next: Registration<T>): void;
   /** Removes a registration; a closed fd is not an error. */
-  remove(reg: Registration<T>): void;
+  remove(action: Action, reg: Registration<T>): void;
   /** One kernel wait of at most `timeoutMs` (-1: no limit); fills `events`; EINTR gives 0. */
   fill(events: SelectorEvents<T>, timeoutMs: number): number;
   /** Parks a thread until something may be ready, `interrupt()`, or `timeoutMs`. */
@@ -248,20 +251,38 @@ const MAX_SLICE_MS = 0x7fffffff;
 const STARVATION_MS = 5;
 /** fds are C ints. */
 const MAX_FD = 0x7fffffff;
+/** The bits of {@linkcode Interest}, combined. */
+const ALL_INTEREST = Interest.READABLE | Interest.PRIORITY | Interest.WRITABLE;
 
 /**
  * Checks an fd argument.
  *
  * @internal
  */
-export function checkFd(action: string, fd: unknown): number {
+export function checkFd(action: Action, fd: unknown): number {
   if (typeof fd !== "number" || !Number.isInteger(fd)) {
-    throw new TypeError(`${action}: fd must be an integer, got ${describe(fd)}`);
+    throw new TypeError(`${action(fd)}: fd must be an integer, got ${describe(fd)}`);
   }
   if (fd < 0 || fd > MAX_FD) {
-    throw new RangeError(`${action}: fd must be from 0 to ${MAX_FD}, got ${fd}`);
+    throw new RangeError(`${action(fd)}: fd must be from 0 to ${MAX_FD}, got ${fd}`);
   }
   return fd;
+}
+
+/** Checks an interest mask: a non-empty combination of {@linkcode Interest} bits. */
+function checkInterest(action: Action, fd: number, interest: unknown): number {
+  if (typeof interest !== "number" || !Number.isInteger(interest)) {
+    throw new TypeError(`${action(fd)}: interest must be an integer, got ${describe(interest)}`);
+  }
+  // `interest > ALL_INTEREST` also catches bits at 2^32 and above, which `&` cannot see.
+  if (interest <= 0 || interest > ALL_INTEREST || (interest & ~ALL_INTEREST) !== 0) {
+    throw new RangeError(
+      `${
+        action(fd)
+      }: interest must combine Interest.READABLE, PRIORITY and WRITABLE, got ${interest}`,
+    );
+  }
+  return interest;
 }
 
 /**
@@ -270,32 +291,50 @@ export function checkFd(action: string, fd: unknown): number {
  *
  * @internal
  */
-export function normalizeTimeout(action: string, timeout: unknown): number {
+export function normalizeTimeout(action: Action, timeout: unknown): number {
   if (timeout === undefined) return Infinity;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {
     throw new TypeError(
-      `${action}: timeout must be a number of milliseconds, got ${describe(timeout)}`,
+      `${action()}: timeout must be a number of milliseconds, got ${describe(timeout)}`,
     );
   }
   if (timeout <= 0) return 0;
   return Math.ceil(timeout);
 }
 
-function checkBoolean(action: string, name: string, value: unknown): boolean | undefined {
+function checkBoolean(
+  action: Action,
+  fd: number,
+  name: string,
+  value: unknown,
+): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
-  throw new TypeError(`${action}: ${name} must be a boolean, got ${describe(value)}`);
+  throw new TypeError(`${action(fd)}: ${name} must be a boolean, got ${describe(value)}`);
 }
 
-function checkOptionsObject(action: string, options: unknown): void {
+function checkOptionsObject(action: Action, fd: number | undefined, options: unknown): void {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
-    throw new TypeError(`${action}: options must be an object, got ${describe(options)}`);
+    throw new TypeError(`${action(fd)}: options must be an object, got ${describe(options)}`);
   }
+}
+
+function checkEvents(action: Action, events: unknown): void {
+  if (!(events instanceof SelectorEvents)) {
+    throw new TypeError(`${action()}: events must be a SelectorEvents, got ${describe(events)}`);
+  }
+}
+
+/** The kernel's slice of a wait that ends at `deadline`: -1 for none, whole ms rounded up. */
+function sliceUntil(deadline: number): number {
+  if (deadline === Infinity) return -1;
+  const left = deadline - performance.now();
+  return left <= 0 ? 0 : Math.min(Math.ceil(left), MAX_SLICE_MS);
 }
 
 /** The Selector shared by every backend. */
 export class SelectorImpl<T> implements Selector<T> {
   #driver: Driver<T>;
-  #keys: Map<number, Registration<T>>;
+  #keys = new Map<number, Registration<T>>();
   #events = new SelectorEvents<T>();
   #nextGen = 1;
   #closed = false;
@@ -304,14 +343,28 @@ export class SelectorImpl<T> implements Selector<T> {
   #parked = false;
   /** When the event loop last turned during a wait (a park, or a yield). */
   #lastTurn = performance.now();
+  #onAbort = (): void => {
+    if (this.#parked) this.#driver.interrupt();
+  };
+  #register: Action;
+  #modify: Action;
+  #unregister: Action;
+  #lookUp: Action;
+  #select: Action;
+  #wait: Action;
+  #wakeUp: Action;
 
-  /**
-   * @param driver the kernel side
-   * @param keys the key table the driver reads when it fills events
-   */
-  constructor(driver: Driver<T>, keys: Map<number, Registration<T>>) {
+  /** @param driver the kernel side */
+  constructor(driver: Driver<T>) {
     this.#driver = driver;
-    this.#keys = keys;
+    const backend = driver.backend;
+    this.#register = (fd) => `Cannot register fd ${describe(fd)} with ${backend}`;
+    this.#modify = (fd) => `Cannot modify fd ${describe(fd)} with ${backend}`;
+    this.#unregister = (fd) => `Cannot unregister fd ${describe(fd)} from ${backend}`;
+    this.#lookUp = (fd) => `Cannot look up fd ${describe(fd)} in ${backend}`;
+    this.#select = () => `Cannot select on ${backend}`;
+    this.#wait = () => `Cannot wait on ${backend}`;
+    this.#wakeUp = () => `Cannot wake up ${backend}`;
   }
 
   get backend(): SelectorBackend {
@@ -330,15 +383,15 @@ export class SelectorImpl<T> implements Selector<T> {
     return this.#closed ? -1 : this.#driver.wakerFd;
   }
 
-  #checkOpen(action: string): void {
+  #checkOpen(action: Action, fd?: number): void {
     if (this.#closed) {
-      throw new Deno.errors.BadResource(`${action}: the ${this.backend} selector is closed`);
+      throw new Deno.errors.BadResource(`${action(fd)}: the ${this.backend} selector is closed`);
     }
   }
 
-  #checkNotWaiting(action: string): void {
+  #checkNotWaiting(action: Action): void {
     if (this.#waiting) {
-      throw new Deno.errors.Busy(`${action}: a wait() is pending on this selector`);
+      throw new Deno.errors.Busy(`${action()}: a wait() is pending on this selector`);
     }
   }
 
@@ -350,7 +403,7 @@ export class SelectorImpl<T> implements Selector<T> {
   }
 
   #checkRegisterOptions(
-    action: string,
+    action: Action,
     fd: number,
     interest: number,
     edge: boolean,
@@ -359,30 +412,30 @@ export class SelectorImpl<T> implements Selector<T> {
   ): void {
     if (exclusive) {
       if (oneshot) {
-        throw new RangeError(`${action}: exclusive cannot be combined with oneshot`);
+        throw new RangeError(`${action(fd)}: exclusive cannot be combined with oneshot`);
       }
       if (interest & Interest.PRIORITY) {
-        throw new RangeError(`${action}: exclusive cannot be combined with Interest.PRIORITY`);
+        throw new RangeError(`${action(fd)}: exclusive cannot be combined with Interest.PRIORITY`);
       }
     }
-    this.#driver.checkOptions(action, fd, { edge, oneshot, exclusive });
+    this.#driver.checkOptions(action, fd, edge, exclusive);
     if (this.#driver.owns(fd)) {
-      throw new Deno.errors.AlreadyExists(`${action}: fd ${fd} is the selector's own`);
+      throw new Deno.errors.AlreadyExists(`${action(fd)}: fd ${fd} is the selector's own`);
     }
   }
 
   register(fd: number, interest: number, options?: RegisterOptions<T>): SelectorKey<T> {
-    const action = `Cannot register fd ${describe(fd)} with ${this.backend}`;
+    const action = this.#register;
     checkFd(action, fd);
-    checkInterest(action, interest);
-    checkOptionsObject(action, options);
-    const edge = checkBoolean(action, "edge", options?.edge) ?? false;
-    const oneshot = checkBoolean(action, "oneshot", options?.oneshot) ?? false;
-    const exclusive = checkBoolean(action, "exclusive", options?.exclusive) ?? false;
-    this.#checkOpen(action);
+    checkInterest(action, fd, interest);
+    checkOptionsObject(action, fd, options);
+    const edge = checkBoolean(action, fd, "edge", options?.edge) ?? false;
+    const oneshot = checkBoolean(action, fd, "oneshot", options?.oneshot) ?? false;
+    const exclusive = checkBoolean(action, fd, "exclusive", options?.exclusive) ?? false;
+    this.#checkOpen(action, fd);
     this.#checkRegisterOptions(action, fd, interest, edge, oneshot, exclusive);
     if (this.#keys.has(fd)) {
-      throw new Deno.errors.AlreadyExists(`${action}: fd ${fd} is registered already`);
+      throw new Deno.errors.AlreadyExists(`${action(fd)}: fd ${fd} is registered already`);
     }
     const key: SelectorKey<T> = Object.freeze({
       fd,
@@ -393,59 +446,58 @@ export class SelectorImpl<T> implements Selector<T> {
       exclusive,
     });
     const reg: Registration<T> = { key, gen: this.#gen(), armed: true, slot: -1 };
-    this.#driver.add(reg);
+    this.#driver.add(action, reg);
     this.#keys.set(fd, reg);
     this.#changed();
     return key;
   }
 
   modify(fd: number, interest: number, options?: RegisterOptions<T>): SelectorKey<T> {
-    const action = `Cannot modify fd ${describe(fd)} with ${this.backend}`;
+    const action = this.#modify;
     checkFd(action, fd);
-    checkInterest(action, interest);
-    checkOptionsObject(action, options);
-    const edgeOption = checkBoolean(action, "edge", options?.edge);
-    const oneshotOption = checkBoolean(action, "oneshot", options?.oneshot);
-    const exclusiveOption = checkBoolean(action, "exclusive", options?.exclusive);
-    this.#checkOpen(action);
+    checkInterest(action, fd, interest);
+    checkOptionsObject(action, fd, options);
+    const edgeOption = checkBoolean(action, fd, "edge", options?.edge);
+    const oneshotOption = checkBoolean(action, fd, "oneshot", options?.oneshot);
+    const exclusiveOption = checkBoolean(action, fd, "exclusive", options?.exclusive);
+    this.#checkOpen(action, fd);
     const prev = this.#keys.get(fd);
     if (prev === undefined) {
-      throw new Deno.errors.NotFound(`${action}: fd ${fd} is not registered`);
+      throw new Deno.errors.NotFound(`${action(fd)}: fd ${fd} is not registered`);
     }
     const edge = edgeOption ?? prev.key.edge;
     const oneshot = oneshotOption ?? prev.key.oneshot;
     const exclusive = prev.key.exclusive;
     if (exclusiveOption !== undefined && exclusiveOption !== exclusive) {
-      throw new RangeError(`${action}: exclusive can only be set by register()`);
+      throw new RangeError(`${action(fd)}: exclusive can only be set by register()`);
     }
     this.#checkRegisterOptions(action, fd, interest, edge, oneshot, exclusive);
     const data = options !== undefined && "data" in options ? options.data : prev.key.data;
     const key: SelectorKey<T> = Object.freeze({ fd, interest, data, edge, oneshot, exclusive });
     const next: Registration<T> = { key, gen: this.#gen(), armed: true, slot: prev.slot };
-    this.#driver.modify(prev, next);
+    this.#driver.modify(action, prev, next);
     this.#keys.set(fd, next);
     this.#changed();
     return key;
   }
 
   unregister(fd: number): SelectorKey<T> {
-    const action = `Cannot unregister fd ${describe(fd)} from ${this.backend}`;
+    const action = this.#unregister;
     checkFd(action, fd);
-    this.#checkOpen(action);
+    this.#checkOpen(action, fd);
     const reg = this.#keys.get(fd);
     if (reg === undefined) {
-      throw new Deno.errors.NotFound(`${action}: fd ${fd} is not registered`);
+      throw new Deno.errors.NotFound(`${action(fd)}: fd ${fd} is not registered`);
     }
-    this.#driver.remove(reg);
+    this.#driver.remove(action, reg);
     this.#keys.delete(fd);
     this.#changed();
     return reg.key;
   }
 
   getKey(fd: number): SelectorKey<T> | undefined {
-    const action = `Cannot look up fd ${describe(fd)} in ${this.backend}`;
-    checkFd(action, fd);
-    this.#checkOpen(action);
+    checkFd(this.#lookUp, fd);
+    this.#checkOpen(this.#lookUp, fd);
     return this.#keys.get(fd)?.key;
   }
 
@@ -460,10 +512,8 @@ export class SelectorImpl<T> implements Selector<T> {
   }
 
   selectInto(events: SelectorEvents<T>, timeout?: number): number {
-    const action = `Cannot select on ${this.backend}`;
-    if (!(events instanceof SelectorEvents)) {
-      throw new TypeError(`${action}: events must be a SelectorEvents, got ${describe(events)}`);
-    }
+    const action = this.#select;
+    checkEvents(action, events);
     const ms = normalizeTimeout(action, timeout);
     this.#checkOpen(action);
     this.#checkNotWaiting(action);
@@ -475,9 +525,8 @@ export class SelectorImpl<T> implements Selector<T> {
       const n = driver.fill(events, slice);
       if (n > 0 || driver.woken) return n;
       if (deadline !== Infinity) {
-        const left = deadline - performance.now();
-        if (left <= 0) return 0;
-        slice = Math.min(Math.ceil(left), MAX_SLICE_MS);
+        slice = sliceUntil(deadline);
+        if (slice === 0) return 0;
       }
     }
   }
@@ -487,45 +536,62 @@ export class SelectorImpl<T> implements Selector<T> {
     return this.#events.toArray();
   }
 
-  async waitInto(events: SelectorEvents<T>, options?: WaitOptions): Promise<number> {
-    const action = `Cannot wait on ${this.backend}`;
-    if (!(events instanceof SelectorEvents)) {
-      throw new TypeError(`${action}: events must be a SelectorEvents, got ${describe(events)}`);
+  waitInto(events: SelectorEvents<T>, options?: WaitOptions): Promise<number> {
+    // Not async: ready events resolve it without a thread hop, and with no
+    // more than one promise.
+    const action = this.#wait;
+    let ms: number;
+    let signal: AbortSignal | undefined;
+    let n: number;
+    try {
+      checkEvents(action, events);
+      checkOptionsObject(action, undefined, options);
+      ms = normalizeTimeout(action, options?.timeout);
+      signal = options?.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw new TypeError(`${action()}: signal must be an AbortSignal, got ${describe(signal)}`);
+      }
+      this.#checkOpen(action);
+      this.#checkNotWaiting(action);
+      signal?.throwIfAborted();
+      // Ready work is harvested on this thread.
+      n = this.#driver.fill(events, 0);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    checkOptionsObject(action, options);
-    const ms = normalizeTimeout(action, options?.timeout);
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError(`${action}: signal must be an AbortSignal, got ${describe(signal)}`);
-    }
-    this.#checkOpen(action);
-    this.#checkNotWaiting(action);
-    signal?.throwIfAborted();
+    const ready = n > 0 || this.#driver.woken;
+    if (ready && performance.now() - this.#lastTurn < STARVATION_MS) return Promise.resolve(n);
+    if (!ready && ms === 0) return Promise.resolve(0);
+    return this.#waitSlowly(events, ms, signal, ready);
+  }
+
+  /** The rest of a wait: a yield to the event loop, or parking until something is ready. */
+  async #waitSlowly(
+    events: SelectorEvents<T>,
+    ms: number,
+    signal: AbortSignal | undefined,
+    ready: boolean,
+  ): Promise<number> {
     const driver = this.#driver;
     const deadline = ms === Infinity ? Infinity : performance.now() + ms;
-    const onAbort = () => {
-      if (this.#parked) driver.interrupt();
-    };
     this.#waiting = true;
-    signal?.addEventListener("abort", onAbort);
+    signal?.addEventListener("abort", this.#onAbort);
     try {
-      // Ready work is harvested on this thread: no thread hop.
-      let n = driver.fill(events, 0);
-      if ((n > 0 || driver.woken) && performance.now() - this.#lastTurn >= STARVATION_MS) {
+      if (ready) {
         // Constant readiness: let timers, signal listeners and other I/O run first.
         await new Promise((resolve) => setImmediate(resolve));
         this.#lastTurn = performance.now();
         if (this.#closed) return empty(events);
         signal?.throwIfAborted();
-        n = driver.fill(events, 0);
+        const n = driver.fill(events, 0);
+        if (n > 0 || driver.woken) return n;
       }
-      if (n > 0 || driver.woken) return n;
       for (;;) {
-        const left = deadline - performance.now();
-        if (left <= 0) return n;
+        const slice = sliceUntil(deadline);
+        if (slice === 0) return empty(events);
         this.#parked = true;
         try {
-          await driver.park(left === Infinity ? -1 : Math.min(Math.ceil(left), MAX_SLICE_MS));
+          await driver.park(slice);
         } finally {
           this.#parked = false;
         }
@@ -535,18 +601,18 @@ export class SelectorImpl<T> implements Selector<T> {
           empty(events);
           throw signal.reason;
         }
-        n = driver.fill(events, 0);
+        const n = driver.fill(events, 0);
         if (n > 0 || driver.woken) return n;
       }
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", this.#onAbort);
       this.#waiting = false;
       if (this.#closed) this.#release();
     }
   }
 
   wakeup(): void {
-    this.#checkOpen(`Cannot wake up ${this.backend}`);
+    this.#checkOpen(this.#wakeUp);
     this.#driver.wake();
   }
 

@@ -7,7 +7,7 @@
  */
 
 import { eventStore, Ready, type SelectorEvents, setEventCount } from "./_events.ts";
-import { type Driver, type Registration, SelectorImpl } from "./_selector.ts";
+import { type Action, type Driver, type Registration, SelectorImpl } from "./_selector.ts";
 import { drainEventFd, openEventFd, signalEventFd } from "./_waker.ts";
 import { osError } from "../ffi/errors.ts";
 import {
@@ -39,10 +39,16 @@ import {
   releaseLibc,
 } from "../ffi/libc.ts";
 
-/** epoll_event in 32-bit words: the stride, and the words of `data` (low: fd, high: generation). */
+/**
+ * epoll_event in 32-bit words: the stride, and the words of `data`: the low
+ * one the registration's slot in the driver's table, the high one its
+ * generation (a slot is reused; a generation is not, for 2^32 registrations).
+ */
 const STRIDE_WORDS = EPOLL_EVENT_SIZE / 4;
-const FD_WORD = EPOLL_EVENT_DATA_OFFSET / 4;
-const GEN_WORD = FD_WORD + 1;
+const SLOT_WORD = EPOLL_EVENT_DATA_OFFSET / 4;
+const GEN_WORD = SLOT_WORD + 1;
+/** The slot word of the waker's events. */
+const WAKER_SLOT = 0xffffffff;
 /** The epoll bits that are also {@linkcode Ready} bits: IN, PRI, OUT, ERR, HUP. */
 const SAME_BITS = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP;
 const DIRECTIONS = Ready.READABLE | Ready.WRITABLE;
@@ -65,7 +71,10 @@ class EpollDriver<T> implements Driver<T> {
   readonly seesChangesWhileParked = true;
   woken = false;
   #libc: Libc;
-  #keys: Map<number, Registration<T>>;
+  /** Registrations by slot; free slots are listed in #free. */
+  #regs: (Registration<T> | undefined)[] = [];
+  #free: number[] = [];
+  #count = 0;
   #epfd: number;
   #waker: number;
   #interrupter: number;
@@ -80,13 +89,13 @@ class EpollDriver<T> implements Driver<T> {
   #park = new Uint8Array(2 * POLLFD_SIZE);
   #parkPointer: Deno.PointerValue;
 
-  constructor(libc: Libc, keys: Map<number, Registration<T>>) {
+  constructor(libc: Libc) {
     this.#libc = libc;
-    this.#keys = keys;
     this.#capacity = INITIAL_CAPACITY;
     this.#buffer = new Uint8Array(INITIAL_CAPACITY * EPOLL_EVENT_SIZE);
     this.#words = new Uint32Array(this.#buffer.buffer);
     const action = "Cannot create epoll selector";
+    const creating = () => action;
     this.#epfd = this.#create(action);
     try {
       this.#waker = openEventFd(libc, action);
@@ -101,7 +110,7 @@ class EpollDriver<T> implements Driver<T> {
       throw error;
     }
     try {
-      this.#ctlRaw(this.#epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, 0, action);
+      this.#ctlRaw(creating, this.#epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, WAKER_SLOT, 0);
     } catch (error) {
       this.#closeFds();
       throw error;
@@ -133,66 +142,76 @@ class EpollDriver<T> implements Driver<T> {
   }
 
   checkOptions(): void {
-    // epoll honours every option; the kernel's own limits are checked by the caller.
+    // epoll honours every option; the kernel's limits on exclusive are checked by the caller.
   }
 
-  /** epoll_ctl with an event of `bits` and data `fd | gen << 32`; returns errno or 0. */
-  #ctlErrno(epfd: number, op: number, fd: number, bits: number, gen: number): number {
+  /** epoll_ctl with an event of `bits` and data `slot | gen << 32`; returns errno or 0. */
+  #ctlErrno(epfd: number, op: number, fd: number, bits: number, slot: number, gen: number): number {
     const words = this.#ctlWords;
     words[0] = bits;
-    words[FD_WORD] = fd;
+    words[SLOT_WORD] = slot;
     words[GEN_WORD] = gen;
     return this.#libc.epoll_ctl(epfd, op, fd, this.#ctl) < 0 ? errno() : 0;
   }
 
-  #ctlRaw(epfd: number, op: number, fd: number, bits: number, gen: number, action: string): void {
-    const e = this.#ctlErrno(epfd, op, fd, bits, gen);
+  #ctlRaw(
+    action: Action,
+    epfd: number,
+    op: number,
+    fd: number,
+    bits: number,
+    slot: number,
+    gen: number,
+  ): void {
+    const e = this.#ctlErrno(epfd, op, fd, bits, slot, gen);
     // epoll refuses regular files and directories with EPERM: it cannot watch them.
-    if (e !== 0) throw osError(action, e, e === EPERM ? Deno.errors.NotSupported : undefined);
+    if (e !== 0) throw osError(action(fd), e, e === EPERM ? Deno.errors.NotSupported : undefined);
   }
 
-  add(reg: Registration<T>): void {
-    const fd = reg.key.fd;
-    this.#ctlRaw(
-      this.#epfd,
-      EPOLL_CTL_ADD,
-      fd,
-      eventBits(reg),
-      reg.gen,
-      `Cannot register fd ${fd} with epoll`,
-    );
+  add(action: Action, reg: Registration<T>): void {
+    const slot = this.#free.length > 0 ? this.#free[this.#free.length - 1] : this.#regs.length;
+    this.#ctlRaw(action, this.#epfd, EPOLL_CTL_ADD, reg.key.fd, eventBits(reg), slot, reg.gen);
+    if (slot === this.#regs.length) this.#regs.push(reg);
+    else this.#regs[this.#free.pop()!] = reg;
+    reg.slot = slot;
+    this.#count++;
   }
 
-  modify(prev: Registration<T>, next: Registration<T>): void {
+  modify(action: Action, prev: Registration<T>, next: Registration<T>): void {
     const fd = next.key.fd;
-    const action = `Cannot modify fd ${fd} with epoll`;
+    const slot = prev.slot;
     // The kernel refuses EPOLL_CTL_MOD on an exclusive registration: delete and add.
     const op = prev.key.exclusive ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-    let e = this.#ctlErrno(this.#epfd, op, fd, eventBits(next), next.gen);
+    let e = this.#ctlErrno(this.#epfd, op, fd, eventBits(next), slot, next.gen);
     // ENOENT here: the fd was closed, and its number reused, since it was registered.
-    if (e !== 0) throw osError(action, e, e === ENOENT ? Deno.errors.BadResource : undefined);
-    if (op === EPOLL_CTL_MOD) return;
-    e = this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(next), next.gen);
     if (e !== 0) {
-      // Put the old registration back, so that a failed call changes nothing.
-      this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(prev), prev.gen);
-      throw osError(action, e);
+      throw osError(action(fd), e, e === ENOENT ? Deno.errors.BadResource : undefined);
     }
+    if (op === EPOLL_CTL_DEL) {
+      e = this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(next), slot, next.gen);
+      if (e !== 0) {
+        // Put the old registration back, so that a failed call changes nothing.
+        this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(prev), slot, prev.gen);
+        throw osError(action(fd), e);
+      }
+    }
+    next.slot = slot;
+    this.#regs[slot] = next;
   }
 
-  remove(reg: Registration<T>): void {
+  remove(action: Action, reg: Registration<T>): void {
     const fd = reg.key.fd;
-    const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_DEL, fd, 0, 0);
+    const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_DEL, fd, 0, 0, 0);
     // EBADF/ENOENT: the fd was closed first; the kernel dropped (or will drop) it.
-    if (e !== 0 && e !== EBADF && e !== ENOENT) {
-      throw osError(`Cannot unregister fd ${fd} from epoll`, e);
-    }
+    if (e !== 0 && e !== EBADF && e !== ENOENT) throw osError(action(fd), e);
+    this.#regs[reg.slot] = undefined;
+    this.#free.push(reg.slot);
+    this.#count--;
   }
 
   fill(events: SelectorEvents<T>, timeoutMs: number): number {
-    const keys = this.#keys;
     // Room for every registered fd and the waker: one call returns them all.
-    if (this.#capacity <= keys.size) this.#grow(keys.size + 1);
+    if (this.#capacity <= this.#count) this.#grow(this.#count + 1);
     const n = this.#libc.epoll_wait(this.#epfd, this.#buffer, this.#capacity, timeoutMs);
     this.woken = false;
     if (n < 0) {
@@ -203,14 +222,15 @@ class EpollDriver<T> implements Driver<T> {
     const store = eventStore(events, n);
     const { fds, flags, data } = store;
     const words = this.#words;
+    const regs = this.#regs;
     let count = 0;
     let stale = 0;
     for (let i = 0, w = 0; i < n; i++, w += STRIDE_WORDS) {
-      const fd = words[w + FD_WORD];
-      const reg = keys.get(fd);
+      const slot = words[w + SLOT_WORD];
+      const reg = regs[slot];
       if (reg === undefined || reg.gen !== words[w + GEN_WORD]) {
-        if (fd === this.#waker) {
-          drainEventFd(this.#libc, fd);
+        if (slot === WAKER_SLOT) {
+          drainEventFd(this.#libc, this.#waker);
           this.woken = true;
         } else {
           stale++; // a registration that no longer exists
@@ -220,14 +240,15 @@ class EpollDriver<T> implements Driver<T> {
       // A disarmed oneshot registration re-added by #rebuild() may report an
       // error or hangup once (the kernel disarms it again): not an event.
       if (!reg.armed) continue;
+      const key = reg.key;
       const bits = words[w];
       let ready = bits & SAME_BITS;
       if (bits & EPOLLRDHUP) ready |= Ready.READ_HANGUP;
-      if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= reg.key.interest & DIRECTIONS;
-      if (reg.key.oneshot) reg.armed = false;
-      fds[count] = fd;
+      if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= key.interest & DIRECTIONS;
+      if (key.oneshot) reg.armed = false;
+      fds[count] = key.fd;
       flags[count] = ready;
-      data[count] = reg.key.data;
+      data[count] = key.data;
       count++;
     }
     setEventCount(store, count);
@@ -254,16 +275,20 @@ class EpollDriver<T> implements Driver<T> {
     let epfd: number;
     try {
       epfd = this.#create("Cannot rebuild epoll set");
-      this.#ctlRaw(epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, 0, "");
     } catch {
       return;
     }
-    for (const reg of this.#keys.values()) {
+    if (this.#ctlErrno(epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, WAKER_SLOT, 0) !== 0) {
+      this.#libc.close(epfd);
+      return;
+    }
+    for (const reg of this.#regs) {
+      if (reg === undefined) continue;
       // A disarmed oneshot registration is added without directions and stays
       // ignored (its events are dropped while it is not armed).
       const bits = reg.armed ? eventBits(reg) : EPOLLONESHOT;
       // An fd closed without unregistering is gone from the kernel already: skip it.
-      this.#ctlErrno(epfd, EPOLL_CTL_ADD, reg.key.fd, bits, reg.gen);
+      this.#ctlErrno(epfd, EPOLL_CTL_ADD, reg.key.fd, bits, reg.slot, reg.gen);
     }
     this.#libc.close(this.#epfd);
     this.#epfd = epfd;
@@ -311,8 +336,7 @@ function emptyFill<T>(events: SelectorEvents<T>): number {
 export function openEpollSelector<T>(): SelectorImpl<T> {
   const libc = acquireLibc();
   try {
-    const keys = new Map<number, Registration<T>>();
-    return new SelectorImpl(new EpollDriver<T>(libc, keys), keys);
+    return new SelectorImpl(new EpollDriver<T>(libc));
   } catch (error) {
     releaseLibc();
     throw error;

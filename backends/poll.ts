@@ -8,7 +8,7 @@
  */
 
 import { eventStore, Ready, type SelectorEvents, setEventCount } from "./_events.ts";
-import { type Driver, type RegisterOptions, type Registration, SelectorImpl } from "./_selector.ts";
+import { type Action, type Driver, type Registration, SelectorImpl } from "./_selector.ts";
 import { drainEventFd, openEventFd, signalEventFd } from "./_waker.ts";
 import { osError } from "../ffi/errors.ts";
 import {
@@ -86,22 +86,18 @@ class PollDriver<T> implements Driver<T> {
     return fd === this.#waker || fd === this.#interrupter;
   }
 
-  checkOptions(
-    action: string,
-    _fd: number,
-    options: Required<Omit<RegisterOptions<T>, "data">>,
-  ): void {
-    if (options.edge) {
-      throw new Deno.errors.NotSupported(`${action}: poll is level-triggered only (edge)`);
+  checkOptions(action: Action, fd: number, edge: boolean, exclusive: boolean): void {
+    if (edge) {
+      throw new Deno.errors.NotSupported(`${action(fd)}: poll is level-triggered only (edge)`);
     }
-    if (options.exclusive) {
-      throw new Deno.errors.NotSupported(`${action}: exclusive is an epoll option`);
+    if (exclusive) {
+      throw new Deno.errors.NotSupported(`${action(fd)}: exclusive is an epoll option`);
     }
   }
 
   /** poll() ignores closed fds (POLLNVAL at wait time): check up front, as epoll_ctl would. */
-  #checkOpen(fd: number, action: string): void {
-    if (this.#libc.fcntl(fd, F_GETFD) < 0) throw osError(action, errno());
+  #checkOpen(action: Action, fd: number): void {
+    if (this.#libc.fcntl(fd, F_GETFD) < 0) throw osError(action(fd), errno());
   }
 
   #setSlot(slot: number, reg: Registration<T>): void {
@@ -113,18 +109,18 @@ class PollDriver<T> implements Driver<T> {
     reg.slot = slot;
   }
 
-  add(reg: Registration<T>): void {
-    this.#checkOpen(reg.key.fd, `Cannot register fd ${reg.key.fd} with poll`);
+  add(action: Action, reg: Registration<T>): void {
+    this.#checkOpen(action, reg.key.fd);
     if (this.#used === this.#regs.length) this.#grow();
     this.#setSlot(this.#used++, reg);
   }
 
-  modify(prev: Registration<T>, next: Registration<T>): void {
-    this.#checkOpen(next.key.fd, `Cannot modify fd ${next.key.fd} with poll`);
+  modify(action: Action, prev: Registration<T>, next: Registration<T>): void {
+    this.#checkOpen(action, next.key.fd);
     this.#setSlot(prev.slot, next);
   }
 
-  remove(reg: Registration<T>): void {
+  remove(_action: Action, reg: Registration<T>): void {
     // Nothing in the kernel to undo: a closed fd is removed like any other.
     const slot = reg.slot;
     const last = --this.#used;
@@ -236,8 +232,7 @@ class PollDriver<T> implements Driver<T> {
 export function openPollSelector<T>(): SelectorImpl<T> {
   const libc = acquireLibc();
   try {
-    const keys = new Map<number, Registration<T>>();
-    return new SelectorImpl(new PollDriver<T>(libc), keys);
+    return new SelectorImpl(new PollDriver<T>(libc));
   } catch (error) {
     releaseLibc();
     throw error;
