@@ -5,29 +5,40 @@
 export const BACKENDS = ["epoll", "poll"] as const;
 
 /**
- * The number of fds this process has open, found by asking fcntl(F_GETFD)
- * about every number below the soft RLIMIT_NOFILE (reading /proc/self/fd
- * would need --allow-all).
+ * The fds this process has open, found by asking fcntl(F_GETFD) about every
+ * number below the fd table's size (listing /proc/self/fd would need
+ * --allow-all).
  */
-export function countFds(): number {
+export function openFds(): number[] {
   const libc = Deno.dlopen("libc.so.6", {
     fcntl: { parameters: ["i32", "i32"], result: "i32" },
-    getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+    getdtablesize: { parameters: [], result: "i32" },
   });
   try {
-    const RLIMIT_NOFILE = 7;
     const F_GETFD = 1;
-    const limit = new BigUint64Array(2);
-    if (libc.symbols.getrlimit(RLIMIT_NOFILE, new Uint8Array(limit.buffer)) !== 0) {
-      throw new Error("getrlimit failed");
+    const fds = [];
+    for (let fd = 0, limit = libc.symbols.getdtablesize(); fd < limit; fd++) {
+      if (libc.symbols.fcntl(fd, F_GETFD) >= 0) fds.push(fd);
     }
-    const max = Number(limit[0] > 1n << 20n ? 1n << 20n : limit[0]);
-    let n = 0;
-    for (let fd = 0; fd < max; fd++) if (libc.symbols.fcntl(fd, F_GETFD) >= 0) n++;
-    return n;
+    return fds;
   } finally {
     libc.close();
   }
+}
+
+/**
+ * The open fds once they stop changing: a Worker terminated by an earlier
+ * test closes its runtime's own fds a little later, on its own thread.
+ */
+export async function settledFds(): Promise<number[]> {
+  let last = openFds();
+  for (let i = 0; i < 200; i++) {
+    await delay(10);
+    const now = openFds();
+    if (now.length === last.length && now.every((fd, j) => fd === last[j])) return now;
+    last = now;
+  }
+  throw new Error("The set of open fds never settled");
 }
 
 /** Resolves after `ms` milliseconds. */

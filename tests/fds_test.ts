@@ -7,11 +7,11 @@
 
 import assert from "node:assert/strict";
 import { type NonblockingFd, openEventFd, openPipe, openSocketPair } from "../mod.ts";
+import { openFds, settledFds } from "./_util.ts";
 
 /** libc calls the tests make themselves, to look at the fds from outside. */
 const TEST_LIBC = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  getdtablesize: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 type TestLibc = Deno.DynamicLibrary<typeof TEST_LIBC>["symbols"];
 
@@ -31,18 +31,6 @@ function withLibc<R>(fn: (libc: TestLibc) => R): R {
   } finally {
     library.close();
   }
-}
-
-/**
- * The open fds of this process, found with fcntl(F_GETFD) up to the fd limit
- * (Deno lets nothing short of --allow-all read /proc/self/fd).
- */
-function openFds(libc: TestLibc): number[] {
-  const fds = [];
-  for (let fd = 0, limit = libc.getdtablesize(); fd < limit; fd++) {
-    if (libc.fcntl(fd, F_GETFD, 0) >= 0) fds.push(fd);
-  }
-  return fds;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -333,32 +321,30 @@ Deno.test("closing a pipe or a socketpair closes both ends", () => {
   pair.close();
 });
 
-Deno.test("`using` closes pipes, socketpairs, eventfds and single ends", () => {
-  withLibc((libc) => {
-    const before = openFds(libc);
-    let ends: NonblockingFd[];
-    {
-      using pipe = openPipe();
-      using pair = openSocketPair();
-      using counter = openEventFd();
-      ends = [pipe.reader, pipe.writer, pair.first, pair.second, counter];
-      assert.equal(openFds(libc).length, before.length + 5);
-    }
-    for (const end of ends) {
-      assert.equal(end.closed, true);
-      assert.equal(end.fd, -1);
-    }
-    assert.deepEqual(openFds(libc), before);
-    const pipe = openPipe();
-    {
-      using reader = pipe.reader;
-      assert.equal(reader.closed, false);
-    }
-    assert.equal(pipe.reader.closed, true);
-    assert.equal(pipe.writer.closed, false);
-    pipe.close();
-    assert.deepEqual(openFds(libc), before);
-  });
+Deno.test("`using` closes pipes, socketpairs, eventfds and single ends", async () => {
+  const before = await settledFds();
+  let ends: NonblockingFd[];
+  {
+    using pipe = openPipe();
+    using pair = openSocketPair();
+    using counter = openEventFd();
+    ends = [pipe.reader, pipe.writer, pair.first, pair.second, counter];
+    assert.equal(openFds().length, before.length + 5);
+  }
+  for (const end of ends) {
+    assert.equal(end.closed, true);
+    assert.equal(end.fd, -1);
+  }
+  assert.deepEqual(openFds(), before);
+  const pipe = openPipe();
+  {
+    using reader = pipe.reader;
+    assert.equal(reader.closed, false);
+  }
+  assert.equal(pipe.reader.closed, true);
+  assert.equal(pipe.writer.closed, false);
+  pipe.close();
+  assert.deepEqual(openFds(), before);
 });
 
 Deno.test("an eventfd adds up what is added, and take() takes it all", () => {
@@ -447,16 +433,14 @@ Deno.test("every fd is opened close-on-exec and nonblocking", () => {
   });
 });
 
-Deno.test("opening and closing 100 pipes, socketpairs and eventfds leaves no fd open", () => {
-  withLibc((libc) => {
-    const before = openFds(libc);
-    const pipes = Array.from({ length: 100 }, () => openPipe());
-    const pairs = Array.from({ length: 100 }, () => openSocketPair());
-    const counters = Array.from({ length: 100 }, () => openEventFd());
-    assert.equal(openFds(libc).length, before.length + 500);
-    for (const pipe of pipes) pipe.close();
-    for (const pair of pairs) pair.close();
-    for (const counter of counters) counter.close();
-    assert.deepEqual(openFds(libc), before);
-  });
+Deno.test("opening and closing 100 pipes, socketpairs and eventfds leaves no fd open", async () => {
+  const before = await settledFds();
+  const pipes = Array.from({ length: 100 }, () => openPipe());
+  const pairs = Array.from({ length: 100 }, () => openSocketPair());
+  const counters = Array.from({ length: 100 }, () => openEventFd());
+  assert.equal(openFds().length, before.length + 500);
+  for (const pipe of pipes) pipe.close();
+  for (const pair of pairs) pair.close();
+  for (const counter of counters) counter.close();
+  assert.deepEqual(openFds(), before);
 });

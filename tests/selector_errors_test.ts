@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { BACKENDS, openFds, settledFds } from "./_util.ts";
 import {
   Interest,
   openPipe,
@@ -16,14 +17,11 @@ import {
   wake,
 } from "../mod.ts";
 
-const BACKENDS = ["epoll", "poll"] as const;
-
 /** libc calls the tests make themselves (the library has no `open`, nor a 3-argument fcntl). */
 const TEST_LIBC = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  getdtablesize: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 type TestLibc = Deno.DynamicLibrary<typeof TEST_LIBC>["symbols"];
 
@@ -68,18 +66,6 @@ function notOpenFd(libc: TestLibc): number {
   assert.equal(libc.close(fd), 0);
   assert.equal(libc.fcntl(fd, F_GETFD, 0), -1);
   return fd;
-}
-
-/**
- * The open fds of this process, found with fcntl(F_GETFD) up to the fd limit
- * (Deno lets nothing short of --allow-all read /proc/self/fd).
- */
-function openFds(libc: TestLibc): number[] {
-  const fds = [];
-  for (let fd = 0, limit = libc.getdtablesize(); fd < limit; fd++) {
-    if (libc.fcntl(fd, F_GETFD, 0) >= 0) fds.push(fd);
-  }
-  return fds;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -357,19 +343,16 @@ for (const backend of BACKENDS) {
   Deno.test(`[${backend}] every call on a closed selector is BadResource`, async () => {
     using pipe = openPipe();
     const fd = pipe.reader.fd;
-    const selector = withLibc((libc) => {
-      const before = openFds(libc);
-      const selector = openSelector({ backend });
-      assert.ok(openFds(libc).length > before.length);
-      selector.register(fd, Interest.READABLE);
-      assert.equal(selector.size, 1);
-      selector.close();
-      selector.close(); // twice is fine
-      selector[Symbol.dispose]();
-      // Every fd the selector opened is closed.
-      assert.deepEqual(openFds(libc), before);
-      return selector;
-    });
+    const before = await settledFds();
+    const selector = openSelector({ backend });
+    assert.ok(openFds().length > before.length);
+    selector.register(fd, Interest.READABLE);
+    assert.equal(selector.size, 1);
+    selector.close();
+    selector.close(); // twice is fine
+    selector[Symbol.dispose]();
+    // Every fd the selector opened is closed.
+    assert.deepEqual(openFds(), before);
     assert.equal(selector.closed, true);
     assert.equal(selector.size, 0);
     assert.equal(selector.wakerHandle, -1);
