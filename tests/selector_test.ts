@@ -6,6 +6,7 @@ import {
   openPipe,
   openSelector,
   openSocketPair,
+  openWaker,
   Ready,
   type SelectorEvent,
   SelectorEvents,
@@ -451,5 +452,27 @@ Deno.test({
       assert.match(e.message, /windows/);
       return true;
     });
+  },
+});
+
+Deno.test({
+  name: "a Waker wakes a selector as often as asked, and a closed one is BadResource",
+  ignore: !linux,
+  fn() {
+    using sel = openSelector();
+    const waker = openWaker(sel.wakerHandle);
+    assert.equal(waker.handle, sel.wakerHandle);
+    for (let i = 0; i < 3; i++) {
+      waker.wake();
+      const start = performance.now();
+      assert.deepEqual(sel.select(10_000), []);
+      assert.ok(performance.now() - start < 5_000);
+    }
+    waker.close();
+    waker.close();
+    assert.equal(waker.closed, true);
+    assert.throws(() => waker.wake(), Deno.errors.BadResource);
+    assert.throws(() => openWaker(-1), RangeError);
+    assert.throws(() => openWaker(0.5), TypeError);
   },
 });

@@ -1,0 +1,319 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * Runs every benchmark of bench/ side by side and prints one table: the
+ * Deno benchmarks (medians of `--runs` runs of `deno bench`), the C
+ * figures of bench/epoll_bench.c (built with `cc` when there is one), the
+ * heap check, and the ratios the targets are stated in.
+ *
+ *     deno task bench [--runs 5] [--write]
+ *
+ * `--write` also puts the table into bench/README.md (between its
+ * `results` markers) and redraws bench/epoll_vs_poll.svg.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { SIZES } from "./_sizes.ts";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "5" },
+    write: { type: "boolean", default: false },
+  },
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a positive integer`);
+
+const here = new URL(".", import.meta.url);
+const path = (name: string) => new URL(name, here).pathname;
+const decoder = new TextDecoder();
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+async function run(command: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!output.success) {
+    throw new Error(`${command} ${args.join(" ")} failed:\n${decoder.decode(output.stderr)}`);
+  }
+  return decoder.decode(output.stdout);
+}
+
+// C figures: name → median ns per call (and per event).
+const c = new Map<string, { ns: number; perEvent: number | null }>();
+let cNote = "";
+const binary = await Deno.makeTempFile({ prefix: "epoll_bench_" });
+try {
+  await run("cc", ["-O2", "-o", binary, path("epoll_bench.c")]);
+  const samples = new Map<string, { ns: number[]; perEvent: number[] }>();
+  for (let i = 0; i < runs; i++) {
+    console.error(`C run ${i + 1}/${runs}`);
+    for (const line of (await run(binary, [])).trim().split("\n")) {
+      const { name, ns, perEvent } = JSON.parse(line);
+      const entry = samples.get(name) ?? { ns: [], perEvent: [] };
+      entry.ns.push(ns);
+      if (perEvent !== null) entry.perEvent.push(perEvent);
+      samples.set(name, entry);
+    }
+  }
+  for (const [name, { ns, perEvent }] of samples) {
+    c.set(name, { ns: median(ns), perEvent: perEvent.length ? median(perEvent) : null });
+  }
+} catch (error) {
+  cNote = `C figures skipped: ${(error as Error).message.split("\n")[0]}`;
+  console.error(cNote);
+} finally {
+  await Deno.remove(binary).catch(() => {});
+}
+
+// Deno figures: "group/name" → median of the per-run averages, in ns.
+interface Bench {
+  group: string;
+  name: string;
+  baseline: boolean;
+  results: { ok?: { avg: number } }[];
+}
+const samples = new Map<string, { bench: Bench; avg: number[] }>();
+for (let i = 0; i < runs; i++) {
+  console.error(`deno bench run ${i + 1}/${runs}`);
+  const report = JSON.parse(
+    await run(Deno.execPath(), [
+      "bench",
+      "--json",
+      "--allow-ffi",
+      "--allow-read",
+      path("selector_bench.ts"),
+      path("scaling_bench.ts"),
+    ]),
+  ) as { benches: Bench[]; runtime: string; cpu: string };
+  for (const bench of report.benches) {
+    const avg = bench.results[0]?.ok?.avg;
+    if (avg === undefined) throw new Error(`${bench.name} failed`);
+    const key = `${bench.group}/${bench.name}`;
+    const entry = samples.get(key) ?? { bench, avg: [] };
+    entry.avg.push(avg);
+    samples.set(key, entry);
+  }
+}
+const deno = new Map(
+  [...samples].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
+);
+
+const heap = JSON.parse(
+  await run(Deno.execPath(), [
+    "run",
+    "--allow-ffi",
+    "--v8-flags=--expose-gc",
+    path("heap_check.ts"),
+  ]),
+) as { calls: number; heapGrowthBytes: number };
+
+function format(ns: number): string {
+  if (ns < 1_000) return `${ns.toFixed(0)} ns`;
+  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(1)} µs`;
+  return `${(ns / 1_000_000).toFixed(2)} ms`;
+}
+
+function figure(group: string, name: string): number {
+  const entry = deno.get(`${group}/${name}`);
+  if (entry === undefined) throw new Error(`No benchmark ${group}/${name}`);
+  return entry.ns;
+}
+
+// The table of every benchmark, with its ratio to its group's baseline.
+const lines: string[] = [];
+lines.push("| group | benchmark | median of averages | × baseline |");
+lines.push("| --- | --- | ---: | ---: |");
+const groups = [...new Set([...deno.values()].map(({ bench }) => bench.group))];
+for (const group of groups) {
+  const members = [...deno.values()].filter(({ bench }) => bench.group === group);
+  const baseline = members.find(({ bench }) => bench.baseline)?.ns;
+  for (const { bench, ns } of members) {
+    const ratio = baseline === undefined ? "" : `${(ns / baseline).toFixed(2)}×`;
+    lines.push(
+      `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
+        format(ns)
+      } | ${ratio} |`,
+    );
+  }
+}
+for (const [name, { ns, perEvent }] of c) {
+  const each = perEvent === null ? "" : ` (${perEvent.toFixed(1)} ns per event)`;
+  lines.push(`| C | ${name} (bench/epoll_bench.c) | ${format(ns)}${each} | |`);
+}
+
+// The targets of the issue, as ratios.
+interface Target {
+  what: string;
+  value: number;
+  limit: string;
+  met: boolean;
+}
+const targets: Target[] = [];
+const cOne = c.get("epoll_wait-1-ready");
+const cMany = c.get("epoll_wait-1000-ready");
+const cCtl = c.get("epoll_ctl-add-mod-del");
+const selectOne = figure("select-1-ready", "Selector.selectInto(events, 0)");
+const selectMany = figure("select-1000-ready", "Selector.selectInto(events, 0)");
+const ctl = figure("ctl", "Selector register + modify + unregister");
+if (cOne && cMany && cCtl) {
+  const one = selectOne / cOne.ns;
+  targets.push({
+    what: "selectInto(0), 1 ready, × C",
+    value: one,
+    limit: "≤ 1.5",
+    met: one <= 1.5,
+  });
+  const perEvent = selectMany / 1_000 / cMany.perEvent!;
+  targets.push({
+    what: "selectInto(0), 1,000 ready, per event × C",
+    value: perEvent,
+    limit: "≤ 1.3",
+    met: perEvent <= 1.3,
+  });
+  const ctlRatio = ctl / cCtl.ns;
+  targets.push({
+    what: "register + modify + unregister × C",
+    value: ctlRatio,
+    limit: "≤ 1.5",
+    met: ctlRatio <= 1.5,
+  });
+}
+const waitRatio = figure("wait-ready", "100 × await Selector.waitInto(events), events ready") /
+  figure("wait-ready", "100 × Selector.selectInto(events, 0)");
+targets.push({
+  what: "waitInto(), events ready, × selectInto(0)",
+  value: waitRatio,
+  limit: "≤ 2",
+  met: waitRatio <= 2,
+});
+const largest = SIZES[SIZES.length - 1];
+const curve = SIZES.map((size) => ({
+  size,
+  epoll: figure(`registered-${size}`, `epoll selectInto(events, 0), ${size} registered, 1 ready`),
+  poll: figure(`registered-${size}`, `poll selectInto(events, 0), ${size} registered, 1 ready`),
+}));
+const speedup = curve[curve.length - 1].poll / curve[curve.length - 1].epoll;
+targets.push({
+  what: `poll ÷ epoll at ${largest.toLocaleString("en")} registered`,
+  value: speedup,
+  limit: "≥ 20",
+  met: speedup >= 20,
+});
+const heapMiB = heap.heapGrowthBytes / 2 ** 20;
+targets.push({
+  what: `heap growth over ${heap.calls.toLocaleString("en")} selectInto(0), MiB`,
+  value: heapMiB,
+  limit: "< 1",
+  met: heapMiB < 1,
+});
+lines.push("");
+lines.push("| target | measured | limit | met |");
+lines.push("| --- | ---: | ---: | :---: |");
+for (const target of targets) {
+  lines.push(
+    `| ${target.what} | ${target.value.toFixed(3)} | ${target.limit} | ${
+      target.met ? "yes" : "**no**"
+    } |`,
+  );
+}
+if (cNote) lines.push("", cNote);
+
+const cpu = decoder.decode(
+  (await new Deno.Command("sh", {
+    args: ["-c", "grep -m1 'model name' /proc/cpuinfo"],
+    stdout: "piped",
+  }).output())
+    .stdout,
+).replace(/^model name\s*:\s*/, "").trim();
+const header =
+  `Measured ${
+    new Date().toISOString().slice(0, 10)
+  } on ${cpu} (${navigator.hardwareConcurrency} cores), ` +
+  `Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}; medians of ${runs} runs.`;
+const table = [header, "", ...lines].join("\n");
+console.log(table);
+
+if (values.write) {
+  const readme = path("README.md");
+  const text = await Deno.readTextFile(readme);
+  const start = "<!-- results:start -->";
+  const end = "<!-- results:end -->";
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`bench/README.md has no ${start} … ${end} section`);
+  await Deno.writeTextFile(
+    readme,
+    `${text.slice(0, from + start.length)}\n${table}\n${text.slice(to)}`,
+  );
+  await Deno.writeTextFile(path("epoll_vs_poll.svg"), chart(curve));
+  console.error("Wrote bench/README.md and bench/epoll_vs_poll.svg");
+}
+
+/** A log-log line chart of ns per selectInto(0) against registered fds. */
+function chart(points: { size: number; epoll: number; poll: number }[]): string {
+  const width = 640;
+  const height = 400;
+  const left = 80;
+  const right = 150;
+  const top = 40;
+  const bottom = 60;
+  const xs = points.map((p) => Math.log10(p.size));
+  const all = points.flatMap((p) => [p.epoll, p.poll]);
+  const yMin = Math.floor(Math.log10(Math.min(...all)));
+  const yMax = Math.ceil(Math.log10(Math.max(...all)));
+  const x = (size: number) =>
+    left + ((Math.log10(size) - xs[0]) / (xs[xs.length - 1] - xs[0])) * (width - left - right);
+  const y = (ns: number) =>
+    top + (1 - (Math.log10(ns) - yMin) / (yMax - yMin)) * (height - top - bottom);
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${
+      width / 2
+    }" y="22" text-anchor="middle" font-size="14">selectInto(events, 0) with 1 ready fd: epoll is O(1), poll is O(n)</text>`,
+  );
+  for (let e = yMin; e <= yMax; e++) {
+    const ns = 10 ** e;
+    parts.push(
+      `<line x1="${left}" x2="${width - right}" y1="${y(ns)}" y2="${y(ns)}" stroke="#ddd"/>`,
+      `<text x="${left - 8}" y="${y(ns) + 4}" text-anchor="end">${format(ns)}</text>`,
+    );
+  }
+  for (const { size } of points) {
+    parts.push(
+      `<line x1="${x(size)}" x2="${x(size)}" y1="${top}" y2="${height - bottom}" stroke="#eee"/>`,
+      `<text x="${x(size)}" y="${height - bottom + 18}" text-anchor="middle">${
+        size.toLocaleString("en")
+      }</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${(left + width - right) / 2}" y="${
+      height - 18
+    }" text-anchor="middle">registered fds (log scale)</text>`,
+  );
+  for (const [key, color] of [["epoll", "#1f77b4"], ["poll", "#d62728"]] as const) {
+    const coords = points.map((p) => `${x(p.size).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ");
+    parts.push(`<polyline points="${coords}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    for (const p of points) {
+      parts.push(
+        `<circle cx="${x(p.size).toFixed(1)}" cy="${y(p[key]).toFixed(1)}" r="3" fill="${color}"/>`,
+      );
+    }
+    const last = points[points.length - 1];
+    parts.push(
+      `<text x="${x(last.size) + 8}" y="${y(last[key]) + 4}" fill="${color}">${key} ${
+        format(last[key])
+      }</text>`,
+    );
+  }
+  parts.push("</svg>");
+  return parts.join("\n") + "\n";
+}
