@@ -8,7 +8,7 @@
 
 import { describe } from "./backends/_events.ts";
 import type { Selector, SelectorBackend } from "./backends/_selector.ts";
-import { signalEventFd } from "./backends/_waker.ts";
+import { signalEventFd } from "./backends/_linux.ts";
 import { openEpollSelector } from "./backends/epoll.ts";
 import { openPollSelector } from "./backends/poll.ts";
 import { acquireLibc, releaseLibc } from "./ffi/libc.ts";

@@ -321,6 +321,14 @@ export function setEventCount<T>(store: EventStore<T>, length: number): void {
   store.length = length;
 }
 
+/**
+ * @internal Empties `events` (a call that filled nothing) and returns 0.
+ */
+export function clearEvents<T>(events: SelectorEvents<T>): 0 {
+  setEventCount(storeOf(events), 0);
+  return 0;
+}
+
 /** @internal A short description of a bad argument for an error message. */
 export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);

@@ -8,14 +8,8 @@
  */
 
 import { setImmediate } from "node:timers";
-import {
-  describe,
-  eventStore,
-  Interest,
-  type SelectorEvent,
-  SelectorEvents,
-  setEventCount,
-} from "./_events.ts";
+import { clearEvents, describe, Interest, type SelectorEvent, SelectorEvents } from "./_events.ts";
+import { acquireLibc, type Libc, releaseLibc } from "../ffi/libc.ts";
 
 /** The engines a Selector can run on. */
 export type SelectorBackend = "epoll" | "poll" | "afd";
@@ -581,14 +575,14 @@ export class SelectorImpl<T> implements Selector<T> {
         // Constant readiness: let timers, signal listeners and other I/O run first.
         await new Promise((resolve) => setImmediate(resolve));
         this.#lastTurn = performance.now();
-        if (this.#closed) return empty(events);
+        if (this.#closed) return clearEvents(events);
         signal?.throwIfAborted();
         const n = driver.fill(events, 0);
         if (n > 0 || driver.woken) return n;
       }
       for (;;) {
         const slice = sliceUntil(deadline);
-        if (slice === 0) return empty(events);
+        if (slice === 0) return clearEvents(events);
         this.#parked = true;
         try {
           await driver.park(slice);
@@ -596,9 +590,9 @@ export class SelectorImpl<T> implements Selector<T> {
           this.#parked = false;
         }
         this.#lastTurn = performance.now();
-        if (this.#closed) return empty(events);
+        if (this.#closed) return clearEvents(events);
         if (signal?.aborted) {
-          empty(events);
+          clearEvents(events);
           throw signal.reason;
         }
         const n = driver.fill(events, 0);
@@ -635,7 +629,18 @@ export class SelectorImpl<T> implements Selector<T> {
   }
 }
 
-function empty<T>(events: SelectorEvents<T>): number {
-  setEventCount(eventStore(events, 0), 0);
-  return 0;
+/**
+ * Opens a Selector on the driver `open` makes from libc; libc is released
+ * again if that fails, and by the driver's `close()` otherwise.
+ *
+ * @internal
+ */
+export function openSelectorWith<T>(open: (libc: Libc) => Driver<T>): Selector<T> {
+  const libc = acquireLibc();
+  try {
+    return new SelectorImpl(open(libc));
+  } catch (error) {
+    releaseLibc();
+    throw error;
+  }
 }

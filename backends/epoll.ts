@@ -6,12 +6,17 @@
  * @module
  */
 
-import { eventStore, Ready, type SelectorEvents, setEventCount } from "./_events.ts";
-import { type Action, type Driver, type Registration, SelectorImpl } from "./_selector.ts";
-import { drainEventFd, openEventFd, signalEventFd } from "./_waker.ts";
+import { clearEvents, eventStore, type SelectorEvents, setEventCount } from "./_events.ts";
+import {
+  type Action,
+  type Driver,
+  openSelectorWith,
+  type Registration,
+  type Selector,
+} from "./_selector.ts";
+import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_linux.ts";
 import { osError } from "../ffi/errors.ts";
 import {
-  acquireLibc,
   EBADF,
   EINTR,
   ENOENT,
@@ -22,14 +27,10 @@ import {
   EPOLL_CTL_MOD,
   EPOLL_EVENT_DATA_OFFSET,
   EPOLL_EVENT_SIZE,
-  EPOLLERR,
   EPOLLET,
   EPOLLEXCLUSIVE,
-  EPOLLHUP,
   EPOLLIN,
   EPOLLONESHOT,
-  EPOLLOUT,
-  EPOLLPRI,
   EPOLLRDHUP,
   errno,
   type Libc,
@@ -49,9 +50,6 @@ const SLOT_WORD = EPOLL_EVENT_DATA_OFFSET / 4;
 const GEN_WORD = SLOT_WORD + 1;
 /** The slot word of the waker's events. */
 const WAKER_SLOT = 0xffffffff;
-/** The epoll bits that are also {@linkcode Ready} bits: IN, PRI, OUT, ERR, HUP. */
-const SAME_BITS = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP;
-const DIRECTIONS = Ready.READABLE | Ready.WRITABLE;
 const INITIAL_CAPACITY = 64;
 
 /** The epoll_event bits for a registration. */
@@ -217,7 +215,7 @@ class EpollDriver<T> implements Driver<T> {
     if (n < 0) {
       const e = errno();
       if (e !== EINTR) throw osError(`Cannot wait on epoll fd ${this.#epfd}`, e);
-      return emptyFill(events);
+      return clearEvents(events);
     }
     const store = eventStore(events, n);
     const { fds, flags, data } = store;
@@ -241,13 +239,9 @@ class EpollDriver<T> implements Driver<T> {
       // error or hangup once (the kernel disarms it again): not an event.
       if (!reg.armed) continue;
       const key = reg.key;
-      const bits = words[w];
-      let ready = bits & SAME_BITS;
-      if (bits & EPOLLRDHUP) ready |= Ready.READ_HANGUP;
-      if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= key.interest & DIRECTIONS;
       if (key.oneshot) reg.armed = false;
       fds[count] = key.fd;
-      flags[count] = ready;
+      flags[count] = readyFlags(words[w], key.interest);
       data[count] = key.data;
       count++;
     }
@@ -323,22 +317,11 @@ class EpollDriver<T> implements Driver<T> {
   }
 }
 
-function emptyFill<T>(events: SelectorEvents<T>): number {
-  setEventCount(eventStore(events, 0), 0);
-  return 0;
-}
-
 /**
  * Opens a Selector on epoll.
  *
  * @internal
  */
-export function openEpollSelector<T>(): SelectorImpl<T> {
-  const libc = acquireLibc();
-  try {
-    return new SelectorImpl(new EpollDriver<T>(libc));
-  } catch (error) {
-    releaseLibc();
-    throw error;
-  }
+export function openEpollSelector<T>(): Selector<T> {
+  return openSelectorWith((libc) => new EpollDriver<T>(libc));
 }

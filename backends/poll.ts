@@ -7,23 +7,23 @@
  * @module
  */
 
-import { eventStore, Ready, type SelectorEvents, setEventCount } from "./_events.ts";
-import { type Action, type Driver, type Registration, SelectorImpl } from "./_selector.ts";
-import { drainEventFd, openEventFd, signalEventFd } from "./_waker.ts";
+import { clearEvents, eventStore, type SelectorEvents, setEventCount } from "./_events.ts";
+import {
+  type Action,
+  type Driver,
+  openSelectorWith,
+  type Registration,
+  type Selector,
+} from "./_selector.ts";
+import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_linux.ts";
 import { osError } from "../ffi/errors.ts";
 import {
-  acquireLibc,
   EINTR,
   errno,
   F_GETFD,
   type Libc,
-  POLLERR,
   POLLFD_SIZE,
-  POLLHUP,
   POLLIN,
-  POLLNVAL,
-  POLLOUT,
-  POLLPRI,
   POLLRDHUP,
   releaseLibc,
 } from "../ffi/libc.ts";
@@ -31,9 +31,6 @@ import {
 /** pollfd in 16-bit halves: fd is halves 0-1 (read as a 32-bit word), events 2, revents 3. */
 const EVENTS_HALF = 2;
 const REVENTS_HALF = 3;
-/** The poll bits that are also {@linkcode Ready} bits: IN, PRI, OUT, ERR, HUP. */
-const SAME_BITS = POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP;
-const DIRECTIONS = Ready.READABLE | Ready.WRITABLE;
 /** Slot 0 holds the waker; registrations follow. */
 const FIRST_SLOT = 1;
 const INITIAL_SLOTS = 64;
@@ -153,8 +150,7 @@ class PollDriver<T> implements Driver<T> {
     if (n < 0) {
       const e = errno();
       if (e !== EINTR) throw osError(`Cannot poll ${used - FIRST_SLOT} fds`, e);
-      setEventCount(eventStore(events, 0), 0);
-      return 0;
+      return clearEvents(events);
     }
     const store = eventStore(events, n);
     const { fds, flags, data } = store;
@@ -172,17 +168,13 @@ class PollDriver<T> implements Driver<T> {
       if (revents === 0) continue;
       seen++;
       const reg = regs[slot]!;
-      let ready = revents & SAME_BITS;
-      if (revents & POLLRDHUP) ready |= Ready.READ_HANGUP;
-      // A registered fd that was closed: poll says POLLNVAL, reported as an error.
-      if (revents & POLLNVAL) ready |= Ready.ERROR;
-      if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= reg.key.interest & DIRECTIONS;
       if (reg.key.oneshot) {
         reg.armed = false;
         this.#words[slot * 2] = -1; // poll() skips negative fds: disarmed until modify()
       }
       fds[count] = reg.key.fd;
-      flags[count] = ready;
+      // A registered fd that was closed: poll says POLLNVAL, reported as an error.
+      flags[count] = readyFlags(revents, reg.key.interest);
       data[count] = reg.key.data;
       count++;
     }
@@ -229,12 +221,6 @@ class PollDriver<T> implements Driver<T> {
  *
  * @internal
  */
-export function openPollSelector<T>(): SelectorImpl<T> {
-  const libc = acquireLibc();
-  try {
-    return new SelectorImpl(new PollDriver<T>(libc));
-  } catch (error) {
-    releaseLibc();
-    throw error;
-  }
+export function openPollSelector<T>(): Selector<T> {
+  return openSelectorWith((libc) => new PollDriver<T>(libc));
 }

@@ -41,6 +41,28 @@ export async function settledFds(): Promise<number[]> {
   throw new Error("The set of open fds never settled");
 }
 
+/**
+ * Runs `fn` with the test's own binding of libc `symbols` (calls the library
+ * does not make, to look at fds from outside), closed once `fn` has
+ * returned or, for a promise, settled.
+ */
+export function withLibc<S extends Deno.ForeignLibraryInterface, R>(
+  symbols: S,
+  fn: (libc: Deno.DynamicLibrary<S>["symbols"]) => R,
+): R {
+  const library = Deno.dlopen("libc.so.6", symbols);
+  let result: R;
+  try {
+    result = fn(library.symbols);
+  } catch (error) {
+    library.close();
+    throw error;
+  }
+  if (result instanceof Promise) return result.finally(() => library.close()) as R;
+  library.close();
+  return result;
+}
+
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

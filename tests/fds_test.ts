@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type NonblockingFd, openEventFd, openPipe, openSocketPair } from "../mod.ts";
-import { openFds, settledFds } from "./_util.ts";
+import { openFds, settledFds, withLibc } from "./_util.ts";
 
 /** libc calls the tests make themselves, to look at the fds from outside. */
 const TEST_LIBC = {
@@ -24,13 +24,8 @@ const O_NONBLOCK = 0o4000;
 const PIPE_BUF = 4096;
 
 /** Runs `fn` with the test's own libc, closed afterwards. */
-function withLibc<R>(fn: (libc: TestLibc) => R): R {
-  const library = Deno.dlopen("libc.so.6", TEST_LIBC);
-  try {
-    return fn(library.symbols);
-  } finally {
-    library.close();
-  }
+function withTestLibc<R>(fn: (libc: TestLibc) => R): R {
+  return withLibc(TEST_LIBC, fn);
 }
 
 // deno-lint-ignore no-explicit-any
@@ -177,7 +172,7 @@ Deno.test("shutdown() with an unknown direction is a TypeError, on a closed sock
 });
 
 Deno.test("tryWrite() takes what fits, and returns 0 once a pipe is full", () => {
-  withLibc((libc) => {
+  withTestLibc((libc) => {
     using pipe = openPipe();
     const capacity = libc.fcntl(pipe.writer.fd, F_GETPIPE_SZ, 0);
     assert.ok(capacity >= PIPE_BUF, `F_GETPIPE_SZ failed: ${capacity}`);
@@ -419,7 +414,7 @@ Deno.test("a raw eventfd write of a wrong size or of 2^64 - 1 is a TypeError (EI
 });
 
 Deno.test("every fd is opened close-on-exec and nonblocking", () => {
-  withLibc((libc) => {
+  withTestLibc((libc) => {
     using pipe = openPipe();
     using pair = openSocketPair();
     using counter = openEventFd();

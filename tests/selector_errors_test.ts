@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BACKENDS, openFds, settledFds } from "./_util.ts";
+import { BACKENDS, openFds, settledFds, withLibc } from "./_util.ts";
 import {
   Interest,
   openPipe,
@@ -33,23 +33,8 @@ const F_DUPFD_CLOEXEC = 1030;
 const HIGH_FD = 1000;
 
 /** Runs `fn` with the test's own libc, closed afterwards. */
-function withLibc<R>(fn: (libc: TestLibc) => R): R {
-  const library = Deno.dlopen("libc.so.6", TEST_LIBC);
-  try {
-    return fn(library.symbols);
-  } finally {
-    library.close();
-  }
-}
-
-/** Runs the async `fn` with the test's own libc, closed once it has settled. */
-async function withLibcAsync<R>(fn: (libc: TestLibc) => Promise<R>): Promise<R> {
-  const library = Deno.dlopen("libc.so.6", TEST_LIBC);
-  try {
-    return await fn(library.symbols);
-  } finally {
-    library.close();
-  }
+function withTestLibc<R>(fn: (libc: TestLibc) => R): R {
+  return withLibc(TEST_LIBC, fn);
 }
 
 /** Duplicates `fd` to a high number (lowest free from `min`), which no other open gets. */
@@ -226,7 +211,7 @@ for (const backend of BACKENDS) {
   });
 
   Deno.test(`[${backend}] registering an fd that is not open is BadResource (EBADF), and adds nothing`, () => {
-    withLibc((libc) => {
+    withTestLibc((libc) => {
       using selector = openSelector({ backend });
       using pipe = openPipe();
       const key = selector.register(pipe.reader.fd, Interest.READABLE);
@@ -244,7 +229,7 @@ for (const backend of BACKENDS) {
   });
 
   Deno.test(`[${backend}] modifying a registered fd that was closed since is BadResource (EBADF), and keeps the key`, () => {
-    withLibc((libc) => {
+    withTestLibc((libc) => {
       using selector = openSelector({ backend });
       const pipe = openPipe();
       // The only reference to the read end is a high fd number that nothing reuses.
@@ -553,7 +538,7 @@ Deno.test("[epoll] modify() cannot make an exclusive registration non-exclusive"
 });
 
 Deno.test("[epoll] modifying an exclusive registration whose fd was closed since is BadResource (EBADF)", () => {
-  withLibc((libc) => {
+  withTestLibc((libc) => {
     using selector = openSelector({ backend: "epoll" });
     const pipe = openPipe();
     const fd = dupHigh(libc, pipe.reader.fd);
@@ -570,59 +555,42 @@ Deno.test("[epoll] modifying an exclusive registration whose fd was closed since
   });
 });
 
-Deno.test("[epoll] modifying an fd whose number now names another file is BadResource (ENOENT)", () => {
-  withLibc((libc) => {
-    using selector = openSelector({ backend: "epoll" });
-    const first = openPipe();
-    const fd = dupHigh(libc, first.reader.fd);
-    first.close();
-    const key = selector.register(fd, Interest.READABLE);
-    assert.equal(libc.close(fd), 0);
-    // The same number, now for the read end of another pipe.
-    using second = openPipe();
-    assert.equal(dupHigh(libc, second.reader.fd, fd), fd);
-    try {
-      assertThrowsExactly(() => selector.modify(fd, Interest.READABLE), Deno.errors.BadResource, {
-        message: new RegExp(`^Cannot modify fd ${fd} with epoll: ENOENT \\(os error 2\\)$`),
-        code: "ENOENT",
-        errno: 2,
+for (const exclusive of [false, true]) {
+  // An exclusive registration is modified by delete + add: ENOENT maps alike.
+  Deno.test(
+    `[epoll] modifying ${
+      exclusive ? "an exclusive" : "a"
+    } registration whose number now names another file is BadResource (ENOENT)`,
+    () => {
+      withTestLibc((libc) => {
+        using selector = openSelector({ backend: "epoll" });
+        const first = openPipe();
+        const fd = dupHigh(libc, first.reader.fd);
+        first.close();
+        const key = selector.register(fd, Interest.READABLE, { exclusive });
+        assert.equal(libc.close(fd), 0);
+        // The same number, now for the read end of another pipe.
+        using second = openPipe();
+        assert.equal(dupHigh(libc, second.reader.fd, fd), fd);
+        try {
+          assertThrowsExactly(
+            () => selector.modify(fd, Interest.READABLE),
+            Deno.errors.BadResource,
+            {
+              message: new RegExp(`^Cannot modify fd ${fd} with epoll: ENOENT \\(os error 2\\)$`),
+              code: "ENOENT",
+              errno: 2,
+            },
+          );
+          assert.equal(selector.getKey(fd), key);
+          assert.equal(selector.unregister(fd), key);
+        } finally {
+          libc.close(fd);
+        }
       });
-      assert.equal(selector.getKey(fd), key);
-      assert.equal(selector.unregister(fd), key);
-    } finally {
-      libc.close(fd);
-    }
-  });
-});
-
-// The exclusive path of modify() (delete + add) maps ENOENT like the plain path.
-Deno.test({
-  name:
-    "[epoll] modifying an exclusive registration whose number now names another file is BadResource (ENOENT)",
-  fn() {
-    withLibc((libc) => {
-      using selector = openSelector({ backend: "epoll" });
-      const first = openPipe();
-      const fd = dupHigh(libc, first.reader.fd);
-      first.close();
-      const key = selector.register(fd, Interest.READABLE, { exclusive: true });
-      assert.equal(libc.close(fd), 0);
-      using second = openPipe();
-      assert.equal(dupHigh(libc, second.reader.fd, fd), fd);
-      try {
-        assertThrowsExactly(() => selector.modify(fd, Interest.READABLE), Deno.errors.BadResource, {
-          message: new RegExp(`^Cannot modify fd ${fd} with epoll: ENOENT \\(os error 2\\)$`),
-          code: "ENOENT",
-          errno: 2,
-        });
-        assert.equal(selector.getKey(fd), key);
-        assert.equal(selector.unregister(fd), key);
-      } finally {
-        libc.close(fd);
-      }
-    });
-  },
-});
+    },
+  );
+}
 
 // Unknown bits at 2^32 and above, which a 32-bit `&` cannot see, are refused too.
 Deno.test({
@@ -649,7 +617,7 @@ function openRegularFile(libc: TestLibc): number {
 }
 
 Deno.test("[epoll] registering a regular file is NotSupported (EPERM)", () => {
-  withLibc((libc) => {
+  withTestLibc((libc) => {
     const fd = openRegularFile(libc);
     try {
       using selector = openSelector({ backend: "epoll" });
@@ -675,7 +643,7 @@ Deno.test("[epoll] registering a regular file is NotSupported (EPERM)", () => {
 });
 
 Deno.test("[poll] a regular file is accepted and always ready in the directions asked", () => {
-  withLibc((libc) => {
+  withTestLibc((libc) => {
     const fd = openRegularFile(libc);
     try {
       using selector = openSelector<string>({ backend: "poll" });
@@ -738,7 +706,7 @@ Deno.test("openSelector() with an unknown backend is a TypeError, with afd on Li
 
 for (const backend of BACKENDS) {
   Deno.test(`[${backend}] a failed call changes no state`, async (t) => {
-    await withLibcAsync(async (libc) => {
+    await withTestLibc(async (libc) => {
       using selector = openSelector<string>({ backend });
       using pipe = openPipe();
       using other = openPipe();
@@ -854,7 +822,7 @@ for (const backend of BACKENDS) {
   });
 
   Deno.test(`[${backend}] argument errors come before any system call, and carry no code`, () => {
-    withLibc((libc) => {
+    withTestLibc((libc) => {
       using selector = openSelector({ backend });
       const fd = notOpenFd(libc);
       // On an fd that is not open, the argument error wins over EBADF.
