@@ -58,12 +58,13 @@ export const LIBC_SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+import { sharedLibrary } from "./_library.ts";
+
 /** The bound libc symbols. */
 export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
-let library: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;
+const libc = sharedLibrary("libc.so.6", LIBC_SYMBOLS);
 let errnoView: Deno.UnsafePointerView | undefined;
-let users = 0;
 
 /**
  * Opens libc for one more user; importing the module needs no permission.
@@ -71,22 +72,12 @@ let users = 0;
  * @returns the bound symbols
  */
 export function acquireLibc(): Libc {
-  if (library === undefined) {
-    library = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
-    errnoView = undefined;
-  }
-  users++;
-  return library.symbols;
+  return libc.acquire();
 }
 
 /** Closes libc when its last user is gone (test sanitizers count an open library as a leak). */
 export function releaseLibc(): void {
-  if (users <= 0) throw new Error("Cannot release libc: it is not acquired");
-  if (--users === 0) {
-    library!.close();
-    library = undefined;
-    errnoView = undefined;
-  }
+  if (libc.release()) errnoView = undefined;
 }
 
 /**
@@ -96,10 +87,7 @@ export function releaseLibc(): void {
  * @returns the current errno
  */
 export function errno(): number {
-  if (errnoView === undefined) {
-    const pointer = library!.symbols.__errno_location();
-    errnoView = new Deno.UnsafePointerView(pointer!);
-  }
+  errnoView ??= new Deno.UnsafePointerView(libc.symbols().__errno_location()!);
   return errnoView.getInt32(0);
 }
 
