@@ -39,3 +39,5 @@
 
 export * from "./selector.ts";
 export * from "./fds.ts";
+export * from "./completion_port.ts";
+export * from "./windows.ts";

@@ -1,6 +1,6 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * errno → `Deno.errors` mapping, with `code` and `errno` on every error.
+ * errno and Win32 error → `Deno.errors` mapping, with `code` and `errno` on every error.
  *
  * @module
  */
@@ -130,5 +130,142 @@ export function osError(
   const error = new Class(`${action}: ${code} (os error ${errno})`) as OsError;
   error.code = code;
   error.errno = errno;
+  return error;
+}
+
+/** Win32 and Winsock error codes and their names. */
+const WIN32_NAMES: Readonly<Record<number, string>> = {
+  1: "ERROR_INVALID_FUNCTION",
+  2: "ERROR_FILE_NOT_FOUND",
+  3: "ERROR_PATH_NOT_FOUND",
+  4: "ERROR_TOO_MANY_OPEN_FILES",
+  5: "ERROR_ACCESS_DENIED",
+  6: "ERROR_INVALID_HANDLE",
+  8: "ERROR_NOT_ENOUGH_MEMORY",
+  38: "ERROR_HANDLE_EOF",
+  50: "ERROR_NOT_SUPPORTED",
+  64: "ERROR_NETNAME_DELETED",
+  80: "ERROR_FILE_EXISTS",
+  87: "ERROR_INVALID_PARAMETER",
+  109: "ERROR_BROKEN_PIPE",
+  121: "ERROR_SEM_TIMEOUT",
+  122: "ERROR_INSUFFICIENT_BUFFER",
+  183: "ERROR_ALREADY_EXISTS",
+  231: "ERROR_PIPE_BUSY",
+  232: "ERROR_NO_DATA",
+  233: "ERROR_PIPE_NOT_CONNECTED",
+  234: "ERROR_MORE_DATA",
+  258: "WAIT_TIMEOUT",
+  535: "ERROR_PIPE_CONNECTED",
+  735: "ERROR_ABANDONED_WAIT_0",
+  995: "ERROR_OPERATION_ABORTED",
+  996: "ERROR_IO_INCOMPLETE",
+  997: "ERROR_IO_PENDING",
+  998: "ERROR_NOACCESS",
+  1168: "ERROR_NOT_FOUND",
+  1225: "ERROR_CONNECTION_REFUSED",
+  1231: "ERROR_NETWORK_UNREACHABLE",
+  1232: "ERROR_HOST_UNREACHABLE",
+  1236: "ERROR_CONNECTION_ABORTED",
+  1784: "ERROR_INVALID_USER_BUFFER",
+  10004: "WSAEINTR",
+  10009: "WSAEBADF",
+  10013: "WSAEACCES",
+  10014: "WSAEFAULT",
+  10022: "WSAEINVAL",
+  10024: "WSAEMFILE",
+  10035: "WSAEWOULDBLOCK",
+  10036: "WSAEINPROGRESS",
+  10037: "WSAEALREADY",
+  10038: "WSAENOTSOCK",
+  10040: "WSAEMSGSIZE",
+  10045: "WSAEOPNOTSUPP",
+  10047: "WSAEAFNOSUPPORT",
+  10048: "WSAEADDRINUSE",
+  10049: "WSAEADDRNOTAVAIL",
+  10050: "WSAENETDOWN",
+  10051: "WSAENETUNREACH",
+  10053: "WSAECONNABORTED",
+  10054: "WSAECONNRESET",
+  10055: "WSAENOBUFS",
+  10056: "WSAEISCONN",
+  10057: "WSAENOTCONN",
+  10058: "WSAESHUTDOWN",
+  10060: "WSAETIMEDOUT",
+  10061: "WSAECONNREFUSED",
+  10065: "WSAEHOSTUNREACH",
+  10093: "WSANOTINITIALISED",
+};
+
+/** The error class for each Win32/Winsock name, following Deno's own mapping. */
+const WIN32_CLASSES: Readonly<Record<string, ErrorClass>> = {
+  ERROR_FILE_NOT_FOUND: Deno.errors.NotFound,
+  ERROR_PATH_NOT_FOUND: Deno.errors.NotFound,
+  ERROR_NOT_FOUND: Deno.errors.NotFound,
+  ERROR_ACCESS_DENIED: Deno.errors.PermissionDenied,
+  WSAEACCES: Deno.errors.PermissionDenied,
+  ERROR_INVALID_HANDLE: Deno.errors.BadResource,
+  WSAEBADF: Deno.errors.BadResource,
+  WSAENOTSOCK: Deno.errors.BadResource,
+  ERROR_HANDLE_EOF: Deno.errors.UnexpectedEof,
+  ERROR_NOT_SUPPORTED: Deno.errors.NotSupported,
+  WSAEOPNOTSUPP: Deno.errors.NotSupported,
+  WSAEAFNOSUPPORT: Deno.errors.NotSupported,
+  ERROR_NETNAME_DELETED: Deno.errors.ConnectionReset,
+  WSAECONNRESET: Deno.errors.ConnectionReset,
+  ERROR_FILE_EXISTS: Deno.errors.AlreadyExists,
+  ERROR_ALREADY_EXISTS: Deno.errors.AlreadyExists,
+  ERROR_INVALID_PARAMETER: TypeError,
+  WSAEINVAL: TypeError,
+  ERROR_BROKEN_PIPE: Deno.errors.BrokenPipe,
+  ERROR_NO_DATA: Deno.errors.BrokenPipe,
+  ERROR_PIPE_NOT_CONNECTED: Deno.errors.NotConnected,
+  WSAENOTCONN: Deno.errors.NotConnected,
+  ERROR_PIPE_BUSY: Deno.errors.Busy,
+  ERROR_SEM_TIMEOUT: Deno.errors.TimedOut,
+  WAIT_TIMEOUT: Deno.errors.TimedOut,
+  WSAETIMEDOUT: Deno.errors.TimedOut,
+  ERROR_OPERATION_ABORTED: Deno.errors.Interrupted,
+  WSAEINTR: Deno.errors.Interrupted,
+  ERROR_CONNECTION_REFUSED: Deno.errors.ConnectionRefused,
+  WSAECONNREFUSED: Deno.errors.ConnectionRefused,
+  ERROR_CONNECTION_ABORTED: Deno.errors.ConnectionAborted,
+  WSAECONNABORTED: Deno.errors.ConnectionAborted,
+  ERROR_NETWORK_UNREACHABLE: Deno.errors.NetworkUnreachable,
+  ERROR_HOST_UNREACHABLE: Deno.errors.NetworkUnreachable,
+  WSAENETUNREACH: Deno.errors.NetworkUnreachable,
+  WSAEHOSTUNREACH: Deno.errors.NetworkUnreachable,
+  WSAEADDRINUSE: Deno.errors.AddrInUse,
+  WSAEADDRNOTAVAIL: Deno.errors.AddrNotAvailable,
+  WSAEWOULDBLOCK: Deno.errors.WouldBlock,
+};
+
+/**
+ * Returns the name of a Win32 or Winsock error code, such as
+ * `"ERROR_INVALID_HANDLE"` for 6.
+ *
+ * @param code the error code
+ * @returns its name, or `"ERROR_<number>"` when it has none here
+ */
+export function win32ErrorName(code: number): string {
+  return WIN32_NAMES[code] ?? `ERROR_${code}`;
+}
+
+/**
+ * Builds the error for a failed Win32 or Winsock call: the `Deno.errors`
+ * class of the code (or `errorClass`), a message "<action>: <NAME> (os
+ * error <n>)", `code` (the name) and `errno` (the number).
+ *
+ * @param action what failed, such as "Cannot read from handle 0x1c"
+ * @param code the error GetLastError (or WSAGetLastError, or a converted NTSTATUS) gave
+ * @param errorClass the class to use instead of the default mapping
+ * @returns the error, to be thrown
+ */
+export function win32Error(action: string, code: number, errorClass?: ErrorClass): OsError {
+  const name = win32ErrorName(code);
+  const Class = errorClass ?? WIN32_CLASSES[name] ?? Error;
+  const error = new Class(`${action}: ${name} (os error ${code})`) as OsError;
+  error.code = name;
+  error.errno = code;
   return error;
 }

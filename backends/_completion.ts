@@ -1,0 +1,185 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * The CompletionPort contract, and the argument checks every completion
+ * backend shares.
+ *
+ * @module
+ */
+
+import { describe } from "./_events.ts";
+import type { WaitOptions } from "./_selector.ts";
+
+/** A Windows HANDLE (or SOCKET), as a pointer or a number; an fd number elsewhere. */
+export type Handle = Deno.PointerValue | number;
+
+/** The engines a CompletionPort can run on. */
+export type CompletionBackend = "iocp" | "io_uring" | "epoll";
+
+/** One completion packet, as `get()` and `wait()` return it. */
+export interface Completion {
+  /** The key the handle was associated with, or the key posted (a safe integer). */
+  readonly key: number;
+  /** Bytes transferred (or the number posted). */
+  readonly bytes: number;
+  /** 0, or the OS error of a failed operation (a Win32 error on Windows, an errno elsewhere). */
+  readonly error: number;
+  /** The caller's own OVERLAPPED on Windows (or the pointer posted); null elsewhere. */
+  readonly overlapped: Deno.PointerValue;
+}
+
+/** Options of `read()` and `write()`. */
+export interface IoOptions {
+  /**
+   * Where in the file: required on seekable handles (files), which have no
+   * position of their own here; must be omitted on streams (pipes, sockets).
+   */
+  offset?: number | bigint;
+  /**
+   * Cancels the operation: it rejects with the signal's reason if it was
+   * cancelled, and resolves with its result if it completed first.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Completion notification: start reads and writes on handles, and learn
+ * when they have finished and how many bytes they moved.
+ *
+ * Operations started through the port (`read`, `write`) settle their own
+ * promises and are not returned by `get()`/`wait()`; those return what was
+ * `post()`ed and what completed on the caller's own OVERLAPPED structures.
+ */
+export interface CompletionPort extends Disposable, AsyncDisposable {
+  /** The engine this port runs on. */
+  readonly backend: CompletionBackend;
+  /** Whether `close()` has been called. */
+  readonly closed: boolean;
+  /**
+   * Associates a handle with the port: its completions carry `key`.
+   *
+   * @param handle an overlapped handle not yet associated with a port
+   * @param key a non-negative safe integer
+   * @throws {TypeError} if the handle is not a pointer or number
+   * @throws {RangeError} if `key` is not a non-negative safe integer
+   * @throws {Deno.errors.BadResource} if the handle is not open, or the port is closed
+   */
+  associate(handle: Handle, key: number): void;
+  /**
+   * Queues a packet that `get()` or `wait()` returns.
+   *
+   * @param key a non-negative safe integer
+   * @param bytes a DWORD, 0 by default
+   * @param overlapped a pointer handed back as is
+   * @throws {RangeError} if `key` or `bytes` is out of range
+   * @throws {Deno.errors.BadResource} if the port is closed
+   */
+  post(key: number, bytes?: number, overlapped?: Deno.PointerValue): void;
+  /**
+   * Dequeues packets synchronously, in a batch (this thread blocks).
+   *
+   * @param timeout milliseconds at most; `undefined`/`Infinity` without limit; 0 polls
+   * @returns the packets, `[]` on timeout
+   * @throws {TypeError} if `timeout` is not a number
+   * @throws {Deno.errors.Busy} if a `wait()` is pending, or, for a timeout other than 0, if operations started through the port are in flight (their completions are being awaited on another thread: use `wait()`)
+   * @throws {Deno.errors.BadResource} if the port is closed
+   */
+  get(timeout?: number): Completion[];
+  /**
+   * Dequeues packets without blocking the event loop.
+   *
+   * @param options timeout and abort signal
+   * @returns the packets; `[]` on timeout or `close()`
+   * @throws {Deno.errors.Busy} if another `wait()` is pending
+   * @throws {Deno.errors.BadResource} if the port is closed
+   */
+  wait(options?: WaitOptions): Promise<Completion[]>;
+  /**
+   * Reads from an overlapped handle through the port.
+   *
+   * @param handle the handle (associated with key 0 if it is not associated yet)
+   * @param buffer where the bytes go; neither resizable nor shared, and not to be transferred or resized until the promise settles
+   * @param options the offset (files) and an abort signal
+   * @returns the bytes read, or `null` at end of stream (end of file, a broken pipe, a peer's shutdown)
+   * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream
+   * @throws {Deno.errors.BadResource} if the handle is not open, or the port is closed
+   * @throws {Deno.errors.Interrupted} if the port was closed while the read was in flight
+   */
+  read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null>;
+  /**
+   * Writes to an overlapped handle through the port.
+   *
+   * @param handle the handle (associated with key 0 if it is not associated yet)
+   * @param buffer the bytes; neither resizable nor shared, and not to be transferred or resized until the promise settles
+   * @param options the offset (files) and an abort signal
+   * @returns the bytes written
+   * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream
+   * @throws {Deno.errors.BrokenPipe} if the reading end is gone
+   * @throws {Deno.errors.Interrupted} if the port was closed while the write was in flight
+   */
+  write(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number>;
+  /**
+   * Closes the port: cancels what is in flight (those promises reject with
+   * `Interrupted` once their cancellation has come back), resolves a
+   * pending `wait()` with `[]`, and frees the port once nothing uses it.
+   * Idempotent; `[Symbol.asyncDispose]` also awaits all of that.
+   */
+  close(): void;
+}
+
+/** The largest safe integer key. */
+const MAX_KEY = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Checks a completion key.
+ *
+ * @internal
+ */
+export function checkKey(action: string, key: unknown): number {
+  if (typeof key !== "number" || !Number.isSafeInteger(key) || key < 0 || key > MAX_KEY) {
+    throw new RangeError(
+      `${action}: key must be a non-negative safe integer, got ${describe(key)}`,
+    );
+  }
+  return key;
+}
+
+/**
+ * Checks an I/O buffer: a Uint8Array over a fixed-length, unshared, attached ArrayBuffer.
+ *
+ * @internal
+ */
+export function checkIoBuffer(action: string, buffer: unknown): Uint8Array {
+  if (!(buffer instanceof Uint8Array)) {
+    throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
+  }
+  const backing = buffer.buffer;
+  if (!(backing instanceof ArrayBuffer)) {
+    throw new TypeError(`${action}: buffer must not be over a SharedArrayBuffer`);
+  }
+  if (backing.resizable) throw new TypeError(`${action}: buffer must not be resizable`);
+  if (backing.detached) throw new TypeError(`${action}: buffer is detached`);
+  return buffer;
+}
+
+/**
+ * Checks an offset: a non-negative integer below 2^63, as a bigint; or
+ * undefined.
+ *
+ * @internal
+ */
+export function checkOffset(action: string, offset: unknown): bigint | undefined {
+  if (offset === undefined) return undefined;
+  if (typeof offset === "number") {
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new RangeError(`${action}: offset must be a non-negative safe integer, got ${offset}`);
+    }
+    return BigInt(offset);
+  }
+  if (typeof offset === "bigint") {
+    if (offset < 0n || offset >= 1n << 63n) {
+      throw new RangeError(`${action}: offset must be from 0 to 2^63-1, got ${offset}n`);
+    }
+    return offset;
+  }
+  throw new TypeError(`${action}: offset must be a number or a bigint, got ${describe(offset)}`);
+}

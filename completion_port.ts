@@ -1,0 +1,83 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * Completion notification: {@linkcode openCompletionPort} picks the backend.
+ *
+ * @module
+ */
+
+import { describe } from "./backends/_events.ts";
+import type { CompletionBackend, CompletionPort } from "./backends/_completion.ts";
+import { IocpPort } from "./backends/iocp.ts";
+
+export type {
+  Completion,
+  CompletionBackend,
+  CompletionPort,
+  Handle,
+  IoOptions,
+} from "./backends/_completion.ts";
+
+/** Options of {@linkcode openCompletionPort}. */
+export interface OpenCompletionPortOptions {
+  /**
+   * IOCP's concurrency value: how many threads may run completions at once
+   * (0, the default, means as many as there are processors). Other
+   * backends ignore it.
+   */
+  concurrency?: number;
+  /** The engine: `"iocp"` (Windows, the default there); Linux backends are planned. */
+  backend?: CompletionBackend;
+}
+
+/**
+ * Opens a CompletionPort: completion notification for handles.
+ *
+ * Needs `--allow-ffi`. Close it (or declare it with `using` or
+ * `await using`) to free it; an idle port keeps no process alive.
+ *
+ * @param options concurrency and backend
+ * @returns a new port
+ * @throws {TypeError} if an option has the wrong type
+ * @throws {RangeError} if `concurrency` is not an integer from 0 to 2^32-1
+ * @throws {Deno.errors.NotSupported} on an OS, or with a backend, that has no CompletionPort yet
+ * @throws {Deno.errors.NotCapable} without `--allow-ffi`
+ *
+ * @example Post a packet and take it back
+ * ```ts
+ * import { openCompletionPort } from "@evented/io";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "windows") {
+ *   using port = openCompletionPort();
+ *   port.post(42, 5);
+ *   deepEqual(port.get(1_000).map(({ key, bytes }) => [key, bytes]), [[42, 5]]);
+ * }
+ * ```
+ */
+export function openCompletionPort(options: OpenCompletionPortOptions = {}): CompletionPort {
+  const action = "Cannot open completion port";
+  const { concurrency = 0, backend } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 0 || concurrency > 0xffffffff) {
+    throw new RangeError(
+      `${action}: concurrency must be an integer from 0 to 2^32-1, got ${describe(concurrency)}`,
+    );
+  }
+  if (
+    backend !== undefined && backend !== "iocp" && backend !== "io_uring" && backend !== "epoll"
+  ) {
+    throw new TypeError(
+      `${action}: backend must be "iocp", "io_uring" or "epoll", got ${describe(backend)}`,
+    );
+  }
+  const os = Deno.build.os;
+  if (os !== "windows") {
+    throw new Deno.errors.NotSupported(
+      `${action} on ${os}: no CompletionPort backend exists for ${os} yet` +
+        (os === "linux" ? " (io_uring, with an epoll fallback, is planned)" : ""),
+    );
+  }
+  if ((backend ?? "iocp") !== "iocp") {
+    throw new Deno.errors.NotSupported(`${action}: the ${backend} backend is for Linux, not ${os}`);
+  }
+  return new IocpPort(concurrency);
+}
