@@ -1,6 +1,11 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /** Helpers shared by the tests. */
 
+/** `Deno.test` for the Linux suite: its tests are ignored on other OSes. */
+export const linuxTest: typeof Deno.test.ignore = Deno.build.os === "linux"
+  ? Deno.test
+  : Deno.test.ignore;
+
 /** The backends under test on this OS. */
 export const BACKENDS = ["epoll", "poll"] as const;
 

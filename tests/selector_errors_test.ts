@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BACKENDS, openFds, settledFds, withLibc } from "./_util.ts";
+import { BACKENDS, linuxTest, openFds, settledFds, withLibc } from "./_util.ts";
 import {
   Interest,
   openPipe,
@@ -126,63 +126,69 @@ function bad(value: unknown): never {
 }
 
 for (const backend of BACKENDS) {
-  Deno.test(`[${backend}] an fd that is not an integer is a TypeError, a negative one a RangeError`, () => {
-    using selector = openSelector({ backend });
-    using pipe = openPipe();
-    const calls = {
-      register: (fd: number) => selector.register(fd, Interest.READABLE),
-      modify: (fd: number) => selector.modify(fd, Interest.READABLE),
-      unregister: (fd: number) => selector.unregister(fd),
-      getKey: (fd: number) => selector.getKey(fd),
-    };
-    const verbs = {
-      register: `register fd \\S+ with ${backend}`,
-      modify: `modify fd \\S+ with ${backend}`,
-      unregister: `unregister fd \\S+ from ${backend}`,
-      getKey: `look up fd \\S+ in ${backend}`,
-    };
-    for (const [name, call] of Object.entries(calls)) {
-      const verb = verbs[name as keyof typeof verbs];
-      for (const fd of [1.5, "3", NaN, undefined, null, Infinity, 3n, {}]) {
-        assertThrowsExactly(() => call(bad(fd)), TypeError, {
-          message: new RegExp(`^Cannot ${verb}: fd must be an integer, got `),
-        });
+  linuxTest(
+    `[${backend}] an fd that is not an integer is a TypeError, a negative one a RangeError`,
+    () => {
+      using selector = openSelector({ backend });
+      using pipe = openPipe();
+      const calls = {
+        register: (fd: number) => selector.register(fd, Interest.READABLE),
+        modify: (fd: number) => selector.modify(fd, Interest.READABLE),
+        unregister: (fd: number) => selector.unregister(fd),
+        getKey: (fd: number) => selector.getKey(fd),
+      };
+      const verbs = {
+        register: `register fd \\S+ with ${backend}`,
+        modify: `modify fd \\S+ with ${backend}`,
+        unregister: `unregister fd \\S+ from ${backend}`,
+        getKey: `look up fd \\S+ in ${backend}`,
+      };
+      for (const [name, call] of Object.entries(calls)) {
+        const verb = verbs[name as keyof typeof verbs];
+        for (const fd of [1.5, "3", NaN, undefined, null, Infinity, 3n, {}]) {
+          assertThrowsExactly(() => call(bad(fd)), TypeError, {
+            message: new RegExp(`^Cannot ${verb}: fd must be an integer, got `),
+          });
+        }
+        for (const fd of [-1, -(2 ** 31), 2 ** 31]) {
+          assertThrowsExactly(() => call(fd), RangeError, {
+            message: new RegExp(`^Cannot ${verb}: fd must be from 0 to 2147483647, got ${fd}$`),
+          });
+        }
       }
-      for (const fd of [-1, -(2 ** 31), 2 ** 31]) {
-        assertThrowsExactly(() => call(fd), RangeError, {
-          message: new RegExp(`^Cannot ${verb}: fd must be from 0 to 2147483647, got ${fd}$`),
-        });
-      }
-    }
-    // The pipe itself was never touched.
-    assert.equal(selector.size, 0);
-    assert.equal(selector.getKey(pipe.reader.fd), undefined);
-  });
+      // The pipe itself was never touched.
+      assert.equal(selector.size, 0);
+      assert.equal(selector.getKey(pipe.reader.fd), undefined);
+    },
+  );
 
-  Deno.test(`[${backend}] an interest that is empty or has unknown bits is a RangeError, a non-integer one a TypeError`, () => {
-    using selector = openSelector({ backend });
-    using pipe = openPipe();
-    const fd = pipe.reader.fd;
-    for (const call of ["register", "modify"] as const) {
-      for (const interest of [0, 8, -1, 9, 16, 0x2000, -(2 ** 31)]) {
-        assertThrowsExactly(() => selector[call](fd, interest), RangeError, {
-          message: new RegExp(
-            `^Cannot ${call} fd ${fd} with ${backend}: interest must combine Interest.READABLE, PRIORITY and WRITABLE, got ${interest}$`,
-          ),
-        });
+  linuxTest(
+    `[${backend}] an interest that is empty or has unknown bits is a RangeError, a non-integer one a TypeError`,
+    () => {
+      using selector = openSelector({ backend });
+      using pipe = openPipe();
+      const fd = pipe.reader.fd;
+      for (const call of ["register", "modify"] as const) {
+        for (const interest of [0, 8, -1, 9, 16, 0x2000, -(2 ** 31)]) {
+          assertThrowsExactly(() => selector[call](fd, interest), RangeError, {
+            message: new RegExp(
+              `^Cannot ${call} fd ${fd} with ${backend}: interest must combine Interest.READABLE, PRIORITY and WRITABLE, got ${interest}$`,
+            ),
+          });
+        }
+        for (const interest of ["1", 1.5, NaN, undefined, null, Infinity, 1n]) {
+          assertThrowsExactly(() => selector[call](fd, bad(interest)), TypeError, {
+            message: new RegExp(
+              `^Cannot ${call} fd ${fd} with ${backend}: interest must be an integer, got `,
+            ),
+          });
+        }
       }
-      for (const interest of ["1", 1.5, NaN, undefined, null, Infinity, 1n]) {
-        assertThrowsExactly(() => selector[call](fd, bad(interest)), TypeError, {
-          message: new RegExp(
-            `^Cannot ${call} fd ${fd} with ${backend}: interest must be an integer, got `,
-          ),
-        });
-      }
-    }
-    assert.equal(selector.size, 0);
-  });
+      assert.equal(selector.size, 0);
+    },
+  );
 
-  Deno.test(`[${backend}] options of the wrong type are a TypeError`, () => {
+  linuxTest(`[${backend}] options of the wrong type are a TypeError`, () => {
     using selector = openSelector({ backend });
     using pipe = openPipe();
     const fd = pipe.reader.fd;
@@ -210,47 +216,59 @@ for (const backend of BACKENDS) {
     selector.unregister(fd);
   });
 
-  Deno.test(`[${backend}] registering an fd that is not open is BadResource (EBADF), and adds nothing`, () => {
-    withTestLibc((libc) => {
-      using selector = openSelector({ backend });
-      using pipe = openPipe();
-      const key = selector.register(pipe.reader.fd, Interest.READABLE);
-      const fd = notOpenFd(libc);
-      assertThrowsExactly(() => selector.register(fd, Interest.READABLE), Deno.errors.BadResource, {
-        message: new RegExp(`^Cannot register fd ${fd} with ${backend}: EBADF \\(os error 9\\)$`),
-        code: "EBADF",
-        errno: 9,
+  linuxTest(
+    `[${backend}] registering an fd that is not open is BadResource (EBADF), and adds nothing`,
+    () => {
+      withTestLibc((libc) => {
+        using selector = openSelector({ backend });
+        using pipe = openPipe();
+        const key = selector.register(pipe.reader.fd, Interest.READABLE);
+        const fd = notOpenFd(libc);
+        assertThrowsExactly(
+          () => selector.register(fd, Interest.READABLE),
+          Deno.errors.BadResource,
+          {
+            message: new RegExp(
+              `^Cannot register fd ${fd} with ${backend}: EBADF \\(os error 9\\)$`,
+            ),
+            code: "EBADF",
+            errno: 9,
+          },
+        );
+        assert.equal(selector.size, 1);
+        assert.equal(selector.getKey(fd), undefined);
+        assert.equal(selector.getKey(pipe.reader.fd), key);
+        selector.unregister(pipe.reader.fd);
       });
-      assert.equal(selector.size, 1);
-      assert.equal(selector.getKey(fd), undefined);
-      assert.equal(selector.getKey(pipe.reader.fd), key);
-      selector.unregister(pipe.reader.fd);
-    });
-  });
+    },
+  );
 
-  Deno.test(`[${backend}] modifying a registered fd that was closed since is BadResource (EBADF), and keeps the key`, () => {
-    withTestLibc((libc) => {
-      using selector = openSelector({ backend });
-      const pipe = openPipe();
-      // The only reference to the read end is a high fd number that nothing reuses.
-      const fd = dupHigh(libc, pipe.reader.fd);
-      pipe.close();
-      const key = selector.register(fd, Interest.READABLE, { data: "gone" });
-      assert.equal(libc.close(fd), 0);
-      assertThrowsExactly(() => selector.modify(fd, Interest.WRITABLE), Deno.errors.BadResource, {
-        message: new RegExp(`^Cannot modify fd ${fd} with ${backend}: EBADF \\(os error 9\\)$`),
-        code: "EBADF",
-        errno: 9,
+  linuxTest(
+    `[${backend}] modifying a registered fd that was closed since is BadResource (EBADF), and keeps the key`,
+    () => {
+      withTestLibc((libc) => {
+        using selector = openSelector({ backend });
+        const pipe = openPipe();
+        // The only reference to the read end is a high fd number that nothing reuses.
+        const fd = dupHigh(libc, pipe.reader.fd);
+        pipe.close();
+        const key = selector.register(fd, Interest.READABLE, { data: "gone" });
+        assert.equal(libc.close(fd), 0);
+        assertThrowsExactly(() => selector.modify(fd, Interest.WRITABLE), Deno.errors.BadResource, {
+          message: new RegExp(`^Cannot modify fd ${fd} with ${backend}: EBADF \\(os error 9\\)$`),
+          code: "EBADF",
+          errno: 9,
+        });
+        assert.equal(selector.size, 1);
+        assert.equal(selector.getKey(fd), key);
+        // unregister() still works after the close.
+        assert.equal(selector.unregister(fd), key);
+        assert.equal(selector.size, 0);
       });
-      assert.equal(selector.size, 1);
-      assert.equal(selector.getKey(fd), key);
-      // unregister() still works after the close.
-      assert.equal(selector.unregister(fd), key);
-      assert.equal(selector.size, 0);
-    });
-  });
+    },
+  );
 
-  Deno.test(`[${backend}] registering an fd twice is AlreadyExists`, () => {
+  linuxTest(`[${backend}] registering an fd twice is AlreadyExists`, () => {
     using selector = openSelector({ backend });
     using pipe = openPipe();
     const fd = pipe.reader.fd;
@@ -271,45 +289,48 @@ for (const backend of BACKENDS) {
     selector.unregister(fd);
   });
 
-  Deno.test(`[${backend}] modifying or unregistering an fd that is not registered is NotFound`, () => {
-    using selector = openSelector({ backend });
-    using pipe = openPipe();
-    const fd = pipe.reader.fd;
-    const other = pipe.writer.fd;
-    selector.register(other, Interest.WRITABLE);
-    const notFound = (verb: string) => ({
-      message: new RegExp(
-        `^Cannot ${verb} fd ${fd} (with|from) ${backend}: fd ${fd} is not registered$`,
-      ),
-    });
-    assertThrowsExactly(
-      () => selector.modify(fd, Interest.READABLE),
-      Deno.errors.NotFound,
-      notFound("modify"),
-    );
-    assertThrowsExactly(
-      () => selector.unregister(fd),
-      Deno.errors.NotFound,
-      notFound("unregister"),
-    );
-    // Once unregistered, an fd is unknown again.
-    selector.register(fd, Interest.READABLE);
-    selector.unregister(fd);
-    assertThrowsExactly(
-      () => selector.unregister(fd),
-      Deno.errors.NotFound,
-      notFound("unregister"),
-    );
-    assertThrowsExactly(
-      () => selector.modify(fd, Interest.READABLE),
-      Deno.errors.NotFound,
-      notFound("modify"),
-    );
-    assert.equal(selector.size, 1);
-    selector.unregister(other);
-  });
+  linuxTest(
+    `[${backend}] modifying or unregistering an fd that is not registered is NotFound`,
+    () => {
+      using selector = openSelector({ backend });
+      using pipe = openPipe();
+      const fd = pipe.reader.fd;
+      const other = pipe.writer.fd;
+      selector.register(other, Interest.WRITABLE);
+      const notFound = (verb: string) => ({
+        message: new RegExp(
+          `^Cannot ${verb} fd ${fd} (with|from) ${backend}: fd ${fd} is not registered$`,
+        ),
+      });
+      assertThrowsExactly(
+        () => selector.modify(fd, Interest.READABLE),
+        Deno.errors.NotFound,
+        notFound("modify"),
+      );
+      assertThrowsExactly(
+        () => selector.unregister(fd),
+        Deno.errors.NotFound,
+        notFound("unregister"),
+      );
+      // Once unregistered, an fd is unknown again.
+      selector.register(fd, Interest.READABLE);
+      selector.unregister(fd);
+      assertThrowsExactly(
+        () => selector.unregister(fd),
+        Deno.errors.NotFound,
+        notFound("unregister"),
+      );
+      assertThrowsExactly(
+        () => selector.modify(fd, Interest.READABLE),
+        Deno.errors.NotFound,
+        notFound("modify"),
+      );
+      assert.equal(selector.size, 1);
+      selector.unregister(other);
+    },
+  );
 
-  Deno.test(`[${backend}] registering the selector's own waker is AlreadyExists`, () => {
+  linuxTest(`[${backend}] registering the selector's own waker is AlreadyExists`, () => {
     using selector = openSelector({ backend });
     const fd = selector.wakerHandle;
     assert.ok(Number.isInteger(fd) && fd >= 0);
@@ -325,7 +346,7 @@ for (const backend of BACKENDS) {
     assert.deepEqual(selector.select(5_000), []);
   });
 
-  Deno.test(`[${backend}] every call on a closed selector is BadResource`, async () => {
+  linuxTest(`[${backend}] every call on a closed selector is BadResource`, async () => {
     using pipe = openPipe();
     const fd = pipe.reader.fd;
     const before = await settledFds();
@@ -390,7 +411,7 @@ for (const backend of BACKENDS) {
     assert.equal(events.length, 0);
   });
 
-  Deno.test(`[${backend}] a timeout that is NaN or not a number is a TypeError`, async () => {
+  linuxTest(`[${backend}] a timeout that is NaN or not a number is a TypeError`, async () => {
     using selector = openSelector({ backend });
     const events = new SelectorEvents();
     for (const timeout of [NaN, "10", null, 10n, {}]) {
@@ -411,68 +432,85 @@ for (const backend of BACKENDS) {
     }
   });
 
-  Deno.test(`[${backend}] an event buffer that is not a SelectorEvents is a TypeError`, async () => {
-    using selector = openSelector({ backend });
-    for (const events of [{}, null, undefined, [], { length: 0 }]) {
-      assertThrowsExactly(() => selector.selectInto(bad(events), 0), TypeError, {
-        message: new RegExp(`^Cannot select on ${backend}: events must be a SelectorEvents, got `),
-      });
-      await assertRejectsExactly(selector.waitInto(bad(events), { timeout: 0 }), TypeError, {
-        message: new RegExp(`^Cannot wait on ${backend}: events must be a SelectorEvents, got `),
-      });
-    }
-  });
+  linuxTest(
+    `[${backend}] an event buffer that is not a SelectorEvents is a TypeError`,
+    async () => {
+      using selector = openSelector({ backend });
+      for (const events of [{}, null, undefined, [], { length: 0 }]) {
+        assertThrowsExactly(() => selector.selectInto(bad(events), 0), TypeError, {
+          message: new RegExp(
+            `^Cannot select on ${backend}: events must be a SelectorEvents, got `,
+          ),
+        });
+        await assertRejectsExactly(selector.waitInto(bad(events), { timeout: 0 }), TypeError, {
+          message: new RegExp(`^Cannot wait on ${backend}: events must be a SelectorEvents, got `),
+        });
+      }
+    },
+  );
 
-  Deno.test(`[${backend}] wait options of the wrong type, or a signal that is not an AbortSignal, are a TypeError`, async () => {
-    using selector = openSelector({ backend });
-    const controller = new AbortController();
-    for (
-      const signal of [{}, "abort", true, { aborted: false, addEventListener() {} }, controller]
-    ) {
-      await assertRejectsExactly(selector.wait({ timeout: 0, signal: bad(signal) }), TypeError, {
-        message: new RegExp(`^Cannot wait on ${backend}: signal must be an AbortSignal, got `),
+  linuxTest(
+    `[${backend}] wait options of the wrong type, or a signal that is not an AbortSignal, are a TypeError`,
+    async () => {
+      using selector = openSelector({ backend });
+      const controller = new AbortController();
+      for (
+        const signal of [{}, "abort", true, { aborted: false, addEventListener() {} }, controller]
+      ) {
+        await assertRejectsExactly(selector.wait({ timeout: 0, signal: bad(signal) }), TypeError, {
+          message: new RegExp(`^Cannot wait on ${backend}: signal must be an AbortSignal, got `),
+        });
+      }
+      for (const options of ["x", null, 5]) {
+        await assertRejectsExactly(selector.wait(bad(options)), TypeError, {
+          message: new RegExp(`^Cannot wait on ${backend}: options must be an object, got `),
+        });
+      }
+    },
+  );
+
+  linuxTest(
+    `[${backend}] wait() with an aborted signal rejects with the signal's reason`,
+    async () => {
+      using selector = openSelector({ backend });
+      const reason = new Error("stop");
+      // Aborted before the call.
+      await assert.rejects(
+        selector.wait({ signal: AbortSignal.abort(reason) }),
+        (e) => e === reason,
+      );
+      // Aborted while parked: no thread stays in the kernel (the op sanitizer checks).
+      const controller = new AbortController();
+      const pending = selector.wait({ signal: controller.signal });
+      controller.abort(reason);
+      await assert.rejects(pending, (e) => e === reason);
+      // The selector is usable afterwards.
+      assert.deepEqual(await selector.wait({ timeout: 0 }), []);
+    },
+  );
+
+  linuxTest(
+    `[${backend}] select() or a second wait() while a wait() is pending is Busy`,
+    async () => {
+      using selector = openSelector({ backend });
+      const events = new SelectorEvents();
+      const pending = selector.wait();
+      const busy = (verb: string) => ({
+        message: new RegExp(
+          `^Cannot ${verb} on ${backend}: a wait\\(\\) is pending on this selector$`,
+        ),
       });
-    }
-    for (const options of ["x", null, 5]) {
-      await assertRejectsExactly(selector.wait(bad(options)), TypeError, {
-        message: new RegExp(`^Cannot wait on ${backend}: options must be an object, got `),
-      });
-    }
-  });
+      assertThrowsExactly(() => selector.select(0), Deno.errors.Busy, busy("select"));
+      assertThrowsExactly(() => selector.selectInto(events, 0), Deno.errors.Busy, busy("select"));
+      await assertRejectsExactly(selector.wait({ timeout: 0 }), Deno.errors.Busy, busy("wait"));
+      await assertRejectsExactly(selector.waitInto(events), Deno.errors.Busy, busy("wait"));
+      selector.wakeup();
+      assert.deepEqual(await pending, []);
+      assert.deepEqual(selector.select(0), []);
+    },
+  );
 
-  Deno.test(`[${backend}] wait() with an aborted signal rejects with the signal's reason`, async () => {
-    using selector = openSelector({ backend });
-    const reason = new Error("stop");
-    // Aborted before the call.
-    await assert.rejects(selector.wait({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
-    // Aborted while parked: no thread stays in the kernel (the op sanitizer checks).
-    const controller = new AbortController();
-    const pending = selector.wait({ signal: controller.signal });
-    controller.abort(reason);
-    await assert.rejects(pending, (e) => e === reason);
-    // The selector is usable afterwards.
-    assert.deepEqual(await selector.wait({ timeout: 0 }), []);
-  });
-
-  Deno.test(`[${backend}] select() or a second wait() while a wait() is pending is Busy`, async () => {
-    using selector = openSelector({ backend });
-    const events = new SelectorEvents();
-    const pending = selector.wait();
-    const busy = (verb: string) => ({
-      message: new RegExp(
-        `^Cannot ${verb} on ${backend}: a wait\\(\\) is pending on this selector$`,
-      ),
-    });
-    assertThrowsExactly(() => selector.select(0), Deno.errors.Busy, busy("select"));
-    assertThrowsExactly(() => selector.selectInto(events, 0), Deno.errors.Busy, busy("select"));
-    await assertRejectsExactly(selector.wait({ timeout: 0 }), Deno.errors.Busy, busy("wait"));
-    await assertRejectsExactly(selector.waitInto(events), Deno.errors.Busy, busy("wait"));
-    selector.wakeup();
-    assert.deepEqual(await pending, []);
-    assert.deepEqual(selector.select(0), []);
-  });
-
-  Deno.test(`[${backend}] exclusive with oneshot or with PRIORITY is a RangeError`, () => {
+  linuxTest(`[${backend}] exclusive with oneshot or with PRIORITY is a RangeError`, () => {
     using selector = openSelector({ backend });
     using pipe = openPipe();
     const fd = pipe.reader.fd;
@@ -497,7 +535,7 @@ for (const backend of BACKENDS) {
     assert.equal(selector.size, 0);
   });
 
-  Deno.test(`[${backend}] modify() cannot make a registration exclusive`, () => {
+  linuxTest(`[${backend}] modify() cannot make a registration exclusive`, () => {
     using selector = openSelector({ backend });
     using pipe = openPipe();
     const fd = pipe.reader.fd;
@@ -516,7 +554,7 @@ for (const backend of BACKENDS) {
   });
 }
 
-Deno.test("[epoll] modify() cannot make an exclusive registration non-exclusive", () => {
+linuxTest("[epoll] modify() cannot make an exclusive registration non-exclusive", () => {
   using selector = openSelector({ backend: "epoll" });
   using pipe = openPipe();
   const fd = pipe.reader.fd;
@@ -537,27 +575,30 @@ Deno.test("[epoll] modify() cannot make an exclusive registration non-exclusive"
   selector.unregister(fd);
 });
 
-Deno.test("[epoll] modifying an exclusive registration whose fd was closed since is BadResource (EBADF)", () => {
-  withTestLibc((libc) => {
-    using selector = openSelector({ backend: "epoll" });
-    const pipe = openPipe();
-    const fd = dupHigh(libc, pipe.reader.fd);
-    pipe.close();
-    const key = selector.register(fd, Interest.READABLE, { exclusive: true });
-    assert.equal(libc.close(fd), 0);
-    assertThrowsExactly(() => selector.modify(fd, Interest.WRITABLE), Deno.errors.BadResource, {
-      message: new RegExp(`^Cannot modify fd ${fd} with epoll: EBADF \\(os error 9\\)$`),
-      code: "EBADF",
-      errno: 9,
+linuxTest(
+  "[epoll] modifying an exclusive registration whose fd was closed since is BadResource (EBADF)",
+  () => {
+    withTestLibc((libc) => {
+      using selector = openSelector({ backend: "epoll" });
+      const pipe = openPipe();
+      const fd = dupHigh(libc, pipe.reader.fd);
+      pipe.close();
+      const key = selector.register(fd, Interest.READABLE, { exclusive: true });
+      assert.equal(libc.close(fd), 0);
+      assertThrowsExactly(() => selector.modify(fd, Interest.WRITABLE), Deno.errors.BadResource, {
+        message: new RegExp(`^Cannot modify fd ${fd} with epoll: EBADF \\(os error 9\\)$`),
+        code: "EBADF",
+        errno: 9,
+      });
+      assert.equal(selector.getKey(fd), key);
+      assert.equal(selector.unregister(fd), key);
     });
-    assert.equal(selector.getKey(fd), key);
-    assert.equal(selector.unregister(fd), key);
-  });
-});
+  },
+);
 
 for (const exclusive of [false, true]) {
   // An exclusive registration is modified by delete + add: ENOENT maps alike.
-  Deno.test(
+  linuxTest(
     `[epoll] modifying ${
       exclusive ? "an exclusive" : "a"
     } registration whose number now names another file is BadResource (ENOENT)`,
@@ -593,7 +634,7 @@ for (const exclusive of [false, true]) {
 }
 
 // Unknown bits at 2^32 and above, which a 32-bit `&` cannot see, are refused too.
-Deno.test({
+linuxTest({
   name: "[both] an interest with bits at 2^32 or above is a RangeError",
   fn() {
     for (const backend of BACKENDS) {
@@ -616,7 +657,7 @@ function openRegularFile(libc: TestLibc): number {
   return fd;
 }
 
-Deno.test("[epoll] registering a regular file is NotSupported (EPERM)", () => {
+linuxTest("[epoll] registering a regular file is NotSupported (EPERM)", () => {
   withTestLibc((libc) => {
     const fd = openRegularFile(libc);
     try {
@@ -642,7 +683,7 @@ Deno.test("[epoll] registering a regular file is NotSupported (EPERM)", () => {
   });
 });
 
-Deno.test("[poll] a regular file is accepted and always ready in the directions asked", () => {
+linuxTest("[poll] a regular file is accepted and always ready in the directions asked", () => {
   withTestLibc((libc) => {
     const fd = openRegularFile(libc);
     try {
@@ -658,7 +699,7 @@ Deno.test("[poll] a regular file is accepted and always ready in the directions 
   });
 });
 
-Deno.test("[poll] edge and exclusive are NotSupported", () => {
+linuxTest("[poll] edge and exclusive are NotSupported", () => {
   using selector = openSelector({ backend: "poll" });
   using pipe = openPipe();
   const fd = pipe.reader.fd;
@@ -693,19 +734,22 @@ Deno.test("[poll] edge and exclusive are NotSupported", () => {
   selector.unregister(fd);
 });
 
-Deno.test("openSelector() with an unknown backend is a TypeError, with afd on Linux NotSupported", () => {
-  for (const backend of ["nope", "EPOLL", "", 1, null]) {
-    assertThrowsExactly(() => openSelector({ backend: bad(backend) }), TypeError, {
-      message: /^Cannot open selector: backend must be "epoll", "poll" or "afd", got /,
+linuxTest(
+  "openSelector() with an unknown backend is a TypeError, with afd on Linux NotSupported",
+  () => {
+    for (const backend of ["nope", "EPOLL", "", 1, null]) {
+      assertThrowsExactly(() => openSelector({ backend: bad(backend) }), TypeError, {
+        message: /^Cannot open selector: backend must be "epoll", "poll" or "afd", got /,
+      });
+    }
+    assertThrowsExactly(() => openSelector({ backend: "afd" }), Deno.errors.NotSupported, {
+      message: /^Cannot open selector: the afd backend is for Windows, not linux$/,
     });
-  }
-  assertThrowsExactly(() => openSelector({ backend: "afd" }), Deno.errors.NotSupported, {
-    message: /^Cannot open selector: the afd backend is for Windows, not linux$/,
-  });
-});
+  },
+);
 
 for (const backend of BACKENDS) {
-  Deno.test(`[${backend}] a failed call changes no state`, async (t) => {
+  linuxTest(`[${backend}] a failed call changes no state`, async (t) => {
     await withTestLibc(async (libc) => {
       using selector = openSelector<string>({ backend });
       using pipe = openPipe();
@@ -821,7 +865,7 @@ for (const backend of BACKENDS) {
     });
   });
 
-  Deno.test(`[${backend}] argument errors come before any system call, and carry no code`, () => {
+  linuxTest(`[${backend}] argument errors come before any system call, and carry no code`, () => {
     withTestLibc((libc) => {
       using selector = openSelector({ backend });
       const fd = notOpenFd(libc);
@@ -851,36 +895,42 @@ for (const backend of BACKENDS) {
   });
 }
 
-Deno.test("SelectorEvents with a capacity that is not an integer from 1 to 2^24 is a RangeError", () => {
-  for (const capacity of [0, -1, 1.5, NaN, Infinity, 2 ** 24 + 1, 2 ** 25, "3"]) {
-    assertThrowsExactly(() => new SelectorEvents(bad(capacity)), RangeError, {
-      message:
-        /^Cannot create SelectorEvents: capacity must be an integer from 1 to 16777216, got /,
-    });
-  }
-  const events = new SelectorEvents(1);
-  assert.equal(events.capacity, 1);
-  assert.equal(events.length, 0);
-  assert.equal(new SelectorEvents().capacity, 64);
-});
+linuxTest(
+  "SelectorEvents with a capacity that is not an integer from 1 to 2^24 is a RangeError",
+  () => {
+    for (const capacity of [0, -1, 1.5, NaN, Infinity, 2 ** 24 + 1, 2 ** 25, "3"]) {
+      assertThrowsExactly(() => new SelectorEvents(bad(capacity)), RangeError, {
+        message:
+          /^Cannot create SelectorEvents: capacity must be an integer from 1 to 16777216, got /,
+      });
+    }
+    const events = new SelectorEvents(1);
+    assert.equal(events.capacity, 1);
+    assert.equal(events.length, 0);
+    assert.equal(new SelectorEvents().capacity, 64);
+  },
+);
 
-Deno.test("wake() with a bad handle is a TypeError or RangeError, with a closed one BadResource (EBADF)", () => {
-  for (const handle of [1.5, "3", NaN, undefined, null, Infinity]) {
-    assertThrowsExactly(() => wake(bad(handle)), TypeError, {
-      message: /^Cannot wake selector handle .*: handle must be an integer, got /,
+linuxTest(
+  "wake() with a bad handle is a TypeError or RangeError, with a closed one BadResource (EBADF)",
+  () => {
+    for (const handle of [1.5, "3", NaN, undefined, null, Infinity]) {
+      assertThrowsExactly(() => wake(bad(handle)), TypeError, {
+        message: /^Cannot wake selector handle .*: handle must be an integer, got /,
+      });
+    }
+    for (const handle of [-1, 2 ** 31]) {
+      assertThrowsExactly(() => wake(handle), RangeError, {
+        message: new RegExp(
+          `^Cannot wake selector handle ${handle}: handle must be from 0 to 2147483647, got ${handle}$`,
+        ),
+      });
+    }
+    // Far above any fd limit: certainly not open.
+    assertThrowsExactly(() => wake(900_000), Deno.errors.BadResource, {
+      message: /^Cannot wake selector handle 900000: EBADF \(os error 9\)$/,
+      code: "EBADF",
+      errno: 9,
     });
-  }
-  for (const handle of [-1, 2 ** 31]) {
-    assertThrowsExactly(() => wake(handle), RangeError, {
-      message: new RegExp(
-        `^Cannot wake selector handle ${handle}: handle must be from 0 to 2147483647, got ${handle}$`,
-      ),
-    });
-  }
-  // Far above any fd limit: certainly not open.
-  assertThrowsExactly(() => wake(900_000), Deno.errors.BadResource, {
-    message: /^Cannot wake selector handle 900000: EBADF \(os error 9\)$/,
-    code: "EBADF",
-    errno: 9,
-  });
-});
+  },
+);
