@@ -7,6 +7,10 @@
  *   fd 7 can be read") over Linux epoll, or poll(2) beside it.
  * - {@linkcode openPipe}, {@linkcode openSocketPair} and
  *   {@linkcode openEventFd} open nonblocking fds to watch.
+ * - {@linkcode openCompletionPort} gives completion notification ("tell me
+ *   when this read has finished") over Windows IOCP, for overlapped files,
+ *   named pipes, and TCP sockets ({@linkcode listenTcp}, then the port's
+ *   `accept()`, `connect()`, `read()` and `write()`).
  *
  * Only `--allow-ffi` is needed, and only once a selector or an fd is
  * opened: importing this module needs no permission.
@@ -41,3 +45,4 @@ export * from "./selector.ts";
 export * from "./fds.ts";
 export * from "./completion_port.ts";
 export * from "./windows.ts";
+export * from "./net.ts";

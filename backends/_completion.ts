@@ -8,6 +8,7 @@
 
 import { describe } from "./_events.ts";
 import type { WaitOptions } from "./_selector.ts";
+import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../net/_types.ts";
 
 /** A Windows HANDLE (or SOCKET), as a pointer or a number; an fd number elsewhere. */
 export type Handle = Deno.PointerValue | number;
@@ -45,9 +46,10 @@ export interface IoOptions {
  * Completion notification: start reads and writes on handles, and learn
  * when they have finished and how many bytes they moved.
  *
- * Operations started through the port (`read`, `write`) settle their own
- * promises and are not returned by `get()`/`wait()`; those return what was
- * `post()`ed and what completed on the caller's own OVERLAPPED structures.
+ * Operations started through the port (`read`, `write`, `accept`,
+ * `connect`) settle their own promises and are not returned by
+ * `get()`/`wait()`; those return what was `post()`ed and what completed on
+ * the caller's own OVERLAPPED structures.
  */
 export interface CompletionPort extends Disposable, AsyncDisposable {
   /** The engine this port runs on. */
@@ -94,29 +96,95 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    */
   wait(options?: WaitOptions): Promise<Completion[]>;
   /**
-   * Reads from an overlapped handle through the port.
+   * Reads from an overlapped handle through the port; from a TcpConn's
+   * `fd`, receives (WSARecv on Windows).
    *
-   * @param handle the handle (associated with key 0 if it is not associated yet)
+   * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
    * @param buffer where the bytes go; neither resizable nor shared, and not to be transferred or resized until the promise settles
    * @param options the offset (files) and an abort signal
    * @returns the bytes read, or `null` at end of stream (end of file, a broken pipe, a peer's shutdown)
    * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream
    * @throws {Deno.errors.BadResource} if the handle is not open, or the port is closed
-   * @throws {Deno.errors.Interrupted} if the port was closed while the read was in flight
+   * @throws {Deno.errors.ConnectionReset} if a socket's peer reset the connection
+   * @throws {Deno.errors.Interrupted} if the port, or the TcpConn, was closed while the read was in flight
    */
   read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null>;
   /**
-   * Writes to an overlapped handle through the port.
+   * Writes to an overlapped handle through the port; to a TcpConn's `fd`,
+   * sends (WSASend on Windows). A socket's write takes all its bytes unless
+   * it fails.
    *
-   * @param handle the handle (associated with key 0 if it is not associated yet)
+   * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
    * @param buffer the bytes; neither resizable nor shared, and not to be transferred or resized until the promise settles
    * @param options the offset (files) and an abort signal
    * @returns the bytes written
    * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream
-   * @throws {Deno.errors.BrokenPipe} if the reading end is gone
-   * @throws {Deno.errors.Interrupted} if the port was closed while the write was in flight
+   * @throws {Deno.errors.BrokenPipe} if the reading end is gone, or the TcpConn was shut down for writing
+   * @throws {Deno.errors.ConnectionReset} if a socket's peer reset the connection
+   * @throws {Deno.errors.Interrupted} if the port, or the TcpConn, was closed while the write was in flight
    */
   write(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number>;
+  /**
+   * Accepts the next connection on a listener, through the port (AcceptEx
+   * on Windows). The listener and the connection are associated with this
+   * port, and with no other: use them with this port only.
+   *
+   * @param listener a listener from `listenTcp()`
+   * @param options an abort signal
+   * @returns the connection; read and write its `fd` through this port
+   * @throws {TypeError} if `listener` is not from `listenTcp()`, or an option has the wrong type
+   * @throws {Deno.errors.BadResource} if the port or the listener is closed
+   * @throws {Deno.errors.Interrupted} if the port or the listener was closed while the accept was in flight
+   * @throws {Deno.errors.NotSupported} on an OS whose sockets are not there yet
+   *
+   * @example Accept one connection, or give up after a while
+   * ```ts
+   * import { listenTcp, openCompletionPort } from "@evented/io";
+   * import { deepEqual } from "node:assert/strict";
+   *
+   * if (Deno.build.os === "windows") {
+   *   await using port = openCompletionPort();
+   *   using listener = listenTcp({ port: 0 });
+   *   const accepting = port.accept(listener, { signal: AbortSignal.timeout(10_000) });
+   *   using client = await port.connect({ port: listener.addr.port });
+   *   using server = await accepting;
+   *   deepEqual(server.remoteAddr, client.localAddr);
+   * }
+   * ```
+   */
+  accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn>;
+  /**
+   * Connects to `hostname:port`, through the port (ConnectEx on Windows),
+   * from the wildcard address of its family. The connection is associated
+   * with this port, and with no other: use it with this port only.
+   *
+   * @param address the peer: an IPv4 or IPv6 literal or "localhost" (default "127.0.0.1"), and a port
+   * @param options an abort signal
+   * @returns the connection; read and write its `fd` through this port
+   * @throws {RangeError} if the port is not an integer from 0 to 65535
+   * @throws {TypeError} if the hostname is not an IP literal or "localhost", or an option has the wrong type
+   * @throws {Deno.errors.ConnectionRefused} if nothing listens there
+   * @throws {Deno.errors.BadResource} if the port is closed
+   * @throws {Deno.errors.Interrupted} if the port was closed while the connect was in flight
+   * @throws {Deno.errors.NotSupported} on an OS whose sockets are not there yet
+   *
+   * @example Nothing listens: ConnectionRefused
+   * ```ts
+   * import { listenTcp, openCompletionPort } from "@evented/io";
+   * import { rejects } from "node:assert/strict";
+   *
+   * if (Deno.build.os === "windows") {
+   *   await using port = openCompletionPort();
+   *   const listener = listenTcp({ hostname: "::1", port: 0 });
+   *   listener.close(); // its port is free again
+   *   await rejects(
+   *     port.connect({ hostname: "::1", port: listener.addr.port }),
+   *     Deno.errors.ConnectionRefused,
+   *   );
+   * }
+   * ```
+   */
+  connect(address: TcpAddress, options?: CancelOptions): Promise<TcpConn>;
   /**
    * Closes the port: cancels what is in flight (those promises reject with
    * `Interrupted` once their cancellation has come back), resolves a

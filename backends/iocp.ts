@@ -47,6 +47,8 @@ import {
   WAIT_TIMEOUT,
 } from "../ffi/kernel32.ts";
 import { acquireNtdll, type Ntdll, releaseNtdll } from "../ffi/ntdll.ts";
+import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../net/_types.ts";
+import { acceptWinsock, connectWinsock, winsockStream } from "../net/_winsock.ts";
 
 /** Packets one dequeue takes at most. */
 const BATCH = 256;
@@ -214,6 +216,16 @@ export class IocpPort implements CompletionPort {
   ensureAssociated(action: string, handle: Deno.PointerValue): void {
     this.#checkOpen(action);
     this.#associate(action, handle, 0);
+  }
+
+  /**
+   * Forgets a handle that is being closed, so that a later handle reusing
+   * its value is associated afresh.
+   *
+   * @internal
+   */
+  forgetHandle(handle: Deno.PointerValue): void {
+    this.#handles.delete(addressOf(handle));
   }
 
   associate(handle: Handle, key: number): void {
@@ -557,6 +569,9 @@ export class IocpPort implements CompletionPort {
     action = `Cannot read from ${handleName(pointer)}`;
     if (length === 0) return Promise.resolve(0);
     const signal = options?.signal;
+    // A socket receives with WSARecv (net/_winsock.ts).
+    const socket = winsockStream(addressOf(pointer));
+    if (socket !== undefined) return socket.read(this, overlapped, buffer, length, signal);
     const k32 = this.#k32;
     const data = Deno.UnsafePointer.of(buffer);
     const outcome = (bytes: number, error: number, cancelled?: Operation["cancelled"]) => {
@@ -587,6 +602,9 @@ export class IocpPort implements CompletionPort {
     action = `Cannot write to ${handleName(pointer)}`;
     if (length === 0) return Promise.resolve(0);
     const signal = options?.signal;
+    // A socket sends with WSASend (net/_winsock.ts).
+    const socket = winsockStream(addressOf(pointer));
+    if (socket !== undefined) return socket.write(this, overlapped, buffer, length, signal);
     const k32 = this.#k32;
     const data = Deno.UnsafePointer.of(buffer);
     const outcome = (bytes: number, error: number, cancelled?: Operation["cancelled"]) => {
@@ -602,6 +620,14 @@ export class IocpPort implements CompletionPort {
       outcome,
       (error) => outcome(0, error),
     );
+  }
+
+  accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn> {
+    return acceptWinsock(this, listener, options);
+  }
+
+  connect(address: TcpAddress, options?: CancelOptions): Promise<TcpConn> {
+    return connectWinsock(this, address, options);
   }
 
   close(): void {
