@@ -104,6 +104,39 @@ const deno = new Map(
   [...samples].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
 );
 
+// The CompletionPort under Wine (Windows only): one run, labelled as Wine's.
+const wine: string[] = [];
+try {
+  const script = new URL("../tools/wine/run.sh", import.meta.url).pathname;
+  console.error("deno bench under Wine (bench/iocp_bench.ts)");
+  const report = JSON.parse(
+    await run(script, ["bench", "--json", "--allow-ffi", path("iocp_bench.ts")]),
+  ) as { benches: Bench[] };
+  wine.push(
+    "",
+    "Under Wine 10 (`tools/wine/run.sh`), one run: Wine's wineserver round trips, not Windows'. " +
+      "For correctness and relative cost only, never a performance claim.",
+    "",
+    "| group | benchmark | average | × baseline |",
+    "| --- | --- | ---: | ---: |",
+  );
+  for (const group of new Set(report.benches.map((bench) => bench.group))) {
+    const members = report.benches.filter((bench) => bench.group === group);
+    const baseline = members.find((bench) => bench.baseline)?.results[0]?.ok?.avg;
+    for (const bench of members) {
+      const avg = bench.results[0]?.ok?.avg ?? NaN;
+      const ratio = baseline === undefined ? "" : `${(avg / baseline).toFixed(2)}×`;
+      wine.push(
+        `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
+          format(avg)
+        } | ${ratio} |`,
+      );
+    }
+  }
+} catch (error) {
+  wine.push("", `Wine figures skipped: ${(error as Error).message.split("\n")[0]}`);
+}
+
 const heap = JSON.parse(
   await run(Deno.execPath(), [
     "run",
@@ -223,6 +256,7 @@ for (const target of targets) {
   );
 }
 if (cNote) lines.push("", cNote);
+lines.push(...wine);
 
 const cpu = decoder.decode(
   (await new Deno.Command("sh", {
