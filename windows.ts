@@ -7,6 +7,7 @@
  */
 
 import { describe } from "./backends/_events.ts";
+import { forgetClosedHandle } from "./backends/iocp.ts";
 import { win32Error } from "./ffi/errors.ts";
 import {
   acquireKernel32,
@@ -78,6 +79,7 @@ function owned(k32: Kernel32, handle: Deno.PointerValue): OwnedHandle {
   let current: Deno.PointerValue = handle;
   const close = () => {
     if (current === null) return;
+    forgetClosedHandle(current);
     k32.CloseHandle(current);
     current = null;
     releaseKernel32();

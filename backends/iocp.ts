@@ -30,6 +30,7 @@ import {
   acquireKernel32,
   ERROR_BROKEN_PIPE,
   ERROR_HANDLE_EOF,
+  ERROR_INVALID_PARAMETER,
   ERROR_IO_PENDING,
   ERROR_OPERATION_ABORTED,
   FILE_TYPE_DISK,
@@ -118,6 +119,36 @@ function handleName(handle: Deno.PointerValue): string {
   return `handle 0x${addressOf(handle).toString(16)}`;
 }
 
+/** The name of a handle argument in messages, before it is known to be valid. */
+function describeHandle(handle: unknown): string {
+  if (typeof handle === "number" && Number.isSafeInteger(handle) && handle > 0) {
+    return `handle 0x${handle.toString(16)}`;
+  }
+  if (handle !== null && typeof handle === "object") {
+    try {
+      return handleName(handle as Deno.PointerObject);
+    } catch {
+      // not a pointer: described below
+    }
+  }
+  return `handle ${describe(handle)}`;
+}
+
+/**
+ * The open ports, so that a handle this module closes is forgotten by every
+ * port that associated it: Windows hands its value out again at once.
+ */
+const openPorts = new Set<IocpPort>();
+
+/**
+ * Tells every open port that `handle` is being closed.
+ *
+ * @internal
+ */
+export function forgetClosedHandle(handle: Deno.PointerValue): void {
+  for (const port of openPorts) port.forgetHandle(handle);
+}
+
 /** The CompletionPort over IOCP. */
 export class IocpPort implements CompletionPort {
   readonly backend = "iocp";
@@ -174,6 +205,7 @@ export class IocpPort implements CompletionPort {
     this.#markerPointer = Deno.UnsafePointer.of(this.#marker);
     this.#markerAddress = addressOf(this.#markerPointer);
     this.#whenReleased = new Promise((resolve) => this.#onReleased = resolve);
+    openPorts.add(this);
   }
 
   get closed(): boolean {
@@ -196,13 +228,24 @@ export class IocpPort implements CompletionPort {
 
   /** Associates `handle` with key `key`, or returns what is known of it already. */
   #associate(action: string, handle: Deno.PointerValue, key: number): HandleInfo {
-    const address = addressOf(handle);
-    const known = this.#handles.get(address);
-    if (known !== undefined) return known;
+    const known = this.#handles.get(addressOf(handle));
+    return known ?? this.#attach(action, handle, key);
+  }
+
+  /** CreateIoCompletionPort for `handle`, whatever the port remembers of its value. */
+  #attach(action: string, handle: Deno.PointerValue, key: number): HandleInfo {
     const result = this.#k32.CreateIoCompletionPort(handle, this.#port, this.#bigKey(key), 0);
-    if (result === null) throw win32Error(action, this.#k32.GetLastError());
+    if (result === null) {
+      const error = this.#k32.GetLastError();
+      // ERROR_INVALID_PARAMETER: the handle belongs to a completion port already.
+      throw win32Error(
+        action,
+        error,
+        error === ERROR_INVALID_PARAMETER ? Deno.errors.AlreadyExists : undefined,
+      );
+    }
     const info = { seekable: this.#k32.GetFileType(handle) === FILE_TYPE_DISK };
-    this.#handles.set(address, info);
+    this.#handles.set(addressOf(handle), info);
     return info;
   }
 
@@ -229,14 +272,13 @@ export class IocpPort implements CompletionPort {
   }
 
   associate(handle: Handle, key: number): void {
-    const action = `Cannot associate ${describe(handle)} with the completion port`;
+    const action = `Cannot associate ${describeHandle(handle)} with the completion port`;
     const pointer = toPointer(action, handle);
     checkKey(action, key);
     this.#checkOpen(action);
-    if (this.#handles.has(addressOf(pointer))) {
-      throw new Deno.errors.AlreadyExists(`${action}: it is associated already`);
-    }
-    this.#associate(action, pointer, key);
+    // Always asked of the kernel: a value the port remembers may name a new
+    // handle now (one closed by its owner, and the value handed out again).
+    this.#attach(action, pointer, key);
   }
 
   post(key: number, bytes = 0, overlapped: Deno.PointerValue = null): void {
@@ -333,7 +375,11 @@ export class IocpPort implements CompletionPort {
     const deadline = ms === Infinity ? Infinity : performance.now() + ms;
     let slice = ms === Infinity ? INFINITE : Math.min(ms, MAX_SLICE_MS);
     for (;;) {
-      if (this.#dequeue(slice) > 0) return this.#take();
+      const queued = this.#dequeue(slice);
+      // It may have taken what a parked pump waits for (the packet of the
+      // last operation in flight, or the marker): wake it again.
+      this.#unparkIfIdle();
+      if (queued > 0) return this.#take();
       if (ms === 0) return [];
       if (deadline !== Infinity) {
         const left = deadline - performance.now();
@@ -366,7 +412,10 @@ export class IocpPort implements CompletionPort {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#queue.length > 0 || ms === 0) return Promise.resolve(this.#take());
+    if (this.#queue.length > 0 || ms === 0) {
+      this.#unparkIfIdle(); // as in get(): the dequeue may have taken the pump's last packet
+      return Promise.resolve(this.#take());
+    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
       this.#waiter = waiter;
@@ -558,7 +607,7 @@ export class IocpPort implements CompletionPort {
   }
 
   read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null> {
-    let action = `Cannot read from ${describe(handle)}`;
+    let action = `Cannot read from ${describeHandle(handle)}`;
     let prepared;
     try {
       prepared = this.#prepare(action, handle, buffer, options);
@@ -591,7 +640,7 @@ export class IocpPort implements CompletionPort {
   }
 
   write(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number> {
-    let action = `Cannot write to ${describe(handle)}`;
+    let action = `Cannot write to ${describeHandle(handle)}`;
     let prepared;
     try {
       prepared = this.#prepare(action, handle, buffer, options);
@@ -650,6 +699,7 @@ export class IocpPort implements CompletionPort {
     this.#k32.CloseHandle(this.#port);
     releaseNtdll();
     releaseKernel32();
+    openPorts.delete(this);
     this.#onReleased();
   }
 

@@ -124,6 +124,7 @@ export const PIPE_REJECT_REMOTE_CLIENTS = 8;
 
 /** Win32 error codes the backend tells apart. */
 export const ERROR_HANDLE_EOF = 38;
+export const ERROR_INVALID_PARAMETER = 87;
 export const ERROR_BROKEN_PIPE = 109;
 export const WAIT_TIMEOUT = 258;
 export const ERROR_PIPE_CONNECTED = 535;
