@@ -1202,3 +1202,35 @@ windowsTest(
     }
   },
 );
+
+windowsTest(
+  "an idle port keeps no process alive, also after operations went through it",
+  async () => {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    const code = `
+    import { openCompletionPort, openNamedPipePair } from "${mod}";
+    const port = openCompletionPort(); // never closed
+    const pipe = openNamedPipePair();
+    const reading = port.read(pipe.server.handle, new Uint8Array(4));
+    await port.write(pipe.client.handle, new Uint8Array([1]));
+    console.log("read", await reading);
+    port.post(1);
+    console.log("posted", port.get(0).length);
+  `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-ffi", "-"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(code));
+    await writer.close();
+    // Exiting by itself is the point; a process kept alive is killed after a while and fails.
+    const timer = setTimeout(() => child.kill(), 30_000);
+    const { code: status, stdout } = await child.output();
+    clearTimeout(timer);
+    assert.equal(new TextDecoder().decode(stdout), "read 1\nposted 1\n");
+    assert.equal(status, 0);
+  },
+);
