@@ -607,40 +607,22 @@ export class IocpPort implements CompletionPort {
   }
 
   read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null> {
-    let action = `Cannot read from ${describeHandle(handle)}`;
-    let prepared;
-    try {
-      prepared = this.#prepare(action, handle, buffer, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { pointer, overlapped, length } = prepared;
-    action = `Cannot read from ${handleName(pointer)}`;
-    if (length === 0) return Promise.resolve(0);
-    const signal = options?.signal;
-    // A socket receives with WSARecv (net/_winsock.ts).
-    const socket = winsockStream(addressOf(pointer));
-    if (socket !== undefined) return socket.read(this, overlapped, buffer, length, signal);
-    const k32 = this.#k32;
-    const data = Deno.UnsafePointer.of(buffer);
-    const outcome = (bytes: number, error: number, cancelled?: Operation["cancelled"]) => {
-      if (error === 0) return bytes;
-      if (error === ERROR_HANDLE_EOF || error === ERROR_BROKEN_PIPE) return null;
-      return this.#failure(action, error, cancelled, signal);
-    };
-    return this.start(
-      pointer,
-      overlapped,
-      buffer,
-      signal,
-      (ov) => k32.ReadFile(pointer, data, length, null, ov) ? 0 : k32.GetLastError(),
-      outcome,
-      (error) => outcome(0, error),
-    );
+    return this.#transfer("read", handle, buffer, options);
   }
 
   write(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number> {
-    let action = `Cannot write to ${describeHandle(handle)}`;
+    return this.#transfer("write", handle, buffer, options) as Promise<number>;
+  }
+
+  /** A read or a write: ReadFile/WriteFile, or WSARecv/WSASend on a socket. */
+  #transfer(
+    kind: "read" | "write",
+    handle: Handle,
+    buffer: Uint8Array,
+    options: IoOptions | undefined,
+  ): Promise<number | null> {
+    const verb = kind === "read" ? "read from" : "write to";
+    let action = `Cannot ${verb} ${describeHandle(handle)}`;
     let prepared;
     try {
       prepared = this.#prepare(action, handle, buffer, options);
@@ -648,24 +630,29 @@ export class IocpPort implements CompletionPort {
       return Promise.reject(error);
     }
     const { pointer, overlapped, length } = prepared;
-    action = `Cannot write to ${handleName(pointer)}`;
+    action = `Cannot ${verb} ${handleName(pointer)}`;
     if (length === 0) return Promise.resolve(0);
     const signal = options?.signal;
-    // A socket sends with WSASend (net/_winsock.ts).
+    // A socket moves its bytes with WSARecv/WSASend (net/_winsock.ts).
     const socket = winsockStream(addressOf(pointer));
-    if (socket !== undefined) return socket.write(this, overlapped, buffer, length, signal);
+    if (socket !== undefined) return socket[kind](this, overlapped, buffer, length, signal);
     const k32 = this.#k32;
     const data = Deno.UnsafePointer.of(buffer);
     const outcome = (bytes: number, error: number, cancelled?: Operation["cancelled"]) => {
       if (error === 0) return bytes;
+      // End of file, or the writer gone: the end of the stream.
+      if (kind === "read" && (error === ERROR_HANDLE_EOF || error === ERROR_BROKEN_PIPE)) {
+        return null;
+      }
       return this.#failure(action, error, cancelled, signal);
     };
+    const call = kind === "read" ? k32.ReadFile : k32.WriteFile;
     return this.start(
       pointer,
       overlapped,
       buffer,
       signal,
-      (ov) => k32.WriteFile(pointer, data, length, null, ov) ? 0 : k32.GetLastError(),
+      (ov) => call(pointer, data, length, null, ov) ? 0 : k32.GetLastError(),
       outcome,
       (error) => outcome(0, error),
     );
