@@ -6,6 +6,44 @@ export const linuxTest: typeof Deno.test.ignore = Deno.build.os === "linux"
   ? Deno.test
   : Deno.test.ignore;
 
+/**
+ * Declares a Windows-only test (run under Wine on Linux), named
+ * `${prefix}: ${name}`, that fails if it has not ended after `timeoutMs`.
+ */
+export function windowsTest(
+  prefix: string,
+  timeoutMs: number,
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void> | void,
+): void {
+  Deno.test({
+    name: `${prefix}: ${name}`,
+    ignore: Deno.build.os !== "windows",
+    async fn(t) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Timed out after ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([fn(t), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
+}
+
+/** Deterministic pseudo-random bytes (an LCG), so misplaced bytes show. */
+export function pattern(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    bytes[i] = x >>> 24;
+  }
+  return bytes;
+}
+
 /** The backends under test on this OS. */
 export const BACKENDS = ["epoll", "poll"] as const;
 

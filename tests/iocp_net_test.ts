@@ -7,45 +7,14 @@ import {
   type TcpConn,
   type TcpListener,
 } from "../mod.ts";
-
-const windows = Deno.build.os === "windows";
+import { pattern, windowsTest as sharedWindowsTest } from "./_util.ts";
 
 /** No test here takes this long, even under Wine. */
 const TEST_TIMEOUT_MS = 30_000;
 
-/** A Windows-only test (run under Wine on Linux), failed if it has not ended in time. */
-function windowsTest(name: string, fn: () => Promise<void> | void): void {
-  Deno.test({
-    name: `iocp net: ${name}`,
-    ignore: !windows,
-    async fn() {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${TEST_TIMEOUT_MS} ms`)),
-          TEST_TIMEOUT_MS,
-        );
-      });
-      try {
-        await Promise.race([fn(), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  });
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so misordered bytes show. */
-function pattern(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x & 0xff;
-  }
-  return bytes;
+/** A Windows-only test of this file. */
+function windowsTest(name: string, fn: (t: Deno.TestContext) => Promise<void> | void): void {
+  sharedWindowsTest("iocp net", TEST_TIMEOUT_MS, name, fn);
 }
 
 /** Writes all of `data` through repeated writes of at most `chunk` bytes. */

@@ -26,7 +26,7 @@ import {
   OVERLAPPED_SIZE,
   wide,
 } from "../ffi/kernel32.ts";
-import { delay } from "./_util.ts";
+import { delay, pattern, windowsTest as sharedWindowsTest } from "./_util.ts";
 
 /** No test here takes this long, even under a loaded Wine. */
 const TEST_TIMEOUT_MS = 60_000;
@@ -35,37 +35,9 @@ const SLACK_MS = 5_000;
 /** Packets one dequeue of backends/iocp.ts takes at most (its BATCH). */
 const BATCH = 256;
 
-/** A Windows-only test (run under Wine on Linux), failed if it has not ended in time. */
+/** A Windows-only test of this file. */
 function windowsTest(name: string, fn: (t: Deno.TestContext) => Promise<void> | void): void {
-  Deno.test({
-    name: `iocp: ${name}`,
-    ignore: Deno.build.os !== "windows",
-    async fn(t) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${TEST_TIMEOUT_MS} ms`)),
-          TEST_TIMEOUT_MS,
-        );
-      });
-      try {
-        await Promise.race([fn(t), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  });
-}
-
-/** Deterministic pseudo-random bytes (an LCG), so misplaced bytes show. */
-function pattern(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
+  sharedWindowsTest("iocp", TEST_TIMEOUT_MS, name, fn);
 }
 
 /** Asserts `got` holds exactly the bytes of `want`, naming the first that differs. */
