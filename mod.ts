@@ -16,8 +16,10 @@
  * opened: importing this module needs no permission.
  *
  * Errors from the kernel are `Deno.errors` classes (`BadResource` for
- * EBADF, `NotFound`, `AlreadyExists`, `NotSupported`, …) with `code` (such
- * as `"EBADF"`) and `errno`, and a message naming the call and the fd. Bad
+ * EBADF or ERROR_INVALID_HANDLE, `NotFound`, `AlreadyExists`,
+ * `NotSupported`, …) with `code` (such as `"EBADF"` or
+ * `"ERROR_INVALID_HANDLE"`) and `errno`, and a message naming the call and
+ * the fd or handle. Bad
  * arguments are a `TypeError` or `RangeError` thrown before any system call,
  * and a failed call changes nothing.
  *
