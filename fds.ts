@@ -21,10 +21,13 @@ import {
   EFD_SEMAPHORE,
   EINTR,
   errno,
+  ioSize,
   type Libc,
   O_CLOEXEC,
   O_NONBLOCK,
   releaseLibc,
+  RLIM_INFINITY,
+  RLIMIT_NOFILE,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
@@ -32,9 +35,6 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
 } from "./ffi/libc.ts";
-
-/** The most bytes one read or write is asked to move (Linux moves at most this much anyway). */
-const MAX_IO = 0x7ffff000;
 
 /** A nonblocking fd owned by this module. */
 export interface NonblockingFd extends Disposable {
@@ -230,16 +230,9 @@ class Counter extends Fd implements EventFd {
   }
 }
 
-let lastLength = 0;
-let lastLengthBig = 0n;
-/** The size_t count for a read or write of `buffer`, as a BigInt (the last one is reused). */
+/** The size_t count for a read or write of `buffer`, as a BigInt (made once per count). */
 function ioLength(buffer: Uint8Array): bigint {
-  const length = Math.min(buffer.length, MAX_IO);
-  if (length !== lastLength) {
-    lastLength = length;
-    lastLengthBig = BigInt(length);
-  }
-  return lastLengthBig;
+  return ioSize(buffer.length);
 }
 
 function checkBuffer(action: string, buffer: unknown): void {
@@ -384,4 +377,61 @@ export function openEventFd(options: EventFdOptions = {}): EventFd {
     throw error;
   }
   return new Counter(libc, fd);
+}
+
+/** The soft and hard limits on the fds a process may open. */
+export interface FdLimit {
+  /** The limit in force (the soft limit). */
+  readonly soft: number;
+  /** How far the soft limit may be raised without privilege; `Infinity` for no limit. */
+  readonly hard: number;
+}
+
+/**
+ * Raises this process's limit on open fds (the soft RLIMIT_NOFILE) to
+ * `wanted`, or as far as the hard limit allows; a server of many
+ * connections calls it first. The limit is never lowered.
+ *
+ * @param wanted the soft limit wanted (default: the hard limit)
+ * @returns the limits now in force
+ * @throws {RangeError} if `wanted` is not a positive integer
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux
+ * @throws {Deno.errors.NotCapable} without `--allow-ffi`
+ *
+ * @example Room for 10,000 connections, if the hard limit allows it
+ * ```ts
+ * import { raiseFdLimit } from "@evented/io";
+ * import { ok } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "linux") {
+ *   const { soft, hard } = raiseFdLimit(10_240);
+ *   ok(soft >= Math.min(10_240, hard));
+ * }
+ * ```
+ */
+export function raiseFdLimit(wanted?: number): FdLimit {
+  const action = "Cannot raise the fd limit (RLIMIT_NOFILE)";
+  if (wanted !== undefined && (!Number.isSafeInteger(wanted) || wanted < 1)) {
+    throw new RangeError(`${action}: wanted must be a positive integer, got ${describe(wanted)}`);
+  }
+  if (Deno.build.os !== "linux") {
+    throw new Deno.errors.NotSupported(`${action} on ${Deno.build.os}: Linux only`);
+  }
+  const libc = acquireLibc();
+  try {
+    const limits = new BigUint64Array(2);
+    if (libc.getrlimit(RLIMIT_NOFILE, limits) < 0) throw osError(action, errno());
+    const [soft, hard] = limits;
+    const target = wanted === undefined ? hard : BigInt(wanted) < hard ? BigInt(wanted) : hard;
+    if (target > soft) {
+      limits[0] = target;
+      if (libc.setrlimit(RLIMIT_NOFILE, limits) < 0) {
+        throw osError(`${action} from ${soft} to ${target}`, errno());
+      }
+    }
+    const limit = (value: bigint) => value === RLIM_INFINITY ? Infinity : Number(value);
+    return { soft: limit(limits[0]), hard: limit(hard) };
+  } finally {
+    releaseLibc();
+  }
 }

@@ -7,6 +7,10 @@
  *   fd 7 can be read") over Linux epoll, or poll(2) beside it.
  * - {@linkcode openPipe}, {@linkcode openSocketPair} and
  *   {@linkcode openEventFd} open nonblocking fds to watch.
+ * - {@linkcode listenTcp}, {@linkcode connectTcp} and {@linkcode bindUdp}
+ *   open nonblocking TCP and UDP sockets to watch (Linux), whose
+ *   `accept()`, `tryRead()`, `tryWrite()`, `trySend()` and `tryReceive()`
+ *   never block; {@linkcode raiseFdLimit} makes room for many of them.
  * - {@linkcode openCompletionPort} gives completion notification ("tell me
  *   when this read has finished") over Windows IOCP, for overlapped files,
  *   named pipes, and TCP sockets ({@linkcode listenTcp}, then the port's

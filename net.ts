@@ -1,55 +1,113 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * TCP sockets: {@linkcode listenTcp} opens a listener; a CompletionPort's
- * `accept()` and `connect()` make connections, and its `read()` and
- * `write()` move their bytes (Windows, over Winsock). Linux sockets are
- * planned.
+ * TCP and UDP sockets, with Deno's address shape `{ hostname, port }`, IPv4
+ * and IPv6; no name is resolved (a hostname is an IP literal or
+ * "localhost").
  *
- * Addresses have Deno's shape, `{ hostname, port }`, IPv4 and IPv6; no
- * name is resolved (a hostname is an IP literal or "localhost"). Errors
- * are `Deno.errors` classes (`ConnectionRefused`, `ConnectionReset`,
+ * - On Linux the sockets are nonblocking and driven by readiness:
+ *   {@linkcode listenTcp}, {@linkcode connectTcp} and {@linkcode bindUdp}
+ *   return sockets whose `fd` a Selector watches; `accept()`, `tryRead()`,
+ *   `tryWrite()`, `finishConnect()`, `trySend()` and `tryReceive()` never
+ *   block (`null` or `0` when they would).
+ * - On Windows they are driven by completions: a CompletionPort's
+ *   `accept()` and `connect()` make connections, and its `read()` and
+ *   `write()` move their bytes. The readiness-driven members throw
+ *   `Deno.errors.NotSupported` there (until the AFD Selector exists).
+ *
+ * Errors are `Deno.errors` classes (`ConnectionRefused`, `ConnectionReset`,
  * `AddrInUse`, `AddrNotAvailable`, …) with `code` (such as
- * `"WSAECONNREFUSED"`) and `errno`.
+ * `"ECONNREFUSED"` or `"WSAECONNREFUSED"`) and `errno`, and a message naming
+ * the call and the fd. Bad ports and hosts are a `RangeError` or
+ * `TypeError` thrown before any system call.
  *
  * @module
  */
 
 import { describe } from "./backends/_events.ts";
 import { formatAddress, parseAddress } from "./net/_address.ts";
-import type { ListenTcpOptions, TcpListener } from "./net/_types.ts";
-import { listenWinsock } from "./net/_winsock.ts";
+import { bindPosixUdp, connectPosix, listenPosix } from "./net/_posix.ts";
+import type {
+  BindUdpOptions,
+  ListenTcpOptions,
+  TcpAddress,
+  TcpConn,
+  TcpListener,
+  UdpSocket,
+} from "./net/_types.ts";
+import { listenWinsock, readinessNotSupported } from "./net/_winsock.ts";
 
 /** The backlog of a listener when none is given (as Node.js and libuv do). */
 const DEFAULT_BACKLOG = 511;
 const MAX_BACKLOG = 0x7fffffff;
 
 export type {
+  BindUdpOptions,
   CancelOptions,
   ListenTcpOptions,
   ShutdownHow,
   TcpAddress,
   TcpConn,
   TcpListener,
+  UdpAddress,
+  UdpSocket,
 } from "./net/_types.ts";
 
+/** The error for an OS with no sockets here. */
+function unsupportedOs(action: string): Error {
+  const os = Deno.build.os;
+  return new Deno.errors.NotSupported(`${action} on ${os}: no sockets exist for ${os} yet`);
+}
+
+/** Checks that `options` is an object, naming what was expected. */
+function checkObject(action: string, options: unknown): asserts options is object {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `${action}: options must be an object { hostname, port }, got ${describe(options)}`,
+    );
+  }
+}
+
 /**
- * Opens a TCP socket listening on `hostname:port`; accept its connections
- * with a CompletionPort's `accept()`.
+ * Opens a TCP socket listening on `hostname:port`.
  *
- * On Windows the socket is overlapped and bound with SO_EXCLUSIVEADDRUSE
- * (no other socket may take the same address while it is open). Needs
- * `--allow-ffi`. Close it (or declare it with `using`) when done.
+ * On Linux the socket is nonblocking and close-on-exec, with SO_REUSEADDR
+ * (and SO_REUSEPORT if `reusePort`): register `fd` with a Selector for
+ * READABLE and call `accept()` until it returns `null`. On Windows it is
+ * overlapped and bound with SO_EXCLUSIVEADDRUSE (no other socket may take
+ * the same address while it is open): accept its connections with a
+ * CompletionPort's `accept()`. Needs `--allow-ffi`. Close it (or declare it
+ * with `using`) when done.
  *
- * @param options the address (hostname default "127.0.0.1"; port 0 picks a free port) and the backlog
+ * @param options the address (hostname default "127.0.0.1"; port 0 picks a free port), the
+ *   backlog (default 511), and `reusePort`
  * @returns the listener; `addr` tells the port chosen
  * @throws {RangeError} if the port is not an integer from 0 to 65535, or the backlog is out of range
  * @throws {TypeError} if the hostname is not an IPv4 or IPv6 literal or "localhost"
  * @throws {Deno.errors.AddrInUse} if another socket holds the address
  * @throws {Deno.errors.AddrNotAvailable} if the address is not one of this machine's
- * @throws {Deno.errors.NotSupported} on an OS other than Windows (for now)
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux and Windows, or for
+ *   `reusePort` on Windows
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
- * @example Echo one message over loopback
+ * @example Accept a connection on Linux, with a Selector
+ * ```ts
+ * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { equal } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "linux") {
+ *   using selector = openSelector();
+ *   using listener = listenTcp({ hostname: "127.0.0.1", port: 0 });
+ *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
+ *   selector.register(listener.fd, Interest.READABLE);
+ *   selector.select(1_000); // the listener is readable: a connection waits
+ *   using server = listener.accept()!;
+ *   equal(server.remoteAddr.port, client.localAddr.port);
+ *   equal(listener.accept(), null); // no other connection waits
+ *   selector.unregister(listener.fd);
+ * }
+ * ```
+ *
+ * @example Echo one message over loopback on Windows, with a CompletionPort
  * ```ts
  * import { listenTcp, openCompletionPort } from "@evented/io";
  * import { equal } from "node:assert/strict";
@@ -69,28 +127,153 @@ export type {
  * ```
  */
 export function listenTcp(options: ListenTcpOptions): TcpListener {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot listen: options must be an object { hostname, port }, got ${describe(options)}`,
-    );
-  }
-  const { hostname = "127.0.0.1", port, backlog = DEFAULT_BACKLOG } = options;
+  checkObject("Cannot listen", options);
+  const {
+    hostname = "127.0.0.1",
+    port,
+    backlog = DEFAULT_BACKLOG,
+    reusePort = false,
+  } = options;
   const address = parseAddress("Cannot listen on", hostname, port);
+  const where = `Cannot listen on ${formatAddress(address)}`;
   if (
     typeof backlog !== "number" || !Number.isInteger(backlog) || backlog < 0 ||
     backlog > MAX_BACKLOG
   ) {
     throw new RangeError(
-      `Cannot listen on ${formatAddress(address)}: backlog must be an integer from 0 to 2^31-1, ` +
-        `got ${describe(backlog)}`,
+      `${where}: backlog must be an integer from 0 to 2^31-1, got ${describe(backlog)}`,
     );
   }
-  const os = Deno.build.os;
-  if (os !== "windows") {
-    throw new Deno.errors.NotSupported(
-      `Cannot listen on ${formatAddress(address)} on ${os}: no TCP sockets exist for ${os} yet` +
-        (os === "linux" ? " (nonblocking libc sockets are planned)" : ""),
-    );
+  if (typeof reusePort !== "boolean") {
+    throw new TypeError(`${where}: reusePort must be a boolean, got ${describe(reusePort)}`);
   }
-  return listenWinsock(address, backlog);
+  switch (Deno.build.os) {
+    case "linux":
+      return listenPosix(address, backlog, reusePort);
+    case "windows":
+      if (reusePort) {
+        throw new Deno.errors.NotSupported(`${where} on windows: reusePort is Linux only`);
+      }
+      return listenWinsock(address, backlog);
+    default:
+      throw unsupportedOs(where);
+  }
+}
+
+/**
+ * Starts connecting a nonblocking TCP socket to `hostname:port` (Linux,
+ * readiness). The connection is returned at once, usually still in
+ * progress: register its `fd` with a Selector for WRITABLE, and when it is
+ * reported call `finishConnect()`, which throws what the connect met
+ * (`ConnectionRefused`, …). The socket is close-on-exec. Needs
+ * `--allow-ffi`. Close it (or declare it with `using`) when done.
+ *
+ * On Windows, connect with a CompletionPort's `connect()`.
+ *
+ * @param address where to connect (hostname default "127.0.0.1")
+ * @returns the connection, maybe still connecting; `remoteAddr` is `address`
+ * @throws {RangeError} if the port is not an integer from 1 to 65535
+ * @throws {TypeError} if the hostname is not an IPv4 or IPv6 literal or "localhost"
+ * @throws {Deno.errors.ConnectionRefused} if the kernel refuses at once (usually
+ *   `finishConnect()` tells)
+ * @throws {Deno.errors.NetworkUnreachable} if no route leads to the address
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux
+ * @throws {Deno.errors.NotCapable} without `--allow-ffi`
+ *
+ * @example Connect, then talk
+ * ```ts
+ * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { equal } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "linux") {
+ *   using selector = openSelector();
+ *   using listener = listenTcp({ port: 0 });
+ *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
+ *   selector.register(client.fd, Interest.WRITABLE);
+ *   selector.select(1_000); // writable: the connect has ended
+ *   client.finishConnect(); // it succeeded (else this throws)
+ *   selector.unregister(client.fd);
+ *   using server = listener.accept()!;
+ *   equal(client.tryWrite(new TextEncoder().encode("hi")), 2);
+ *   selector.register(server.fd, Interest.READABLE);
+ *   selector.select(1_000);
+ *   const buffer = new Uint8Array(16);
+ *   equal(server.tryRead(buffer), 2);
+ *   equal(server.tryRead(buffer), 0); // nothing more yet
+ *   client.close();
+ *   selector.select(1_000);
+ *   equal(server.tryRead(buffer), null); // end of stream
+ *   selector.unregister(server.fd);
+ * }
+ * ```
+ */
+export function connectTcp(address: TcpAddress): TcpConn {
+  checkObject("Cannot connect", address);
+  const { hostname = "127.0.0.1", port } = address;
+  const target = parseAddress("Cannot connect to", hostname, port);
+  const where = `Cannot connect to ${formatAddress(target)}`;
+  if (target.port === 0) {
+    throw new RangeError(`${where}: port must be an integer from 1 to 65535`);
+  }
+  switch (Deno.build.os) {
+    case "linux":
+      return connectPosix(target);
+    case "windows":
+      throw readinessNotSupported(where, "connect()");
+    default:
+      throw unsupportedOs(where);
+  }
+}
+
+/**
+ * Opens a nonblocking, close-on-exec UDP socket bound to `hostname:port`
+ * (Linux, readiness): register its `fd` with a Selector for READABLE and
+ * call `tryReceive()` until it returns `null`; `trySend()` sends. Needs
+ * `--allow-ffi`. Close it (or declare it with `using`) when done.
+ *
+ * @param options the address (hostname default "127.0.0.1"; port 0 picks a free port)
+ * @returns the socket; `addr` tells the port chosen
+ * @throws {RangeError} if the port is not an integer from 0 to 65535
+ * @throws {TypeError} if the hostname is not an IPv4 or IPv6 literal or "localhost"
+ * @throws {Deno.errors.AddrInUse} if another socket holds the address
+ * @throws {Deno.errors.AddrNotAvailable} if the address is not one of this machine's
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux
+ * @throws {Deno.errors.NotCapable} without `--allow-ffi`
+ *
+ * @example A datagram there and back
+ * ```ts
+ * import { bindUdp, Interest, openSelector } from "@evented/io";
+ * import { deepEqual, equal } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "linux") {
+ *   using selector = openSelector();
+ *   using a = bindUdp({ hostname: "127.0.0.1", port: 0 });
+ *   using b = bindUdp({ hostname: "127.0.0.1", port: 0 });
+ *   equal(a.trySend(new Uint8Array([1, 2, 3]), b.addr), 3);
+ *   selector.register(b.fd, Interest.READABLE);
+ *   selector.select(1_000);
+ *   const buffer = new Uint8Array(1500);
+ *   const [length, from] = b.tryReceive(buffer)!;
+ *   equal(length, 3);
+ *   deepEqual(from, a.addr);
+ *   equal(b.tryReceive(buffer), null); // nothing else waits
+ *   selector.unregister(b.fd);
+ * }
+ * ```
+ */
+export function bindUdp(options: BindUdpOptions): UdpSocket {
+  checkObject("Cannot bind", options);
+  const { hostname = "127.0.0.1", port } = options;
+  const address = parseAddress("Cannot bind to", hostname, port);
+  const where = `Cannot bind to ${formatAddress(address)}`;
+  switch (Deno.build.os) {
+    case "linux":
+      return bindPosixUdp(address);
+    case "windows":
+      throw new Deno.errors.NotSupported(
+        `${where} on windows: UDP sockets are not supported on windows yet`,
+      );
+    default:
+      throw unsupportedOs(where);
+  }
 }

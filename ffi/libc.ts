@@ -10,12 +10,16 @@
  */
 
 /**
- * libc symbols used by the epoll and poll backends and the fd helpers.
+ * libc symbols used by the epoll and poll backends, the fd helpers and the
+ * sockets.
  *
- * `read` and `write` return `ssize_t`; they are declared `i32` because Linux
- * never transfers more than `INT_MAX & PAGE_MASK` bytes in one call, so the
- * low 32 bits of the return register are the whole value (-1 included) on
- * x86_64 and aarch64, and an `i32` result needs no BigInt per call.
+ * `read`, `write`, `recv`, `send`, `recvfrom` and `sendto` return `ssize_t`;
+ * they are declared `i32` because Linux never transfers more than
+ * `INT_MAX & PAGE_MASK` bytes in one call, so the low 32 bits of the return
+ * register are the whole value (-1 included) on x86_64 and aarch64, and an
+ * `i32` result needs no BigInt per call. Their `size_t` count is a `usize`,
+ * which the fast call path takes as a BigInt only (a number is several times
+ * slower): pass {@linkcode ioSize}. `socklen_t` is an unsigned 32-bit int.
  */
 export const LIBC_SYMBOLS = {
   /** int epoll_create1(int flags); */
@@ -54,6 +58,45 @@ export const LIBC_SYMBOLS = {
   fcntl: { parameters: ["i32", "i32"], result: "i32" },
   /** int dup(int oldfd); */
   dup: { parameters: ["i32"], result: "i32" },
+  /** int socket(int domain, int type, int protocol); */
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** int bind(int sockfd, const struct sockaddr *addr, socklen_t addrlen); */
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int listen(int sockfd, int backlog); */
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  /** int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags); */
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  /** int connect(int sockfd, const struct sockaddr *addr, socklen_t addrlen); */
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen); */
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  /** int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen); */
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  /** int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen); */
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  /** int getpeername(int sockfd, struct sockaddr *addr, socklen_t *addrlen); */
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  /** ssize_t recv(int sockfd, void *buf, size_t len, int flags); (see above for i32) */
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  /** ssize_t send(int sockfd, const void *buf, size_t len, int flags); (see above for i32) */
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  /**
+   * ssize_t recvfrom(int sockfd, void *buf, size_t len, int flags,
+   *                  struct sockaddr *src_addr, socklen_t *addrlen); (see above for i32)
+   */
+  recvfrom: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  /**
+   * ssize_t sendto(int sockfd, const void *buf, size_t len, int flags,
+   *                const struct sockaddr *dest_addr, socklen_t addrlen); (see above for i32)
+   */
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i32" },
+  /** int getrlimit(int resource, struct rlimit *rlim); */
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  /** int setrlimit(int resource, const struct rlimit *rlim); */
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   /** int *__errno_location(void); the calling thread's errno */
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -89,6 +132,33 @@ export function releaseLibc(): void {
 export function errno(): number {
   errnoView ??= new Deno.UnsafePointerView(libc.symbols().__errno_location()!);
   return errnoView.getInt32(0);
+}
+
+/** The most bytes one read or write is asked to move (Linux moves at most this much anyway). */
+export const MAX_IO = 0x7ffff000;
+/** Counts up to this many bytes have their BigInt kept once made. */
+const KEPT_SIZES = 0x10000;
+const keptSizes: bigint[] = new Array(KEPT_SIZES + 1);
+let lastSize = 0;
+let lastSizeBig = 0n;
+
+/**
+ * The `size_t` count argument for a transfer of `length` bytes (capped at
+ * {@linkcode MAX_IO}), as the BigInt a `usize` parameter takes. Each count
+ * up to 64 KiB is made once and kept, a larger one is reused while it
+ * repeats: a steady read/write loop allocates nothing here.
+ *
+ * @param length the buffer's length
+ * @returns the count as a BigInt
+ */
+export function ioSize(length: number): bigint {
+  if (length <= KEPT_SIZES) return keptSizes[length] ??= BigInt(length);
+  const capped = length < MAX_IO ? length : MAX_IO;
+  if (capped !== lastSize) {
+    lastSize = capped;
+    lastSizeBig = BigInt(capped);
+  }
+  return lastSizeBig;
 }
 
 /** `struct epoll_event` is packed on x86_64 only. */
@@ -136,6 +206,9 @@ export const EFD_SEMAPHORE = 1;
 export const EFD_NONBLOCK = O_NONBLOCK;
 export const EFD_CLOEXEC = O_CLOEXEC;
 export const AF_UNIX = 1;
+export const AF_INET = 2;
+/** 10 on Linux (23 on Windows). */
+export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = O_NONBLOCK;
@@ -145,8 +218,36 @@ export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const F_GETFD = 1;
 
+/** sizeof(int), the size of an int socket option. */
+export const INT_SIZE = 4;
+/** sizeof(struct sockaddr_storage): room for any socket address. */
+export const SOCKADDR_STORAGE_SIZE = 128;
+/** sizeof(struct linger): int l_onoff; int l_linger. */
+export const LINGER_SIZE = 8;
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_ERROR = 4;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_LINGER = 13;
+export const SO_REUSEPORT = 15;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+/** send/sendto flag: a write to a connection the peer has closed fails with EPIPE, raising no SIGPIPE. */
+export const MSG_NOSIGNAL = 0x4000;
+
+/** getrlimit resource: the number of fds the process may open. */
+export const RLIMIT_NOFILE = 7;
+/** sizeof(struct rlimit): rlim_t rlim_cur; rlim_t rlim_max (64-bit each). */
+export const RLIMIT_SIZE = 16;
+/** rlim_t RLIM_INFINITY: no limit. */
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+
 export const EINTR = 4;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const EPERM = 1;
 export const ENOENT = 2;
+export const ECONNABORTED = 103;
+export const ENOTCONN = 107;
+export const EINPROGRESS = 115;

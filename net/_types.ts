@@ -20,8 +20,26 @@ export interface TcpAddress {
 export interface ListenTcpOptions extends TcpAddress {
   /** Port 0 picks a free port (read it from `addr`). */
   port: number;
-  /** The length of the queue of connections not yet accepted (default 511). */
+  /**
+   * The length of the queue of connections not yet accepted (default 511;
+   * Linux caps it at `net.core.somaxconn`).
+   */
   backlog?: number;
+  /**
+   * Sets SO_REUSEPORT (Linux only): several listeners, one per thread or
+   * process, may bind the same address and the kernel spreads connections
+   * among them. Default false.
+   */
+  reusePort?: boolean;
+}
+
+/** Where a UDP datagram goes: `{ hostname, port }`. */
+export type UdpAddress = TcpAddress;
+
+/** Options of `bindUdp()`. */
+export interface BindUdpOptions extends TcpAddress {
+  /** Port 0 picks a free port (read it from `addr`). */
+  port: number;
 }
 
 /** Options of a socket operation started through a CompletionPort. */
@@ -45,6 +63,17 @@ export interface TcpListener extends Disposable {
   /** Whether `close()` has been called. */
   readonly closed: boolean;
   /**
+   * Takes the next waiting connection without blocking (Linux, readiness:
+   * call it when a Selector reports the listener READABLE, until it
+   * returns `null`). The connection is nonblocking and close-on-exec.
+   *
+   * @returns the connection, or `null` when none is waiting
+   * @throws {Deno.errors.BadResource} if the listener is closed
+   * @throws {Error} with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
+   * @throws {Deno.errors.NotSupported} on Windows (use a CompletionPort's `accept()`)
+   */
+  accept(): TcpConn | null;
+  /**
    * Closes the socket; idempotent. Accepts in flight reject with
    * `Deno.errors.Interrupted` once their cancellation has come back.
    */
@@ -64,6 +93,45 @@ export interface TcpConn extends Disposable {
   readonly remoteAddr: Deno.NetAddr;
   /** Whether `close()` has been called. */
   readonly closed: boolean;
+  /**
+   * Reads what is there without blocking (Linux, readiness: one `recv`).
+   *
+   * @param buffer where the bytes go
+   * @returns the bytes read; `0` when nothing is there yet (it would
+   *   block, or `buffer` is empty); `null` at the end of the stream
+   * @throws {TypeError} if `buffer` is not a Uint8Array
+   * @throws {Deno.errors.BadResource} if the connection is closed
+   * @throws {Deno.errors.ConnectionReset} if the peer reset the connection
+   * @throws {Deno.errors.NotSupported} on Windows (use a CompletionPort's `read()`)
+   */
+  tryRead(buffer: Uint8Array): number | null;
+  /**
+   * Writes what fits without blocking (Linux, readiness: one `send` with
+   * MSG_NOSIGNAL, so a dead peer is an error, never a SIGPIPE).
+   *
+   * @param buffer the bytes to write
+   * @returns the bytes taken, maybe fewer than `buffer.length`; `0` when
+   *   the socket's buffer is full (wait for WRITABLE) or `buffer` is empty
+   * @throws {TypeError} if `buffer` is not a Uint8Array
+   * @throws {Deno.errors.BadResource} if the connection is closed
+   * @throws {Deno.errors.BrokenPipe} if this end has shut writing down or the peer is gone
+   * @throws {Deno.errors.ConnectionReset} if the peer reset the connection
+   * @throws {Deno.errors.NotSupported} on Windows (use a CompletionPort's `write()`)
+   */
+  tryWrite(buffer: Uint8Array): number;
+  /**
+   * Completes a connection from `connectTcp()` once a Selector reports it
+   * WRITABLE: reads SO_ERROR and throws what the connect met. Returns at
+   * once for an accepted connection, or one already complete.
+   *
+   * @throws {Deno.errors.ConnectionRefused} if nothing listens at the address
+   * @throws {Deno.errors.TimedOut} if the peer never answered
+   * @throws {Deno.errors.NetworkUnreachable} if no route leads there
+   * @throws {Deno.errors.WouldBlock} if the connect is still in progress (wait for WRITABLE)
+   * @throws {Deno.errors.BadResource} if the connection is closed
+   * @throws {Deno.errors.NotSupported} on Windows (a CompletionPort's `connect()` completes)
+   */
+  finishConnect(): void;
   /**
    * Shuts one direction, or both, down: after "write", the peer reads the
    * end of the stream once it has read what was sent.
@@ -86,6 +154,45 @@ export interface TcpConn extends Disposable {
   /**
    * Closes the socket; idempotent. Reads and writes in flight reject with
    * `Deno.errors.Interrupted` once their cancellation has come back.
+   * Unregister it from every Selector first.
    */
+  close(): void;
+}
+
+/** A nonblocking UDP socket (Linux, readiness). */
+export interface UdpSocket extends Disposable {
+  /** The socket's fd; -1 once closed. */
+  readonly fd: number;
+  /** The address it is bound to (`transport` "udp"), with the port chosen when 0 was asked. */
+  readonly addr: Deno.NetAddr;
+  /** Whether `close()` has been called. */
+  readonly closed: boolean;
+  /**
+   * Sends one datagram without blocking (one `sendto`). A socket bound to
+   * IPv6 sends to an IPv4 address as its IPv4-mapped form.
+   *
+   * @param buffer the datagram
+   * @param address where it goes
+   * @returns the bytes sent (all of `buffer`), or `0` when the socket's buffer is full (an
+   *   empty datagram is sent, and 0 returned)
+   * @throws {TypeError} if `buffer` is not a Uint8Array, the hostname is not an IP
+   *   literal or "localhost", or it is IPv6 and the socket IPv4
+   * @throws {RangeError} if the port is not an integer from 1 to 65535
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   * @throws {Error} with `code` `"EMSGSIZE"` if the datagram is too large
+   */
+  trySend(buffer: Uint8Array, address: UdpAddress): number;
+  /**
+   * Takes one waiting datagram without blocking (one `recvfrom`); what does
+   * not fit in `buffer` is lost.
+   *
+   * @param buffer where the datagram goes
+   * @returns its length (up to `buffer.length`) and its sender, or `null`
+   *   when no datagram is waiting
+   * @throws {TypeError} if `buffer` is not a Uint8Array
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   */
+  tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null;
+  /** Closes the socket; idempotent. Unregister it from every Selector first. */
   close(): void;
 }

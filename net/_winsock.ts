@@ -211,6 +211,21 @@ export function listenWinsock(address: SocketAddress, backlog: number): WinsockL
   }
 }
 
+/**
+ * The error of a readiness-driven call on Windows, where sockets are driven
+ * by completions until the AFD Selector exists.
+ *
+ * @param action what failed
+ * @param instead the CompletionPort method to use
+ * @returns the error, to be thrown
+ */
+export function readinessNotSupported(action: string, instead: string): Error {
+  return new Deno.errors.NotSupported(
+    `${action} on windows: readiness-driven sockets are not supported on windows yet ` +
+      `(use a CompletionPort's ${instead})`,
+  );
+}
+
 /** The answer of an accept whose connection was reset before it was taken: try again. */
 const RETRY = Symbol("retry");
 
@@ -251,7 +266,7 @@ export class WinsockListener implements TcpListener {
    *
    * @internal
    */
-  async accept(port: IocpPort, signal: AbortSignal | undefined): Promise<WinsockConn> {
+  async acceptThrough(port: IocpPort, signal: AbortSignal | undefined): Promise<WinsockConn> {
     const action = `Cannot accept on ${formatAddress(this.#addr)}`;
     for (;;) {
       if (this.#closed) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
@@ -261,6 +276,10 @@ export class WinsockListener implements TcpListener {
       const accepted = await this.#acceptOnce(port, action, signal);
       if (accepted !== RETRY) return accepted;
     }
+  }
+
+  accept(): TcpConn | null {
+    throw readinessNotSupported(`Cannot accept on ${formatAddress(this.#addr)}`, "accept()");
   }
 
   #acceptOnce(
@@ -367,7 +386,7 @@ export function acceptWinsock(
         `${action}: listener must be a TcpListener from listenTcp(), got ${describe(listener)}`,
       );
     }
-    return listener.accept(port, checkCancelOptions(action, options));
+    return listener.acceptThrough(port, checkCancelOptions(action, options));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -582,6 +601,19 @@ export class WinsockConn implements TcpConn {
       outcome,
       (error) => outcome(0, error, undefined),
     );
+  }
+
+  tryRead(_buffer: Uint8Array): number | null {
+    throw readinessNotSupported(`Cannot read from socket ${this.#fd}`, "read()");
+  }
+
+  tryWrite(_buffer: Uint8Array): number {
+    throw readinessNotSupported(`Cannot write to socket ${this.#fd}`, "write()");
+  }
+
+  finishConnect(): void {
+    // A connection from a CompletionPort is complete when it is handed out.
+    throw readinessNotSupported(`Cannot finish connecting socket ${this.#fd}`, "connect()");
   }
 
   #checkOpen(action: string): void {

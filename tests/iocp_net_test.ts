@@ -1,7 +1,9 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 import assert from "node:assert/strict";
 import {
+  bindUdp,
   type CompletionPort,
+  connectTcp,
   listenTcp,
   openCompletionPort,
   type TcpConn,
@@ -396,18 +398,35 @@ windowsTest("sockets and listeners close cleanly, once, and refuse use afterward
   }
 });
 
-Deno.test({
-  name: "iocp net: listenTcp() on Linux throws NotSupported naming the OS",
-  ignore: Deno.build.os !== "linux",
-  fn() {
-    assert.throws(() => listenTcp({ port: 0 }), (error: Error) => {
-      assert.ok(error instanceof Deno.errors.NotSupported, String(error));
-      assert.match(error.message, /^Cannot listen on 127\.0\.0\.1:0 on linux: /);
-      return true;
-    });
-    // Bad arguments are still told first.
-    assert.throws(() => listenTcp({ port: 70000 }), RangeError);
-    assert.throws(() => listenTcp({ port: 0, backlog: -1 }), RangeError);
-    assert.throws(() => listenTcp({ hostname: "example.com", port: 0 }), TypeError);
-  },
+windowsTest("the readiness-driven members throw NotSupported naming the OS", async () => {
+  await using port = openCompletionPort();
+  using listener = listenTcp({ port: 0 });
+  const notSupported = (pattern: RegExp) => (error: Error) => {
+    assert.ok(error instanceof Deno.errors.NotSupported, String(error));
+    assert.match(error.message, pattern);
+    assert.match(error.message, / on windows: /);
+    return true;
+  };
+  assert.throws(() => listener.accept(), notSupported(/^Cannot accept on 127\.0\.0\.1:\d+/));
+  const [client, server] = await connectedPair(port, listener);
+  using _client = client;
+  using _server = server;
+  assert.throws(() => client.tryRead(new Uint8Array(1)), notSupported(/^Cannot read from/));
+  assert.throws(() => client.tryWrite(new Uint8Array(1)), notSupported(/^Cannot write to/));
+  assert.throws(() => client.finishConnect(), notSupported(/^Cannot finish connecting/));
+  assert.throws(
+    () => connectTcp({ port: listener.addr.port }),
+    notSupported(/^Cannot connect to 127\.0\.0\.1:\d+/),
+  );
+  assert.throws(() => bindUdp({ port: 0 }), notSupported(/^Cannot bind to 127\.0\.0\.1:0/));
+  assert.throws(
+    () => listenTcp({ port: 0, reusePort: true }),
+    notSupported(/^Cannot listen on 127\.0\.0\.1:0/),
+  );
+  // Bad arguments are still told first.
+  assert.throws(() => connectTcp({ port: 70000 }), RangeError);
+  assert.throws(() => bindUdp({ hostname: "example.com", port: 0 }), TypeError);
+  // The completion-driven path still works on the same sockets.
+  assert.equal(await port.write(client.fd, new Uint8Array([7])), 1);
+  assert.equal(await port.read(server.fd, new Uint8Array(4)), 1);
 });

@@ -1,0 +1,562 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * TCP and UDP sockets over libc (Linux), nonblocking and close-on-exec,
+ * driven by readiness: register `fd` with a Selector, then `accept()`,
+ * `tryRead()`, `tryWrite()`, `finishConnect()`, `trySend()` or
+ * `tryReceive()` when it is ready. Every call is one system call that never
+ * blocks; EAGAIN is `null` or `0`, never an error.
+ *
+ * The hot path (`tryRead`/`tryWrite` of a connection) allocates nothing:
+ * the `size_t` count comes from {@linkcode ioSize}, errno is read through a
+ * kept view, and addresses are decoded only where they are asked for.
+ *
+ * Every socket holds one use of libc until it is closed.
+ *
+ * @module
+ */
+
+import { describe } from "../backends/_events.ts";
+import { osError } from "../ffi/errors.ts";
+import {
+  acquireLibc,
+  AF_INET,
+  AF_INET6,
+  EAGAIN,
+  ECONNABORTED,
+  EINPROGRESS,
+  EINTR,
+  ENOTCONN,
+  errno,
+  INT_SIZE,
+  ioSize,
+  IPPROTO_TCP,
+  type Libc,
+  MSG_NOSIGNAL,
+  releaseLibc,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  SO_ERROR,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOCKADDR_STORAGE_SIZE,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "../ffi/libc.ts";
+import {
+  type AddressFamilies,
+  decodeSockaddr,
+  encodeSockaddr,
+  formatAddress,
+  parseAddress,
+  type SocketAddress,
+} from "./_address.ts";
+import type { ShutdownHow, TcpConn, TcpListener, UdpAddress, UdpSocket } from "./_types.ts";
+
+const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
+/** Every socket made or accepted here is nonblocking and close-on-exec. */
+const SOCKET_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
+const SHUTDOWN_HOW = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR } as const;
+
+// Scratch space for the calls that fill a struct (JavaScript runs one call
+// at a time on a thread, and each module instance belongs to one thread).
+const storage = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+const storageLength = new Uint32Array(1);
+const option = new Int32Array(1);
+const optionLength = new Uint32Array(1);
+
+/** Opens a nonblocking, close-on-exec socket; the caller holds a use of libc. */
+function openSocket(libc: Libc, action: string, ipv6: boolean, type: number): number {
+  const fd = libc.socket(ipv6 ? AF_INET6 : AF_INET, type | SOCKET_FLAGS, 0);
+  if (fd < 0) throw osError(action, errno());
+  return fd;
+}
+
+/** Sets an int socket option, or throws naming it and the fd. */
+function setIntOption(
+  libc: Libc,
+  fd: number,
+  level: number,
+  name: number,
+  optionName: string,
+  value: number,
+): void {
+  option[0] = value;
+  if (libc.setsockopt(fd, level, name, option, INT_SIZE) < 0) {
+    throw osError(`Cannot set ${optionName} on fd ${fd}`, errno());
+  }
+}
+
+/** getsockname or getpeername into `storage`; returns the errno, or 0. */
+function fillAddress(libc: Libc, fd: number, which: "getsockname" | "getpeername"): number {
+  storageLength[0] = SOCKADDR_STORAGE_SIZE;
+  return libc[which](fd, storage, storageLength) < 0 ? errno() : 0;
+}
+
+/** getsockname or getpeername, decoded. */
+function socketAddress(
+  libc: Libc,
+  fd: number,
+  which: "getsockname" | "getpeername",
+  transport: "tcp" | "udp",
+): Deno.NetAddr {
+  const error = fillAddress(libc, fd, which);
+  if (error !== 0) {
+    throw osError(
+      `Cannot read the ${which === "getsockname" ? "local" : "peer"} address of fd ${fd}`,
+      error,
+    );
+  }
+  return decoded(storageLength[0], transport);
+}
+
+/** The address in `storage`, `length` bytes long. */
+function decoded(length: number, transport: "tcp" | "udp"): Deno.NetAddr {
+  const addr = decodeSockaddr(storage, length, FAMILIES);
+  if (transport === "udp") addr.transport = "udp";
+  return addr;
+}
+
+function checkBuffer(action: string, buffer: unknown): void {
+  if (!(buffer instanceof Uint8Array)) {
+    throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
+  }
+}
+
+/** Closes an fd that failed half-way through being set up, and gives its use of libc back. */
+function abandon(libc: Libc, fd: number): void {
+  if (fd >= 0) libc.close(fd);
+  releaseLibc();
+}
+
+/**
+ * Opens a nonblocking listening TCP socket with SO_REUSEADDR (and
+ * SO_REUSEPORT if asked).
+ *
+ * @param address the checked address
+ * @param backlog the checked queue length
+ * @param reusePort whether to set SO_REUSEPORT
+ * @returns the listener
+ */
+export function listenPosix(
+  address: SocketAddress,
+  backlog: number,
+  reusePort: boolean,
+): TcpListener {
+  const where = formatAddress(address);
+  const libc = acquireLibc();
+  let fd = -1;
+  try {
+    fd = openSocket(libc, `Cannot open a socket to listen on ${where}`, address.ipv6, SOCK_STREAM);
+    setIntOption(libc, fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1);
+    if (reusePort) setIntOption(libc, fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 1);
+    const sockaddr = encodeSockaddr(address, FAMILIES);
+    if (libc.bind(fd, sockaddr, sockaddr.length) < 0) {
+      throw osError(`Cannot bind fd ${fd} to ${where}`, errno());
+    }
+    if (libc.listen(fd, backlog) < 0) {
+      throw osError(`Cannot listen on fd ${fd} at ${where}`, errno());
+    }
+    const addr = socketAddress(libc, fd, "getsockname", "tcp");
+    return new PosixListener(libc, fd, addr);
+  } catch (error) {
+    abandon(libc, fd);
+    throw error;
+  }
+}
+
+/** A listening socket. */
+class PosixListener implements TcpListener {
+  #libc: Libc;
+  #fd: number;
+  #addr: Deno.NetAddr;
+
+  constructor(libc: Libc, fd: number, addr: Deno.NetAddr) {
+    this.#libc = libc;
+    this.#fd = fd;
+    this.#addr = addr;
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get addr(): Deno.NetAddr {
+    return { ...this.#addr };
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  accept(): TcpConn | null {
+    const fd = this.#fd;
+    if (fd < 0) {
+      throw new Deno.errors.BadResource(
+        `Cannot accept on ${formatAddress(this.#addr)}: the listener is closed`,
+      );
+    }
+    const libc = this.#libc;
+    for (;;) {
+      storageLength[0] = SOCKADDR_STORAGE_SIZE;
+      const conn = libc.accept4(fd, storage, storageLength, SOCKET_FLAGS);
+      if (conn >= 0) {
+        acquireLibc(); // the connection's own use
+        let remote;
+        try {
+          remote = decoded(storageLength[0], "tcp");
+        } catch (error) {
+          abandon(libc, conn);
+          throw error;
+        }
+        return new PosixConn(libc, conn, remote, false);
+      }
+      const e = errno();
+      if (e === EAGAIN) return null;
+      // A connection reset before it was taken is gone: take the next one.
+      if (e === EINTR || e === ECONNABORTED) continue;
+      throw osError(`Cannot accept on fd ${fd} at ${formatAddress(this.#addr)}`, e);
+    }
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    this.#libc.close(this.#fd);
+    this.#fd = -1;
+    releaseLibc();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Starts a nonblocking connect to `target`: the connection is returned at
+ * once, usually still in progress (EINPROGRESS): wait for WRITABLE, then
+ * call `finishConnect()`.
+ *
+ * @param target the checked address
+ * @returns the connection
+ */
+export function connectPosix(target: SocketAddress): TcpConn {
+  const where = formatAddress(target);
+  const libc = acquireLibc();
+  let fd = -1;
+  try {
+    fd = openSocket(libc, `Cannot open a socket to connect to ${where}`, target.ipv6, SOCK_STREAM);
+    const sockaddr = encodeSockaddr(target, FAMILIES);
+    let connecting = false;
+    if (libc.connect(fd, sockaddr, sockaddr.length) < 0) {
+      const e = errno();
+      // After EINTR the connect goes on in the background, as after EINPROGRESS.
+      if (e !== EINPROGRESS && e !== EINTR) throw osError(`Cannot connect fd ${fd} to ${where}`, e);
+      connecting = true;
+    }
+    const remote: Deno.NetAddr = { transport: "tcp", hostname: target.hostname, port: target.port };
+    return new PosixConn(libc, fd, remote, connecting);
+  } catch (error) {
+    abandon(libc, fd);
+    throw error;
+  }
+}
+
+/** A connected (or connecting) TCP socket. */
+class PosixConn implements TcpConn {
+  #libc: Libc;
+  #fd: number;
+  #remoteAddr: Deno.NetAddr;
+  #localAddr: Deno.NetAddr | undefined;
+  /** Whether a connect is in progress (finishConnect() has not seen it end). */
+  #connecting: boolean;
+  /** What the connect met, once finishConnect() has seen it fail. */
+  #connectError: Error | undefined;
+
+  constructor(libc: Libc, fd: number, remoteAddr: Deno.NetAddr, connecting: boolean) {
+    this.#libc = libc;
+    this.#fd = fd;
+    this.#remoteAddr = remoteAddr;
+    this.#connecting = connecting;
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get localAddr(): Deno.NetAddr {
+    if (this.#localAddr === undefined) {
+      const fd = this.#open("Cannot read the local address");
+      this.#localAddr = socketAddress(this.#libc, fd, "getsockname", "tcp");
+    }
+    return { ...this.#localAddr };
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return { ...this.#remoteAddr };
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  #open(action: string): number {
+    if (this.#fd < 0) throw new Deno.errors.BadResource(`${action}: the connection is closed`);
+    return this.#fd;
+  }
+
+  tryRead(buffer: Uint8Array): number | null {
+    if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot read", buffer);
+    const fd = this.#fd;
+    if (fd < 0) this.#open("Cannot read");
+    const length = buffer.length;
+    if (length === 0) return 0;
+    const size = ioSize(length);
+    for (;;) {
+      const n = this.#libc.recv(fd, buffer, size, 0);
+      if (n > 0) return n;
+      if (n === 0) return null;
+      const e = errno();
+      if (e === EAGAIN) return 0;
+      if (e !== EINTR) throw osError(`Cannot read from fd ${fd}`, e);
+    }
+  }
+
+  tryWrite(buffer: Uint8Array): number {
+    if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot write", buffer);
+    const fd = this.#fd;
+    if (fd < 0) this.#open("Cannot write");
+    const length = buffer.length;
+    if (length === 0) return 0;
+    const size = ioSize(length);
+    for (;;) {
+      const n = this.#libc.send(fd, buffer, size, MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      const e = errno();
+      if (e === EAGAIN) return 0;
+      if (e !== EINTR) throw osError(`Cannot write to fd ${fd}`, e);
+    }
+  }
+
+  finishConnect(): void {
+    const where = formatAddress(this.#remoteAddr);
+    const fd = this.#open(`Cannot finish connecting to ${where}`);
+    if (this.#connectError !== undefined) throw this.#connectError;
+    if (!this.#connecting) return;
+    const libc = this.#libc;
+    option[0] = 0;
+    optionLength[0] = INT_SIZE;
+    if (libc.getsockopt(fd, SOL_SOCKET, SO_ERROR, option, optionLength) < 0) {
+      throw osError(`Cannot read SO_ERROR of fd ${fd}`, errno());
+    }
+    const failure = option[0];
+    if (failure !== 0) {
+      this.#connecting = false;
+      this.#connectError = osError(`Cannot connect fd ${fd} to ${where}`, failure);
+      throw this.#connectError;
+    }
+    // No error yet: connected, unless the connect is still under way.
+    const e = fillAddress(libc, fd, "getpeername");
+    if (e === ENOTCONN) {
+      throw new Deno.errors.WouldBlock(
+        `Cannot finish connecting fd ${fd} to ${where}: the connect is still in progress ` +
+          `(wait until the fd is WRITABLE)`,
+      );
+    }
+    if (e !== 0) throw osError(`Cannot read the peer address of fd ${fd}`, e);
+    this.#connecting = false;
+  }
+
+  shutdown(how: ShutdownHow = "write"): void {
+    if (!Object.hasOwn(SHUTDOWN_HOW, how)) {
+      throw new TypeError(
+        `Cannot shut down fd ${this.#fd}: how must be "read", "write" or "both", got ${
+          describe(how)
+        }`,
+      );
+    }
+    const fd = this.#open("Cannot shut down");
+    if (this.#libc.shutdown(fd, SHUTDOWN_HOW[how]) < 0) {
+      throw osError(`Cannot shut down fd ${fd}`, errno());
+    }
+  }
+
+  setNoDelay(on = true): void {
+    if (typeof on !== "boolean") {
+      throw new TypeError(
+        `Cannot set TCP_NODELAY on fd ${this.#fd}: on must be a boolean, got ${describe(on)}`,
+      );
+    }
+    const fd = this.#open("Cannot set TCP_NODELAY");
+    setIntOption(this.#libc, fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", on ? 1 : 0);
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    this.#libc.close(this.#fd);
+    this.#fd = -1;
+    releaseLibc();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Opens a nonblocking UDP socket bound to `address`.
+ *
+ * @param address the checked address
+ * @returns the socket
+ */
+export function bindPosixUdp(address: SocketAddress): UdpSocket {
+  const where = formatAddress(address);
+  const libc = acquireLibc();
+  let fd = -1;
+  try {
+    fd = openSocket(libc, `Cannot open a UDP socket to bind to ${where}`, address.ipv6, SOCK_DGRAM);
+    const sockaddr = encodeSockaddr(address, FAMILIES);
+    if (libc.bind(fd, sockaddr, sockaddr.length) < 0) {
+      throw osError(`Cannot bind fd ${fd} to ${where}`, errno());
+    }
+    const addr = socketAddress(libc, fd, "getsockname", "udp");
+    return new PosixUdpSocket(libc, fd, address.ipv6, addr);
+  } catch (error) {
+    abandon(libc, fd);
+    throw error;
+  }
+}
+
+/** ::ffff:0:0/96, the prefix of an IPv4-mapped IPv6 address. */
+const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+/** A bound UDP socket. */
+class PosixUdpSocket implements UdpSocket {
+  #libc: Libc;
+  #fd: number;
+  #ipv6: boolean;
+  #addr: Deno.NetAddr;
+  // The last destination, encoded, so that replies to one peer parse nothing.
+  #lastHostname: unknown;
+  #lastPort: unknown;
+  #lastSockaddr: Uint8Array | undefined;
+  #lastWhere = "";
+
+  constructor(libc: Libc, fd: number, ipv6: boolean, addr: Deno.NetAddr) {
+    this.#libc = libc;
+    this.#fd = fd;
+    this.#ipv6 = ipv6;
+    this.#addr = addr;
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get addr(): Deno.NetAddr {
+    return { ...this.#addr };
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  #open(action: string): number {
+    if (this.#fd < 0) throw new Deno.errors.BadResource(`${action}: the socket is closed`);
+    return this.#fd;
+  }
+
+  /** The sockaddr of a destination, checked and encoded for this socket's family. */
+  #destination(address: UdpAddress): Uint8Array {
+    if (typeof address !== "object" || address === null) {
+      throw new TypeError(
+        `Cannot send: address must be an object { hostname, port }, got ${describe(address)}`,
+      );
+    }
+    const { hostname = "127.0.0.1", port } = address;
+    if (
+      this.#lastSockaddr !== undefined && hostname === this.#lastHostname &&
+      port === this.#lastPort
+    ) {
+      return this.#lastSockaddr;
+    }
+    let target = parseAddress("Cannot send to", hostname, port);
+    if (target.port === 0) {
+      throw new RangeError(
+        `Cannot send to ${formatAddress(target)}: port must be an integer from 1 to 65535`,
+      );
+    }
+    if (target.ipv6 && !this.#ipv6) {
+      throw new TypeError(
+        `Cannot send to ${formatAddress(target)}: the socket is bound to IPv4 ` +
+          `(${formatAddress(this.#addr)}), the address is IPv6`,
+      );
+    }
+    if (!target.ipv6 && this.#ipv6) {
+      const bytes = new Uint8Array(16);
+      bytes.set(V4_MAPPED_PREFIX);
+      bytes.set(target.bytes, V4_MAPPED_PREFIX.length);
+      target = { ...target, ipv6: true, bytes };
+    }
+    const sockaddr = encodeSockaddr(target, FAMILIES);
+    this.#lastHostname = hostname;
+    this.#lastPort = port;
+    this.#lastSockaddr = sockaddr;
+    this.#lastWhere = formatAddress(target);
+    return sockaddr;
+  }
+
+  trySend(buffer: Uint8Array, address: UdpAddress): number {
+    checkBuffer("Cannot send", buffer);
+    const sockaddr = this.#destination(address);
+    const fd = this.#open("Cannot send");
+    for (;;) {
+      const n = this.#libc.sendto(
+        fd,
+        buffer,
+        ioSize(buffer.length),
+        MSG_NOSIGNAL,
+        sockaddr,
+        sockaddr.length,
+      );
+      if (n >= 0) return n;
+      const e = errno();
+      if (e === EAGAIN) return 0;
+      if (e !== EINTR) throw osError(`Cannot send from fd ${fd} to ${this.#lastWhere}`, e);
+    }
+  }
+
+  tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null {
+    checkBuffer("Cannot receive", buffer);
+    const fd = this.#open("Cannot receive");
+    for (;;) {
+      storageLength[0] = SOCKADDR_STORAGE_SIZE;
+      const n = this.#libc.recvfrom(
+        fd,
+        buffer,
+        ioSize(buffer.length),
+        0,
+        storage,
+        storageLength,
+      );
+      if (n >= 0) return [n, decoded(storageLength[0], "udp")];
+      const e = errno();
+      if (e === EAGAIN) return null;
+      if (e !== EINTR) throw osError(`Cannot receive on fd ${fd}`, e);
+    }
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    this.#libc.close(this.#fd);
+    this.#fd = -1;
+    releaseLibc();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
