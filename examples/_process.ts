@@ -1,0 +1,210 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * Runs an echo server or a load generator as a child process, for
+ * examples/demo.ts, bench/echo_run.ts and the tests: servers print
+ * `listening on HOST:PORT …` first, and stop on SIGTERM.
+ *
+ * @module
+ */
+
+/** A server started by {@linkcode startServer}. */
+export interface RunningServer extends AsyncDisposable {
+  /** The port it listens on, read from its first line. */
+  readonly port: number;
+  /** Its first line. */
+  readonly firstLine: string;
+  /** The child process. */
+  readonly child: Deno.ChildProcess;
+  /**
+   * Sends `signal` and waits for the exit (SIGKILL after `timeoutMs`).
+   *
+   * @returns the exit code, and everything it printed after its first line
+   */
+  stop(signal?: Deno.Signal, timeoutMs?: number): Promise<StoppedServer>;
+}
+
+/** How a server ended. */
+export interface StoppedServer {
+  /** Its exit code. */
+  code: number;
+  /** Its signal, when a signal ended it. */
+  signal: Deno.Signal | null;
+  /** What it printed on stdout after its first line. */
+  stdout: string;
+  /** What it printed on stderr. */
+  stderr: string;
+}
+
+/** Collects a stream's text; `lines` yields each line as it comes. */
+class TextCollector {
+  text = "";
+  done: Promise<void>;
+  #waiting: (() => void) | undefined;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        this.text += chunk;
+        this.#waiting?.();
+      }
+      this.#waiting?.();
+    })();
+  }
+
+  /** Resolves once the text holds a whole first line (or the stream ended). */
+  async firstLine(timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    let ended = false;
+    this.done.then(() => ended = true, () => ended = true);
+    while (!this.text.includes("\n") && !ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiting = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+      this.#waiting = undefined;
+    }
+    const end = this.text.indexOf("\n");
+    return end < 0 ? undefined : this.text.slice(0, end);
+  }
+}
+
+/**
+ * Starts a server and waits for its first line.
+ *
+ * @param command the program
+ * @param args its arguments
+ * @param timeoutMs how long the first line may take
+ * @returns the running server
+ * @throws {Error} if it exits or prints no `listening on …:PORT` line in time
+ */
+export async function startServer(
+  command: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<RunningServer> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new TextCollector(child.stdout);
+  const stderr = new TextCollector(child.stderr);
+  let stopped: Promise<StoppedServer> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM", timeoutMs = 10_000) => {
+    stopped ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // It has exited already.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // It has exited meanwhile.
+        }
+      }, timeoutMs);
+      const status = await child.status;
+      clearTimeout(timer);
+      await Promise.all([stdout.done, stderr.done]);
+      const rest = stdout.text.indexOf("\n");
+      return {
+        code: status.code,
+        signal: status.signal,
+        stdout: rest < 0 ? "" : stdout.text.slice(rest + 1),
+        stderr: stderr.text,
+      };
+    })();
+    return stopped;
+  };
+  const firstLine = await stdout.firstLine(timeoutMs);
+  const port = Number(firstLine?.match(/^listening on \S*:(\d+)/)?.[1]);
+  if (firstLine === undefined || !(port > 0)) {
+    const ended = await stop("SIGKILL");
+    throw new Error(
+      `${command} ${args.join(" ")} printed no "listening on HOST:PORT" line` +
+        ` (got ${JSON.stringify(firstLine ?? stdout.text)}; exit ${ended.code}):\n${ended.stderr}`,
+    );
+  }
+  return {
+    port,
+    firstLine,
+    child,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop("SIGKILL");
+    },
+  };
+}
+
+/** What a load generator printed with `--json`. */
+export interface LoadResult {
+  connections: number;
+  size: number;
+  seconds: number;
+  messages: number;
+  messagesPerSecond: number;
+  p50Us: number;
+  p99Us: number;
+  mismatches: number;
+}
+
+/**
+ * Runs a load generator (`--json` is added) and parses its line.
+ *
+ * @param command the program
+ * @param args its arguments
+ * @returns its result
+ * @throws {Error} if it fails or prints no JSON line
+ */
+export async function runLoad(command: string, args: string[]): Promise<LoadResult> {
+  const output = await new Deno.Command(command, {
+    args: [...args, "--json"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  if (!output.success) {
+    throw new Error(
+      `${command} ${args.join(" ")} failed (exit ${output.code}): ${stdout}\n` +
+        new TextDecoder().decode(output.stderr),
+    );
+  }
+  return JSON.parse(stdout.split("\n").pop()!) as LoadResult;
+}
+
+/** Runs a command on one CPU: `[command, args]` for Deno.Command. */
+export type Pin = (cpu: number, command: string, args: string[]) => [string, string[]];
+
+/**
+ * A {@linkcode Pin} through `taskset` where there is one and two CPUs or
+ * more (the load generator on CPU 0, the server on CPU 1), else one that
+ * leaves commands as they are.
+ *
+ * @returns the pin, and whether it pins
+ */
+export async function cpuPinning(): Promise<{ pin: Pin; pinned: boolean }> {
+  let pinned = false;
+  if (navigator.hardwareConcurrency >= 2) {
+    try {
+      const { success } = await new Deno.Command("taskset", {
+        args: ["-c", "1", "true"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      pinned = success;
+    } catch {
+      // No taskset.
+    }
+  }
+  const pin: Pin = (cpu, command, args) =>
+    pinned ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
+  return { pin, pinned };
+}

@@ -1,0 +1,257 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * Load for an echo server: `--connections` connections, each sending a
+ * `--size`-byte message and waiting for all of it to come back before
+ * sending the next (ping-pong), for `--seconds` after a `--warmup`, all on
+ * one Selector on this thread.
+ *
+ *     deno run --allow-ffi examples/echo_client.ts --port 9000 [--host 127.0.0.1]
+ *       [--connections 64] [--size 64] [--seconds 3] [--warmup 0.5]
+ *       [--backend epoll|poll] [--json]
+ *
+ * Prints messages per second and the round trip's p50 and p99, or with
+ * `--json` one line: `{"connections":64,"size":64,"seconds":3,"messages":…,
+ * "messagesPerSecond":…,"p50Us":…,"p99Us":…,"mismatches":0}` (the fields
+ * bench/echo_load.c prints). Echoed bytes are compared with what was sent;
+ * a mismatch, a server that closes or resets, or a connect that fails
+ * makes it exit 1. At the end it stops sending, waits (at most 2 s) for
+ * the echoes in flight, and closes every connection.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  connectTcp,
+  Interest,
+  openSelector,
+  raiseFdLimit,
+  type SelectorBackend,
+  SelectorEvents,
+  type TcpConn,
+} from "../mod.ts";
+import { Histogram } from "./_histogram.ts";
+
+const USAGE = "Usage: deno run --allow-ffi examples/echo_client.ts --port 9000 " +
+  "[--host 127.0.0.1] [--connections 64] [--size 64] [--seconds 3] [--warmup 0.5] " +
+  "[--backend epoll|poll] [--json]";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "9000" },
+    host: { type: "string", default: "127.0.0.1" },
+    connections: { type: "string", default: "64" },
+    size: { type: "string", default: "64" },
+    seconds: { type: "string", default: "3" },
+    warmup: { type: "string", default: "0.5" },
+    backend: { type: "string", default: "epoll" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+function positive(name: string, text: string, integer: boolean, zero = false): number {
+  const value = Number(text);
+  if (!(zero ? value >= 0 : value > 0) || (integer && !Number.isInteger(value))) {
+    console.error(
+      `--${name} must be a ${zero ? "non-negative" : "positive"} ${
+        integer ? "integer" : "number"
+      }, got ${JSON.stringify(text)}\n${USAGE}`,
+    );
+    Deno.exit(2);
+  }
+  return value;
+}
+const port = positive("port", values.port, true);
+const count = positive("connections", values.connections, true);
+const size = positive("size", values.size, true);
+const seconds = positive("seconds", values.seconds, false);
+const warmup = positive("warmup", values.warmup, false, true);
+
+/** How long connecting may take, in ms. */
+const CONNECT_TIMEOUT_MS = 30_000;
+/** How long the echoes in flight at the end may take, in ms. */
+const DRAIN_MS = 2_000;
+
+/** One connection: where its current message stands. */
+class Client {
+  readonly conn: TcpConn;
+  readonly fd: number;
+  connected = false;
+  sent = 0;
+  received = 0;
+  /** performance.now() when the current message was sent. */
+  started = 0;
+  /** Whether WRITABLE is asked for (the message did not fit at once). */
+  writing = false;
+  /** Whether a message is out (sent, not all of it back). */
+  busy = false;
+
+  constructor(conn: TcpConn) {
+    this.conn = conn;
+    this.fd = conn.fd;
+  }
+}
+
+raiseFdLimit(count + 64);
+const payload = new Uint8Array(size);
+for (let i = 0; i < size; i++) payload[i] = 97 + (i % 26); // a…z
+const buffer = new Uint8Array(Math.max(size, 64 * 1024));
+const histogram = new Histogram();
+using selector = openSelector<Client>({ backend: values.backend as SelectorBackend });
+const events = new SelectorEvents<Client>(1024);
+const clients: Client[] = [];
+let failure: string | undefined;
+let mismatches = 0;
+let messages = 0;
+
+function fail(message: string): void {
+  failure ??= message;
+}
+
+/** Writes what remains of the current message; asks for WRITABLE while some does not fit. */
+function sendRest(c: Client): void {
+  c.sent += c.conn.tryWrite(c.sent === 0 ? payload : payload.subarray(c.sent));
+  const writing = c.sent < size;
+  if (writing !== c.writing) {
+    c.writing = writing;
+    selector.modify(c.fd, writing ? Interest.READABLE | Interest.WRITABLE : Interest.READABLE);
+  }
+}
+
+function start(c: Client, now: number): void {
+  c.sent = 0;
+  c.received = 0;
+  c.started = now;
+  c.busy = true;
+  sendRest(c);
+}
+
+try {
+  // Connect them all (nonblocking: WRITABLE says the connect is over).
+  const host = values.host;
+  for (let i = 0; i < count; i++) {
+    const c = new Client(connectTcp({ hostname: host, port }));
+    clients.push(c);
+    selector.register(c.fd, Interest.WRITABLE, { data: c });
+  }
+  let connecting = count;
+  const connectBy = performance.now() + CONNECT_TIMEOUT_MS;
+  while (connecting > 0 && failure === undefined) {
+    if (performance.now() > connectBy) {
+      fail(`${connecting} of ${count} connections still connecting after ${CONNECT_TIMEOUT_MS} ms`);
+      break;
+    }
+    const n = selector.selectInto(events, 100);
+    for (let i = 0; i < n; i++) {
+      const c = events.data(i)!;
+      if (c.connected) continue;
+      try {
+        c.conn.finishConnect();
+      } catch (error) {
+        if (error instanceof Deno.errors.WouldBlock) continue;
+        fail(`Cannot connect to ${host}:${port}: ${(error as Error).message}`);
+        break;
+      }
+      c.connected = true;
+      connecting--;
+      c.conn.setNoDelay(true);
+      selector.modify(c.fd, Interest.READABLE);
+    }
+  }
+
+  // Ping-pong.
+  const begin = performance.now();
+  const measureFrom = begin + warmup * 1000;
+  const measureTo = measureFrom + seconds * 1000;
+  const drainTo = measureTo + DRAIN_MS;
+  let busy = 0;
+  if (failure === undefined) {
+    for (const c of clients) start(c, begin);
+    busy = count;
+  }
+  let sending = true;
+  while (busy > 0 && failure === undefined) {
+    const n = selector.selectInto(events, 100);
+    for (let i = 0; i < n; i++) {
+      const c = events.data(i)!;
+      try {
+        if (c.writing && events.writable(i)) sendRest(c);
+        if (!events.readable(i)) continue;
+        const r = c.conn.tryRead(buffer);
+        if (r === null) {
+          fail(`The server closed a connection`);
+          break;
+        }
+        if (r === 0) continue;
+        // Compare what came back with what was sent.
+        const from = c.received;
+        if (from + r > c.sent) mismatches++;
+        else {
+          for (let j = 0; j < r; j++) {
+            if (buffer[j] !== payload[from + j]) {
+              mismatches++;
+              break;
+            }
+          }
+        }
+        c.received = from + r;
+        if (c.received < size) continue;
+        const now = performance.now();
+        if (c.started >= measureFrom && now <= measureTo) {
+          histogram.record(now - c.started);
+          messages++;
+        }
+        if (sending && now < measureTo) {
+          start(c, now);
+        } else {
+          sending = false;
+          c.busy = false;
+          busy--;
+        }
+      } catch (error) {
+        fail(`A connection failed: ${(error as Error).message}`);
+        break;
+      }
+    }
+    const now = performance.now();
+    if (now >= measureTo) sending = false;
+    if (now >= drainTo) {
+      fail(`${busy} echoes still in flight ${DRAIN_MS} ms after the end`);
+      break;
+    }
+  }
+} catch (error) {
+  fail((error as Error).message);
+} finally {
+  for (const c of clients) {
+    if (selector.getKey(c.fd)) selector.unregister(c.fd);
+    c.conn.close();
+  }
+}
+
+const result = {
+  connections: count,
+  size,
+  seconds,
+  messages,
+  messagesPerSecond: Math.round(messages / seconds * 10) / 10,
+  p50Us: Math.round(histogram.percentile(0.5) * 10) / 10,
+  p99Us: Math.round(histogram.percentile(0.99) * 10) / 10,
+  mismatches,
+};
+if (values.json) {
+  console.log(JSON.stringify(result));
+} else {
+  console.log(
+    `${count} connection${count === 1 ? "" : "s"} × ${size} bytes for ${seconds} s: ` +
+      `${Math.round(result.messagesPerSecond).toLocaleString("en")} messages/s, ` +
+      `round trip p50 ${result.p50Us} µs, p99 ${result.p99Us} µs` +
+      (mismatches ? `, ${mismatches} MISMATCHES` : ""),
+  );
+}
+if (failure !== undefined) console.error(failure);
+if (failure !== undefined || mismatches > 0) Deno.exit(1);
