@@ -44,62 +44,69 @@ async function run(command: string, args: string[]): Promise<string> {
   return decoder.decode(output.stdout);
 }
 
-// C figures: name → median ns per call (and per event).
-const c = new Map<string, { ns: number; perEvent: number | null }>();
-let cNote = "";
-const binary = await Deno.makeTempFile({ prefix: "epoll_bench_" });
-try {
-  await run("cc", ["-O2", "-o", binary, path("epoll_bench.c")]);
-  const samples = new Map<string, { ns: number[]; perEvent: number[] }>();
-  for (let i = 0; i < runs; i++) {
-    console.error(`C run ${i + 1}/${runs}`);
-    for (const line of (await run(binary, [])).trim().split("\n")) {
-      const { name, ns, perEvent } = JSON.parse(line);
-      const entry = samples.get(name) ?? { ns: [], perEvent: [] };
-      entry.ns.push(ns);
-      if (perEvent !== null) entry.perEvent.push(perEvent);
-      samples.set(name, entry);
-    }
-  }
-  for (const [name, { ns, perEvent }] of samples) {
-    c.set(name, { ns: median(ns), perEvent: perEvent.length ? median(perEvent) : null });
-  }
-} catch (error) {
-  cNote = `C figures skipped: ${(error as Error).message.split("\n")[0]}`;
-  console.error(cNote);
-} finally {
-  await Deno.remove(binary).catch(() => {});
-}
-
-// Deno figures: "group/name" → median of the per-run averages, in ns.
+// The C program and the Deno benchmarks take turns, run after run, so that
+// both sides of each ratio meet the same state of the machine.
 interface Bench {
   group: string;
   name: string;
   baseline: boolean;
   results: { ok?: { avg: number } }[];
 }
+const cSamples = new Map<string, { ns: number[]; perEvent: number[] }>();
 const samples = new Map<string, { bench: Bench; avg: number[] }>();
-for (let i = 0; i < runs; i++) {
-  console.error(`deno bench run ${i + 1}/${runs}`);
-  const report = JSON.parse(
-    await run(Deno.execPath(), [
-      "bench",
-      "--json",
-      "--allow-ffi",
-      "--allow-read",
-      path("selector_bench.ts"),
-      path("scaling_bench.ts"),
-    ]),
-  ) as { benches: Bench[]; runtime: string; cpu: string };
-  for (const bench of report.benches) {
-    const avg = bench.results[0]?.ok?.avg;
-    if (avg === undefined) throw new Error(`${bench.name} failed`);
-    const key = `${bench.group}/${bench.name}`;
-    const entry = samples.get(key) ?? { bench, avg: [] };
-    entry.avg.push(avg);
-    samples.set(key, entry);
-  }
+let cNote = "";
+const binary = await Deno.makeTempFile({ prefix: "epoll_bench_" });
+let haveC = true;
+try {
+  await run("cc", ["-O2", "-o", binary, path("epoll_bench.c")]);
+} catch (error) {
+  haveC = false;
+  cNote = `C figures skipped: ${(error as Error).message.split("\n")[0]}`;
+  console.error(cNote);
 }
+try {
+  for (let i = 0; i < runs; i++) {
+    if (haveC) {
+      console.error(`C run ${i + 1}/${runs}`);
+      for (const line of (await run(binary, [])).trim().split("\n")) {
+        const { name, ns, perEvent } = JSON.parse(line);
+        const entry = cSamples.get(name) ?? { ns: [], perEvent: [] };
+        entry.ns.push(ns);
+        if (perEvent !== null) entry.perEvent.push(perEvent);
+        cSamples.set(name, entry);
+      }
+    }
+    console.error(`deno bench run ${i + 1}/${runs}`);
+    const report = JSON.parse(
+      await run(Deno.execPath(), [
+        "bench",
+        "--json",
+        "--allow-ffi",
+        "--allow-read",
+        path("selector_bench.ts"),
+        path("scaling_bench.ts"),
+      ]),
+    ) as { benches: Bench[] };
+    for (const bench of report.benches) {
+      const avg = bench.results[0]?.ok?.avg;
+      if (avg === undefined) throw new Error(`${bench.name} failed`);
+      const key = `${bench.group}/${bench.name}`;
+      const entry = samples.get(key) ?? { bench, avg: [] };
+      entry.avg.push(avg);
+      samples.set(key, entry);
+    }
+  }
+} finally {
+  await Deno.remove(binary).catch(() => {});
+}
+// C figures: name → median ns per call (and per event).
+const c = new Map(
+  [...cSamples].map(([name, { ns, perEvent }]) => [
+    name,
+    { ns: median(ns), perEvent: perEvent.length ? median(perEvent) : null },
+  ]),
+);
+// Deno figures: "group/name" → median of the per-run averages, in ns.
 const deno = new Map(
   [...samples].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
 );

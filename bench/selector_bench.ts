@@ -181,9 +181,11 @@ Deno.bench({
   },
 });
 
-// Waking: a select() blocked on this thread and woken by a Worker's
-// wake(wakerHandle), against a wait() parked on another thread and woken
-// by wakeup() from this one. Both are a full round trip through the kernel.
+// Waking: a select() blocked on this thread and woken by a Worker's Waker,
+// against a pending wait() woken by wakeup() from this thread. A wait()
+// that follows one that found something (here, the previous wakeup) looks
+// again on the next event-loop turns before it parks a thread, and finds the
+// wakeup there; the cost of a real park is in the README.
 const sleeper = openSelector();
 const asleep = new Int32Array(new SharedArrayBuffer(4));
 const worker = new Worker(new URL("./_wake_worker.ts", import.meta.url), { type: "module" });
@@ -202,7 +204,7 @@ Deno.bench({
 });
 Deno.bench({
   group: "wake",
-  name: "wait() parked, woken by wakeup()",
+  name: "wait() pending, woken by wakeup() (found before it parks)",
   async fn() {
     const pending = sleeper.wait();
     sleeper.wakeup();
