@@ -1,6 +1,8 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /** Helpers shared by the tests. */
 
+import type { SelectorKey } from "../mod.ts";
+
 /** `Deno.test` for the Linux suite: its tests are ignored on other OSes. */
 export const linuxTest: typeof Deno.test.ignore = Deno.build.os === "linux"
   ? Deno.test
@@ -42,6 +44,12 @@ export function pattern(length: number, seed: number): Uint8Array {
     bytes[i] = x >>> 24;
   }
   return bytes;
+}
+
+/** A selector key's fields as a plain object (keys are read-only accessors). */
+export function fieldsOf(key: SelectorKey<unknown>): Record<string, unknown> {
+  const { fd, interest, data, edge, oneshot, exclusive } = key;
+  return { fd, interest, data, edge, oneshot, exclusive };
 }
 
 /** The backends under test on this OS. */
