@@ -405,7 +405,9 @@ class Key<T> implements SelectorKey<T> {
 /** The Selector shared by every backend. */
 export class SelectorImpl<T> implements Selector<T> {
   #driver: Driver<T>;
-  #keys = new Map<number, Registration<T>>();
+  /** Registrations by fd (an array: fds are small integers, and it beats a Map on the ctl path). */
+  #keys: (Registration<T> | undefined)[] = [];
+  #size = 0;
   #events = new SelectorEvents<T>();
   #nextGen = 1;
   #closed = false;
@@ -449,7 +451,7 @@ export class SelectorImpl<T> implements Selector<T> {
   }
 
   get size(): number {
-    return this.#keys.size;
+    return this.#size;
   }
 
   get wakerHandle(): number {
@@ -507,13 +509,14 @@ export class SelectorImpl<T> implements Selector<T> {
     const exclusive = checkBoolean(action, fd, "exclusive", options?.exclusive) ?? false;
     this.#checkOpen(action, fd);
     this.#checkRegisterOptions(action, fd, interest, edge, oneshot, exclusive);
-    if (this.#keys.has(fd)) {
+    if (this.#keys[fd] !== undefined) {
       throw new Deno.errors.AlreadyExists(`${action(fd)}: fd ${fd} is registered already`);
     }
     const key = new Key(fd, interest, options?.data, edge, oneshot, exclusive);
     const reg: Registration<T> = { key, gen: this.#gen(), armed: true, slot: -1 };
     this.#driver.add(action, reg);
-    this.#keys.set(fd, reg);
+    this.#keys[fd] = reg;
+    this.#size++;
     this.#changed();
     return key;
   }
@@ -527,7 +530,7 @@ export class SelectorImpl<T> implements Selector<T> {
     const oneshotOption = checkBoolean(action, fd, "oneshot", options?.oneshot);
     const exclusiveOption = checkBoolean(action, fd, "exclusive", options?.exclusive);
     this.#checkOpen(action, fd);
-    const prev = this.#keys.get(fd);
+    const prev = this.#keys[fd];
     if (prev === undefined) {
       throw new Deno.errors.NotFound(`${action(fd)}: fd ${fd} is not registered`);
     }
@@ -542,7 +545,7 @@ export class SelectorImpl<T> implements Selector<T> {
     const key = new Key(fd, interest, data, edge, oneshot, exclusive);
     const next: Registration<T> = { key, gen: this.#gen(), armed: true, slot: prev.slot };
     this.#driver.modify(action, prev, next);
-    this.#keys.set(fd, next);
+    this.#keys[fd] = next;
     this.#changed();
     return key;
   }
@@ -551,12 +554,13 @@ export class SelectorImpl<T> implements Selector<T> {
     const action = this.#unregister;
     checkFd(action, fd);
     this.#checkOpen(action, fd);
-    const reg = this.#keys.get(fd);
+    const reg = this.#keys[fd];
     if (reg === undefined) {
       throw new Deno.errors.NotFound(`${action(fd)}: fd ${fd} is not registered`);
     }
     this.#driver.remove(action, reg);
-    this.#keys.delete(fd);
+    this.#keys[fd] = undefined;
+    this.#size--;
     this.#changed();
     return reg.key;
   }
@@ -564,7 +568,7 @@ export class SelectorImpl<T> implements Selector<T> {
   getKey(fd: number): SelectorKey<T> | undefined {
     checkFd(this.#lookUp, fd);
     this.#checkOpen(this.#lookUp, fd);
-    return this.#keys.get(fd)?.key;
+    return this.#keys[fd]?.key;
   }
 
   /** A parked call that cannot see registration changes is woken to park again. */
@@ -705,7 +709,8 @@ export class SelectorImpl<T> implements Selector<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#keys.clear();
+    this.#keys = [];
+    this.#size = 0;
     if (!this.#waiting) this.#release();
     else if (this.#parked) this.#driver.interrupt();
   }
