@@ -11,6 +11,7 @@
  */
 
 import { describe } from "./backends/_events.ts";
+import { OwnedFd } from "./_owned_fd.ts";
 import { osError } from "./ffi/errors.ts";
 import {
   acquireLibc,
@@ -127,40 +128,14 @@ export interface EventFdOptions {
   semaphore?: boolean;
 }
 
-class Fd implements NonblockingFd {
-  #fd: number;
-  #libc: Libc;
-
-  constructor(libc: Libc, fd: number) {
-    this.#libc = libc;
-    this.#fd = fd;
-  }
-
-  get fd(): number {
-    return this.#fd;
-  }
-
-  get closed(): boolean {
-    return this.#fd < 0;
-  }
-
-  /** The open fd, or a BadResource error naming the action. */
-  protected open(action: string): number {
-    if (this.#fd < 0) throw new Deno.errors.BadResource(`${action}: the fd is closed`);
-    return this.#fd;
-  }
-
-  protected get libc(): Libc {
-    return this.#libc;
-  }
-
+class Fd extends OwnedFd implements NonblockingFd {
   tryRead(buffer: Uint8Array): number | null {
     checkBuffer("Cannot read", buffer);
     const fd = this.open("Cannot read");
     if (buffer.length === 0) return 0;
     const length = ioLength(buffer);
     for (;;) {
-      const n = this.#libc.read(fd, buffer, length);
+      const n = this.libc.read(fd, buffer, length);
       if (n > 0) return n;
       if (n === 0) return null;
       const e = errno();
@@ -175,23 +150,12 @@ class Fd implements NonblockingFd {
     if (buffer.length === 0) return 0;
     const length = ioLength(buffer);
     for (;;) {
-      const n = this.#libc.write(fd, buffer, length);
+      const n = this.libc.write(fd, buffer, length);
       if (n >= 0) return n;
       const e = errno();
       if (e === EAGAIN) return 0;
       if (e !== EINTR) throw osError(`Cannot write to fd ${fd}`, e);
     }
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    this.#libc.close(this.#fd);
-    this.#fd = -1;
-    releaseLibc();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

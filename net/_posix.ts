@@ -16,6 +16,7 @@
  */
 
 import { describe } from "../backends/_events.ts";
+import { OwnedFd } from "../_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
 import {
   acquireLibc,
@@ -170,37 +171,26 @@ export function listenPosix(
 }
 
 /** A listening socket. */
-class PosixListener implements TcpListener {
-  #libc: Libc;
-  #fd: number;
+class PosixListener extends OwnedFd implements TcpListener {
   #addr: Deno.NetAddr;
 
   constructor(libc: Libc, fd: number, addr: Deno.NetAddr) {
-    this.#libc = libc;
-    this.#fd = fd;
+    super(libc, fd);
     this.#addr = addr;
-  }
-
-  get fd(): number {
-    return this.#fd;
   }
 
   get addr(): Deno.NetAddr {
     return { ...this.#addr };
   }
 
-  get closed(): boolean {
-    return this.#fd < 0;
-  }
-
   accept(): TcpConn | null {
-    const fd = this.#fd;
+    const fd = this.fd;
     if (fd < 0) {
       throw new Deno.errors.BadResource(
         `Cannot accept on ${formatAddress(this.#addr)}: the listener is closed`,
       );
     }
-    const libc = this.#libc;
+    const libc = this.libc;
     for (;;) {
       storageLength[0] = SOCKADDR_STORAGE_SIZE;
       const conn = libc.accept4(fd, storage, storageLength, SOCKET_FLAGS);
@@ -221,17 +211,6 @@ class PosixListener implements TcpListener {
       if (e === EINTR || e === ECONNABORTED) continue;
       throw osError(`Cannot accept on fd ${fd} at ${formatAddress(this.#addr)}`, e);
     }
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    this.#libc.close(this.#fd);
-    this.#fd = -1;
-    releaseLibc();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
@@ -266,9 +245,7 @@ export function connectPosix(target: SocketAddress): TcpConn {
 }
 
 /** A connected (or connecting) TCP socket. */
-class PosixConn implements TcpConn {
-  #libc: Libc;
-  #fd: number;
+class PosixConn extends OwnedFd implements TcpConn {
   #remoteAddr: Deno.NetAddr;
   #localAddr: Deno.NetAddr | undefined;
   /** Whether a connect is in progress (finishConnect() has not seen it end). */
@@ -277,20 +254,15 @@ class PosixConn implements TcpConn {
   #connectError: Error | undefined;
 
   constructor(libc: Libc, fd: number, remoteAddr: Deno.NetAddr, connecting: boolean) {
-    this.#libc = libc;
-    this.#fd = fd;
+    super(libc, fd);
     this.#remoteAddr = remoteAddr;
     this.#connecting = connecting;
-  }
-
-  get fd(): number {
-    return this.#fd;
   }
 
   get localAddr(): Deno.NetAddr {
     if (this.#localAddr === undefined) {
       const fd = this.#open("Cannot read the local address");
-      this.#localAddr = socketAddress(this.#libc, fd, "getsockname", "tcp");
+      this.#localAddr = socketAddress(this.libc, fd, "getsockname", "tcp");
     }
     return { ...this.#localAddr };
   }
@@ -299,24 +271,19 @@ class PosixConn implements TcpConn {
     return { ...this.#remoteAddr };
   }
 
-  get closed(): boolean {
-    return this.#fd < 0;
-  }
-
   #open(action: string): number {
-    if (this.#fd < 0) throw new Deno.errors.BadResource(`${action}: the connection is closed`);
-    return this.#fd;
+    return this.open(action, "connection");
   }
 
   tryRead(buffer: Uint8Array): number | null {
     if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot read", buffer);
-    const fd = this.#fd;
+    const fd = this.fd;
     if (fd < 0) this.#open("Cannot read");
     const length = buffer.length;
     if (length === 0) return 0;
     const size = ioSize(length);
     for (;;) {
-      const n = this.#libc.recv(fd, buffer, size, 0);
+      const n = this.libc.recv(fd, buffer, size, 0);
       if (n > 0) return n;
       if (n === 0) return null;
       const e = errno();
@@ -327,13 +294,13 @@ class PosixConn implements TcpConn {
 
   tryWrite(buffer: Uint8Array): number {
     if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot write", buffer);
-    const fd = this.#fd;
+    const fd = this.fd;
     if (fd < 0) this.#open("Cannot write");
     const length = buffer.length;
     if (length === 0) return 0;
     const size = ioSize(length);
     for (;;) {
-      const n = this.#libc.send(fd, buffer, size, MSG_NOSIGNAL);
+      const n = this.libc.send(fd, buffer, size, MSG_NOSIGNAL);
       if (n >= 0) return n;
       const e = errno();
       if (e === EAGAIN) return 0;
@@ -346,7 +313,7 @@ class PosixConn implements TcpConn {
     const fd = this.#open(`Cannot finish connecting to ${where}`);
     if (this.#connectError !== undefined) throw this.#connectError;
     if (!this.#connecting) return;
-    const libc = this.#libc;
+    const libc = this.libc;
     option[0] = 0;
     optionLength[0] = INT_SIZE;
     if (libc.getsockopt(fd, SOL_SOCKET, SO_ERROR, option, optionLength) < 0) {
@@ -373,13 +340,13 @@ class PosixConn implements TcpConn {
   shutdown(how: ShutdownHow = "write"): void {
     if (!Object.hasOwn(SHUTDOWN_HOW, how)) {
       throw new TypeError(
-        `Cannot shut down fd ${this.#fd}: how must be "read", "write" or "both", got ${
+        `Cannot shut down fd ${this.fd}: how must be "read", "write" or "both", got ${
           describe(how)
         }`,
       );
     }
     const fd = this.#open("Cannot shut down");
-    if (this.#libc.shutdown(fd, SHUTDOWN_HOW[how]) < 0) {
+    if (this.libc.shutdown(fd, SHUTDOWN_HOW[how]) < 0) {
       throw osError(`Cannot shut down fd ${fd}`, errno());
     }
   }
@@ -387,22 +354,11 @@ class PosixConn implements TcpConn {
   setNoDelay(on = true): void {
     if (typeof on !== "boolean") {
       throw new TypeError(
-        `Cannot set TCP_NODELAY on fd ${this.#fd}: on must be a boolean, got ${describe(on)}`,
+        `Cannot set TCP_NODELAY on fd ${this.fd}: on must be a boolean, got ${describe(on)}`,
       );
     }
     const fd = this.#open("Cannot set TCP_NODELAY");
-    setIntOption(this.#libc, fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", on ? 1 : 0);
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    this.#libc.close(this.#fd);
-    this.#fd = -1;
-    releaseLibc();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+    setIntOption(this.libc, fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", on ? 1 : 0);
   }
 }
 
@@ -434,9 +390,7 @@ export function bindPosixUdp(address: SocketAddress): UdpSocket {
 const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /** A bound UDP socket. */
-class PosixUdpSocket implements UdpSocket {
-  #libc: Libc;
-  #fd: number;
+class PosixUdpSocket extends OwnedFd implements UdpSocket {
   #ipv6: boolean;
   #addr: Deno.NetAddr;
   // The last destination, encoded, so that replies to one peer parse nothing.
@@ -446,27 +400,17 @@ class PosixUdpSocket implements UdpSocket {
   #lastWhere = "";
 
   constructor(libc: Libc, fd: number, ipv6: boolean, addr: Deno.NetAddr) {
-    this.#libc = libc;
-    this.#fd = fd;
+    super(libc, fd);
     this.#ipv6 = ipv6;
     this.#addr = addr;
-  }
-
-  get fd(): number {
-    return this.#fd;
   }
 
   get addr(): Deno.NetAddr {
     return { ...this.#addr };
   }
 
-  get closed(): boolean {
-    return this.#fd < 0;
-  }
-
   #open(action: string): number {
-    if (this.#fd < 0) throw new Deno.errors.BadResource(`${action}: the socket is closed`);
-    return this.#fd;
+    return this.open(action, "socket");
   }
 
   /** The sockaddr of a destination, checked and encoded for this socket's family. */
@@ -514,7 +458,7 @@ class PosixUdpSocket implements UdpSocket {
     const sockaddr = this.#destination(address);
     const fd = this.#open("Cannot send");
     for (;;) {
-      const n = this.#libc.sendto(
+      const n = this.libc.sendto(
         fd,
         buffer,
         ioSize(buffer.length),
@@ -534,7 +478,7 @@ class PosixUdpSocket implements UdpSocket {
     const fd = this.#open("Cannot receive");
     for (;;) {
       storageLength[0] = SOCKADDR_STORAGE_SIZE;
-      const n = this.#libc.recvfrom(
+      const n = this.libc.recvfrom(
         fd,
         buffer,
         ioSize(buffer.length),
@@ -547,16 +491,5 @@ class PosixUdpSocket implements UdpSocket {
       if (e === EAGAIN) return null;
       if (e !== EINTR) throw osError(`Cannot receive on fd ${fd}`, e);
     }
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    this.#libc.close(this.#fd);
-    this.#fd = -1;
-    releaseLibc();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
