@@ -21,6 +21,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { cpuModel, median, run, writeSection } from "./_runner.ts";
 import {
   cpuPinning,
   type LoadResult,
@@ -46,22 +47,11 @@ if (!(warmup >= 0)) throw new RangeError("--warmup must be a non-negative number
 
 const here = new URL(".", import.meta.url);
 const path = (name: string) => new URL(name, here).pathname;
-const decoder = new TextDecoder();
 const deno = Deno.execPath();
 
-async function capture(command: string, args: string[]): Promise<string> {
-  const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!output.success) {
-    throw new Error(`${command} ${args.join(" ")} failed:\n${decoder.decode(output.stderr)}`);
-  }
-  return decoder.decode(output.stdout) + decoder.decode(output.stderr);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** Runs a command; its stdout and stderr. */
+function capture(command: string, args: string[]): Promise<string> {
+  return run(command, args, { withStderr: true });
 }
 
 // The C programs.
@@ -284,9 +274,7 @@ for (const target of targets) {
 }
 if (notes.length) lines.push("", ...notes);
 
-// /proc is read through grep: Deno wants --allow-all to read it itself.
-const cpu = (await capture("grep", ["-m1", "model name", "/proc/cpuinfo"]).catch(() => ""))
-  .replace(/^model name\s*:\s*/, "").trim() || "unknown CPU";
+const cpu = await cpuModel();
 const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} ` +
   `(${navigator.hardwareConcurrency} cores), Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}` +
   (compiler ? `, ${compiler} -O2` : "") +
@@ -297,18 +285,6 @@ const table = [header, "", ...lines].join("\n");
 console.log(table);
 
 if (values.write) {
-  const readme = path("README.md");
-  const text = await Deno.readTextFile(readme);
-  const start = "<!-- echo:start -->";
-  const end = "<!-- echo:end -->";
-  const from = text.indexOf(start);
-  const to = text.indexOf(end);
-  if (from < 0 || to < from) throw new Error(`bench/README.md has no ${start} … ${end} section`);
-  await Deno.writeTextFile(
-    readme,
-    `${text.slice(0, from + start.length)}\n${table}\n${text.slice(to)}`,
-  );
-  // As `deno fmt --check` (part of the test task) wants it.
-  await capture(deno, ["fmt", readme]);
+  await writeSection("echo", table);
   console.error("Wrote bench/README.md");
 }

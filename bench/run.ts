@@ -14,6 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { cpuModel, median, run, writeSection } from "./_runner.ts";
 import { SIZES } from "./_sizes.ts";
 
 const { values } = parseArgs({
@@ -27,22 +28,6 @@ if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`--runs must be a 
 
 const here = new URL(".", import.meta.url);
 const path = (name: string) => new URL(name, here).pathname;
-const decoder = new TextDecoder();
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-async function run(command: string, args: string[]): Promise<string> {
-  const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!output.success) {
-    throw new Error(`${command} ${args.join(" ")} failed:\n${decoder.decode(output.stderr)}`);
-  }
-  return decoder.decode(output.stdout);
-}
 
 // The C program and the Deno benchmarks take turns, run after run, so that
 // both sides of each ratio meet the same state of the machine.
@@ -265,13 +250,7 @@ for (const target of targets) {
 if (cNote) lines.push("", cNote);
 lines.push(...wine);
 
-const cpu = decoder.decode(
-  (await new Deno.Command("sh", {
-    args: ["-c", "grep -m1 'model name' /proc/cpuinfo"],
-    stdout: "piped",
-  }).output())
-    .stdout,
-).replace(/^model name\s*:\s*/, "").trim();
+const cpu = await cpuModel();
 const header =
   `Measured ${
     new Date().toISOString().slice(0, 10)
@@ -281,20 +260,8 @@ const table = [header, "", ...lines].join("\n");
 console.log(table);
 
 if (values.write) {
-  const readme = path("README.md");
-  const text = await Deno.readTextFile(readme);
-  const start = "<!-- results:start -->";
-  const end = "<!-- results:end -->";
-  const from = text.indexOf(start);
-  const to = text.indexOf(end);
-  if (from < 0 || to < from) throw new Error(`bench/README.md has no ${start} … ${end} section`);
-  await Deno.writeTextFile(
-    readme,
-    `${text.slice(0, from + start.length)}\n${table}\n${text.slice(to)}`,
-  );
   await Deno.writeTextFile(path("epoll_vs_poll.svg"), chart(curve));
-  // As `deno fmt --check` (part of the test task) wants them.
-  await run(Deno.execPath(), ["fmt", readme, path("epoll_vs_poll.svg")]);
+  await writeSection("results", table, [path("epoll_vs_poll.svg")]);
   console.error("Wrote bench/README.md and bench/epoll_vs_poll.svg");
 }
 
