@@ -91,8 +91,12 @@ function numberOf(socket: Socket): number {
   return Number(Deno.UnsafePointer.value(socket));
 }
 
-/** Opens an overlapped, non-inheritable TCP socket; the caller holds a use of ws2_32. */
-function openSocket(ws: Ws2_32, action: string, ipv6: boolean): Socket {
+/**
+ * Opens an overlapped, non-inheritable TCP socket, with a use of ws2_32
+ * that `closeSocket()` gives back (given back at once if the open fails).
+ */
+function openSocket(action: string, ipv6: boolean): { ws: Ws2_32; socket: Socket } {
+  const ws = acquireWs2_32();
   const socket = ws.WSASocketW(
     ipv6 ? AF_INET6 : AF_INET,
     SOCK_STREAM,
@@ -102,9 +106,11 @@ function openSocket(ws: Ws2_32, action: string, ipv6: boolean): Socket {
     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT,
   );
   if (socket === null || Deno.UnsafePointer.value(socket) === INVALID_SOCKET) {
-    throw win32Error(action, ws.WSAGetLastError());
+    const error = win32Error(action, ws.WSAGetLastError());
+    releaseWs2_32();
+    throw error;
   }
-  return socket;
+  return { ws, socket };
 }
 
 /** Closes a socket, makes `port` forget it, and gives its use of ws2_32 back. */
@@ -185,14 +191,7 @@ function operationError(
  */
 export function listenWinsock(address: SocketAddress, backlog: number): WinsockListener {
   const action = `Cannot listen on ${formatAddress(address)}`;
-  const ws = acquireWs2_32();
-  let socket: Socket;
-  try {
-    socket = openSocket(ws, action, address.ipv6);
-  } catch (error) {
-    releaseWs2_32();
-    throw error;
-  }
+  const { ws, socket } = openSocket(action, address.ipv6);
   try {
     const error = setIntOption(ws, socket, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
     if (error !== 0) throw win32Error(action, error);
@@ -287,14 +286,7 @@ export class WinsockListener implements TcpListener {
     action: string,
     signal: AbortSignal | undefined,
   ): Promise<WinsockConn | typeof RETRY> {
-    const ws = acquireWs2_32();
-    let socket: Socket;
-    try {
-      socket = openSocket(ws, action, this.#ipv6);
-    } catch (error) {
-      releaseWs2_32();
-      throw error;
-    }
+    const { ws, socket } = openSocket(action, this.#ipv6);
     let acceptEx;
     try {
       port.ensureAssociated(action, socket);
@@ -417,14 +409,7 @@ export async function connectWinsock(
   const signal = checkCancelOptions(action, options);
   if (port.closed) throw new Deno.errors.BadResource(`${action}: the completion port is closed`);
   signal?.throwIfAborted();
-  const ws = acquireWs2_32();
-  let socket: Socket;
-  try {
-    socket = openSocket(ws, action, target.ipv6);
-  } catch (error) {
-    releaseWs2_32();
-    throw error;
-  }
+  const { ws, socket } = openSocket(action, target.ipv6);
   let connectEx;
   try {
     const wildcard = encodeSockaddr(wildcardOf(target), FAMILIES);
