@@ -8,6 +8,31 @@
 
 import { type Libc, releaseLibc } from "./ffi/libc.ts";
 
+/** Called with the fd just before an {@linkcode OwnedFd} closes it. */
+export type CloseWatcher = (fd: number) => void;
+
+const watchers = new Set<CloseWatcher>();
+
+/**
+ * Calls `watcher` with the fd just before any {@linkcode OwnedFd} closes
+ * it (a CompletionPort cancels what it has in flight on that fd), until
+ * {@linkcode unwatchCloses}.
+ *
+ * @internal
+ */
+export function watchCloses(watcher: CloseWatcher): void {
+  watchers.add(watcher);
+}
+
+/**
+ * Stops calling `watcher`.
+ *
+ * @internal
+ */
+export function unwatchCloses(watcher: CloseWatcher): void {
+  watchers.delete(watcher);
+}
+
 /** An open fd holding one use of libc, given back when it is closed. */
 export class OwnedFd implements Disposable {
   #fd: number;
@@ -45,8 +70,10 @@ export class OwnedFd implements Disposable {
 
   /** Closes the fd; idempotent. */
   close(): void {
-    if (this.#fd < 0) return;
-    this.#libc.close(this.#fd);
+    const fd = this.#fd;
+    if (fd < 0) return;
+    if (watchers.size > 0) { for (const watcher of watchers) watcher(fd); }
+    this.#libc.close(fd);
     this.#fd = -1;
     releaseLibc();
   }

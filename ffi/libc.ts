@@ -97,6 +97,48 @@ export const LIBC_SYMBOLS = {
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   /** int setrlimit(int resource, const struct rlimit *rlim); */
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  /**
+   * long syscall(SYS_io_uring_setup, u32 entries, struct io_uring_params *p);
+   * the first argument is the syscall number as a bigint
+   */
+  io_uring_setup: { name: "syscall", parameters: ["i64", "u32", "buffer"], result: "i32" },
+  /**
+   * long syscall(SYS_io_uring_enter, unsigned int fd, u32 to_submit,
+   *              u32 min_complete, u32 flags, const void *argp, size_t argsz);
+   */
+  io_uring_enter: {
+    name: "syscall",
+    parameters: ["i64", "u32", "u32", "u32", "u32", "pointer", "usize"],
+    result: "i32",
+  },
+  /** void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset); */
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  /** int munmap(void *addr, size_t length); */
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  /** ssize_t pread(int fd, void *buf, size_t count, off_t offset); (see above for i32) */
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "i32" },
+  /** ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset); (see above for i32) */
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "i32" },
+  /** int fstat(int fd, struct stat *statbuf); */
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  /**
+   * ssize_t pread(int fd, void *buf, size_t count, off_t offset); on a worker
+   * thread (a large file read off the event loop): errno cannot be read
+   * afterwards, so a failure is redone synchronously to learn it
+   */
+  pread_offloaded: {
+    name: "pread",
+    parameters: ["i32", "buffer", "usize", "i64"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset); as pread_offloaded */
+  pwrite_offloaded: {
+    name: "pwrite",
+    parameters: ["i32", "buffer", "usize", "i64"],
+    result: "i32",
+    nonblocking: true,
+  },
   /** int *__errno_location(void); the calling thread's errno */
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -217,6 +259,11 @@ export const SHUT_RD = 0;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const F_GETFD = 1;
+export const F_GETFL = 3;
+/** send/recv flag: this call does not block, whatever the fd's mode. */
+export const MSG_DONTWAIT = 0x40;
+/** Bytes a write to a pipe with room for one buffer takes without blocking. */
+export const PIPE_BUF = 4096;
 
 /** sizeof(int), the size of an int socket option. */
 export const INT_SIZE = 4;
@@ -243,6 +290,23 @@ export const RLIMIT_SIZE = 16;
 /** rlim_t RLIM_INFINITY: no limit. */
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
+/** SYS_io_uring_setup and SYS_io_uring_enter (the same on x86_64 and aarch64). */
+export const SYS_IO_URING_SETUP = 425n;
+export const SYS_IO_URING_ENTER = 426n;
+/** `struct stat`: where `st_mode` is, and how large the struct is. */
+export const STAT_SIZE = 144;
+export const STAT_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+/** The file-type bits of `st_mode`, and the types that take offsets. */
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFSOCK = 0o140000;
+/** mmap: protection and flags of the io_uring rings, and what a failed mmap returns. */
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const MAP_SHARED = 0x01;
+export const MAP_POPULATE = 0x8000;
+export const MAP_FAILED = 0xffffffffffffffffn;
 export const EINTR = 4;
 export const EBADF = 9;
 export const EAGAIN = 11;
@@ -251,3 +315,13 @@ export const ENOENT = 2;
 export const ECONNABORTED = 103;
 export const ENOTCONN = 107;
 export const EINPROGRESS = 115;
+export const EEXIST = 17;
+export const ESPIPE = 29;
+export const ENOTSOCK = 88;
+export const EBUSY = 16;
+export const EINVAL = 22;
+export const ENOSYS = 38;
+export const EPIPE = 32;
+export const EISCONN = 106;
+export const EALREADY = 114;
+export const ECANCELED = 125;

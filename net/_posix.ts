@@ -170,6 +170,59 @@ export function listenPosix(
   }
 }
 
+/**
+ * Whether `listener` is a listener from {@linkcode listenPosix}.
+ *
+ * @internal
+ */
+export function isPosixListener(listener: unknown): listener is TcpListener {
+  return listener instanceof PosixListener;
+}
+
+/**
+ * Opens a nonblocking, close-on-exec TCP socket of `target`'s family, for a
+ * CompletionPort's connect; the caller closes it if it goes no further.
+ *
+ * @internal
+ */
+export function openStreamSocket(libc: Libc, target: SocketAddress): number {
+  return openSocket(
+    libc,
+    `Cannot open a socket to connect to ${formatAddress(target)}`,
+    target.ipv6,
+    SOCK_STREAM,
+  );
+}
+
+/**
+ * `target` as a `struct sockaddr`.
+ *
+ * @internal
+ */
+export function sockaddrOf(target: SocketAddress): Uint8Array {
+  return encodeSockaddr(target, FAMILIES);
+}
+
+/**
+ * The address in a `struct sockaddr` the kernel filled, `length` bytes long.
+ *
+ * @internal
+ */
+export function addressOf(sockaddr: Uint8Array, length: number): Deno.NetAddr {
+  return decodeSockaddr(sockaddr, length, FAMILIES);
+}
+
+/**
+ * Makes a TcpConn of a connected (or accepted) fd, which it takes over
+ * with a use of libc of its own.
+ *
+ * @internal
+ */
+export function adoptConn(libc: Libc, fd: number, remote: Deno.NetAddr): TcpConn {
+  acquireLibc();
+  return new PosixConn(libc, fd, remote, false);
+}
+
 /** A listening socket. */
 class PosixListener extends OwnedFd implements TcpListener {
   #addr: Deno.NetAddr;
