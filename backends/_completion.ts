@@ -7,8 +7,9 @@
  */
 
 import { describe } from "./_events.ts";
-import type { WaitOptions } from "./_selector.ts";
+import { normalizeTimeout, type WaitOptions } from "./_selector.ts";
 import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../net/_types.ts";
+import { parseAddress, type SocketAddress } from "../net/_address.ts";
 
 /** A Windows HANDLE (or SOCKET), as a pointer or a number; an fd number elsewhere. */
 export type Handle = Deno.PointerValue | number;
@@ -97,7 +98,7 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
   wait(options?: WaitOptions): Promise<Completion[]>;
   /**
    * Reads from an overlapped handle through the port; from a TcpConn's
-   * `fd`, receives (WSARecv on Windows).
+   * `fd`, receives (WSARecv on Windows, IORING_OP_RECV with io_uring).
    *
    * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
    * @param buffer where the bytes go; neither resizable nor shared, and not to be transferred or resized until the promise settles
@@ -111,8 +112,8 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
   read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null>;
   /**
    * Writes to an overlapped handle through the port; to a TcpConn's `fd`,
-   * sends (WSASend on Windows). A socket's write takes all its bytes unless
-   * it fails.
+   * sends (WSASend on Windows, IORING_OP_SEND with io_uring). A socket's
+   * write takes all its bytes unless it fails.
    *
    * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
    * @param buffer the bytes; neither resizable nor shared, and not to be transferred or resized until the promise settles
@@ -126,8 +127,9 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
   write(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number>;
   /**
    * Accepts the next connection on a listener, through the port (AcceptEx
-   * on Windows). The listener and the connection are associated with this
-   * port, and with no other: use them with this port only.
+   * on Windows, IORING_OP_ACCEPT with io_uring). On Windows the listener
+   * and the connection are associated with this port, and with no other:
+   * use them with this port only (portable code does so everywhere).
    *
    * @param listener a listener from `listenTcp()`
    * @param options an abort signal
@@ -142,7 +144,7 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    * import { listenTcp, openCompletionPort } from "@evented/io";
    * import { deepEqual } from "node:assert/strict";
    *
-   * if (Deno.build.os === "windows") {
+   * if (Deno.build.os === "windows" || Deno.build.os === "linux") {
    *   await using port = openCompletionPort();
    *   using listener = listenTcp({ port: 0 });
    *   const accepting = port.accept(listener, { signal: AbortSignal.timeout(10_000) });
@@ -154,9 +156,11 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    */
   accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn>;
   /**
-   * Connects to `hostname:port`, through the port (ConnectEx on Windows),
-   * from the wildcard address of its family. The connection is associated
-   * with this port, and with no other: use it with this port only.
+   * Connects to `hostname:port`, through the port (ConnectEx on Windows,
+   * IORING_OP_CONNECT with io_uring), from the wildcard address of its
+   * family. On Windows the connection is associated with this port, and
+   * with no other: use it with this port only (portable code does so
+   * everywhere).
    *
    * @param address the peer: an IPv4 or IPv6 literal or "localhost" (default "127.0.0.1"), and a port
    * @param options an abort signal
@@ -173,7 +177,7 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    * import { listenTcp, openCompletionPort } from "@evented/io";
    * import { rejects } from "node:assert/strict";
    *
-   * if (Deno.build.os === "windows") {
+   * if (Deno.build.os === "windows" || Deno.build.os === "linux") {
    *   await using port = openCompletionPort();
    *   const listener = listenTcp({ hostname: "::1", port: 0 });
    *   listener.close(); // its port is free again
@@ -250,4 +254,117 @@ export function checkOffset(action: string, offset: unknown): bigint | undefined
     return offset;
   }
   throw new TypeError(`${action}: offset must be a number or a bigint, got ${describe(offset)}`);
+}
+
+/**
+ * Checks the options of a socket operation; returns its signal.
+ *
+ * @internal
+ */
+export function checkCancelOptions(action: string, options: unknown): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${action}: options must be an object, got ${describe(options)}`);
+  }
+  const signal = (options as CancelOptions).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${action}: signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  return signal;
+}
+
+/**
+ * Checks the address of a port's `connect()`: `{ hostname, port }`.
+ *
+ * @internal
+ */
+export function checkConnectAddress(address: unknown): SocketAddress {
+  if (typeof address !== "object" || address === null) {
+    throw new TypeError(
+      `Cannot connect: address must be an object { hostname, port }, got ${describe(address)}`,
+    );
+  }
+  const { hostname = "127.0.0.1", port } = address as Record<string, unknown>;
+  return parseAddress("Cannot connect to", hostname, port);
+}
+
+/**
+ * A pending `wait()` of a port.
+ *
+ * @internal
+ */
+export interface Waiter {
+  resolve: (completions: Completion[]) => void;
+  reject: (reason: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** The longest timer one setTimeout takes; longer waits re-arm it. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/**
+ * Checks the options of `wait()`: returns its timeout in milliseconds
+ * (Infinity: none) and its signal.
+ *
+ * @internal
+ */
+export function checkWaitOptions(
+  action: string,
+  options: unknown,
+): { ms: number; signal: AbortSignal | undefined } {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new TypeError(`${action}: options must be an object, got ${describe(options)}`);
+  }
+  const ms = normalizeTimeout(() => action, (options as WaitOptions | undefined)?.timeout);
+  const signal = (options as WaitOptions | undefined)?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${action}: signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  return { ms, signal };
+}
+
+/**
+ * Starts a pending `wait()`: `end(waiter, [])` ends it at its deadline
+ * (never before; never for Infinity), `end(waiter, undefined, reason)` when
+ * the signal aborts. `end` settles it with {@linkcode settleWait}.
+ *
+ * @internal
+ */
+export function startWait(
+  resolve: (completions: Completion[]) => void,
+  reject: (reason: unknown) => void,
+  ms: number,
+  signal: AbortSignal | undefined,
+  end: (waiter: Waiter, completions?: Completion[], reason?: unknown) => void,
+): Waiter {
+  const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
+  if (ms !== Infinity) {
+    const deadline = performance.now() + ms;
+    const arm = () => {
+      const left = deadline - performance.now();
+      if (left > 0) waiter.timer = setTimeout(arm, Math.min(Math.ceil(left), MAX_TIMER_MS));
+      else end(waiter, []);
+    };
+    arm();
+  }
+  if (signal !== undefined) {
+    waiter.onAbort = () => end(waiter, undefined, signal.reason);
+    signal.addEventListener("abort", waiter.onAbort);
+  }
+  return waiter;
+}
+
+/**
+ * Settles a pending `wait()` with completions, or rejects it with
+ * `reason`; its timer and abort listener go.
+ *
+ * @internal
+ */
+export function settleWait(waiter: Waiter, completions?: Completion[], reason?: unknown): void {
+  clearTimeout(waiter.timer);
+  waiter.signal?.removeEventListener("abort", waiter.onAbort!);
+  if (completions !== undefined) waiter.resolve(completions);
+  else waiter.reject(reason);
 }

@@ -18,10 +18,14 @@ import {
   checkIoBuffer,
   checkKey,
   checkOffset,
+  checkWaitOptions,
   type Completion,
   type CompletionPort,
   type Handle,
   type IoOptions,
+  settleWait,
+  startWait,
+  type Waiter,
 } from "./_completion.ts";
 import { describe } from "./_events.ts";
 import { normalizeTimeout, type WaitOptions } from "./_selector.ts";
@@ -84,15 +88,6 @@ interface Operation {
   onAbort: (() => void) | undefined;
   /** Why it was cancelled, if it was. */
   cancelled: "signal" | "close" | undefined;
-}
-
-/** A pending `wait()`. */
-interface Waiter {
-  resolve: (completions: Completion[]) => void;
-  reject: (reason: unknown) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 /** A number for a pointer (user-space addresses fit in 53 bits). */
@@ -394,14 +389,7 @@ export class IocpPort implements CompletionPort {
     let ms: number;
     let signal: AbortSignal | undefined;
     try {
-      if (options !== undefined && (typeof options !== "object" || options === null)) {
-        throw new TypeError(`${action}: options must be an object, got ${describe(options)}`);
-      }
-      ms = normalizeTimeout(() => action, options?.timeout);
-      signal = options?.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new TypeError(`${action}: signal must be an AbortSignal, got ${describe(signal)}`);
-      }
+      ({ ms, signal } = checkWaitOptions(action, options));
       this.#checkOpen(action);
       if (this.#waiter !== undefined) {
         throw new Deno.errors.Busy(`${action}: another wait() is pending on this port`);
@@ -417,38 +405,18 @@ export class IocpPort implements CompletionPort {
       return Promise.resolve(this.#take());
     }
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
-      this.#waiter = waiter;
-      if (ms !== Infinity) {
-        const deadline = performance.now() + ms;
-        const arm = () => {
-          const left = deadline - performance.now();
-          if (left > 0) {
-            waiter.timer = setTimeout(arm, Math.min(Math.ceil(left), MAX_SLICE_MS));
-          } else {
-            this.#endWait(waiter, []);
-          }
-        };
-        arm();
-      }
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#endWait(waiter, undefined, signal.reason);
-        signal.addEventListener("abort", waiter.onAbort);
-      }
+      this.#waiter = startWait(resolve, reject, ms, signal, this.#endWait);
       this.#pump();
     });
   }
 
   /** Settles a pending wait, and lets the pump stop if nothing else needs it. */
-  #endWait(waiter: Waiter, completions?: Completion[], reason?: unknown): void {
+  #endWait = (waiter: Waiter, completions?: Completion[], reason?: unknown): void => {
     if (this.#waiter !== waiter) return;
     this.#waiter = undefined;
-    clearTimeout(waiter.timer);
-    waiter.signal?.removeEventListener("abort", waiter.onAbort!);
-    if (completions !== undefined) waiter.resolve(completions);
-    else waiter.reject(reason);
+    settleWait(waiter, completions, reason);
     this.#unparkIfIdle();
-  }
+  };
 
   /** A pump parked for nothing is ended with the marker packet. */
   #unparkIfIdle(): void {
