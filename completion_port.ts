@@ -8,6 +8,7 @@
 import { describe } from "./backends/_events.ts";
 import type { CompletionBackend, CompletionPort } from "./backends/_completion.ts";
 import { IocpPort } from "./backends/iocp.ts";
+import { openLinuxPort } from "./backends/_linux_port.ts";
 
 export type {
   Completion,
@@ -25,7 +26,11 @@ export interface OpenCompletionPortOptions {
    * backends ignore it.
    */
   concurrency?: number;
-  /** The engine: `"iocp"` (Windows, the default there); Linux backends are planned. */
+  /**
+   * The engine: `"iocp"` on Windows (the default there); `"io_uring"` on
+   * Linux (the default where the kernel allows it) or `"epoll"` (the
+   * default where io_uring is missing, disabled or refused).
+   */
   backend?: CompletionBackend;
 }
 
@@ -39,7 +44,9 @@ export interface OpenCompletionPortOptions {
  * @returns a new port
  * @throws {TypeError} if an option has the wrong type
  * @throws {RangeError} if `concurrency` is not an integer from 0 to 2^32-1
- * @throws {Deno.errors.NotSupported} on an OS, or with a backend, that has no CompletionPort yet
+ * @throws {Deno.errors.NotSupported} on an OS that has no CompletionPort yet, or with a backend of another OS
+ * @throws {Error} with the errno `code` (`"EPERM"`, `"ENOSYS"`, …) if `backend: "io_uring"` is asked
+ *   for and the kernel refuses it (without `backend`, Linux falls back to epoll then)
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
  * @example Post a packet and take it back
@@ -47,11 +54,9 @@ export interface OpenCompletionPortOptions {
  * import { openCompletionPort } from "@evented/io";
  * import { deepEqual } from "node:assert/strict";
  *
- * if (Deno.build.os === "windows") {
- *   using port = openCompletionPort();
- *   port.post(42, 5);
- *   deepEqual(port.get(1_000).map(({ key, bytes }) => [key, bytes]), [[42, 5]]);
- * }
+ * using port = openCompletionPort(); // iocp on Windows, io_uring (or epoll) on Linux
+ * port.post(42, 5);
+ * deepEqual(port.get(1_000).map(({ key, bytes }) => [key, bytes]), [[42, 5]]);
  * ```
  */
 export function openCompletionPort(options: OpenCompletionPortOptions = {}): CompletionPort {
@@ -70,10 +75,15 @@ export function openCompletionPort(options: OpenCompletionPortOptions = {}): Com
     );
   }
   const os = Deno.build.os;
+  if (os === "linux") {
+    if (backend === "iocp") {
+      throw new Deno.errors.NotSupported(`${action}: the iocp backend is for Windows, not linux`);
+    }
+    return openLinuxPort(backend);
+  }
   if (os !== "windows") {
     throw new Deno.errors.NotSupported(
-      `${action} on ${os}: no CompletionPort backend exists for ${os} yet` +
-        (os === "linux" ? " (io_uring, with an epoll fallback, is planned)" : ""),
+      `${action} on ${os}: no CompletionPort backend exists for ${os} yet`,
     );
   }
   if ((backend ?? "iocp") !== "iocp") {
