@@ -9,8 +9,10 @@
 import { describe } from "./backends/_events.ts";
 import type { Selector, SelectorBackend } from "./backends/_selector.ts";
 import { signalEventFd } from "./backends/_linux.ts";
+import { openAfdSelector, postWakeup } from "./backends/afd.ts";
 import { openEpollSelector } from "./backends/epoll.ts";
 import { openPollSelector } from "./backends/poll.ts";
+import { acquireKernel32, releaseKernel32 } from "./ffi/kernel32.ts";
 import { acquireLibc, releaseLibc } from "./ffi/libc.ts";
 
 export type {
@@ -25,14 +27,21 @@ export { Interest, Ready, type SelectorEvent, SelectorEvents } from "./backends/
 /** Options of {@linkcode openSelector}. */
 export interface OpenSelectorOptions {
   /**
-   * The engine: `"epoll"` (the default on Linux), `"poll"` (poll(2), O(n)
-   * per wait, for comparison and fallback), or `"afd"` (Windows, not yet).
+   * The engine: on Linux `"epoll"` (the default) or `"poll"` (poll(2),
+   * O(n) per wait, for comparison and fallback); on Windows `"afd"` (the
+   * default and only one: sockets, polled through `\Device\Afd`).
    */
   backend?: SelectorBackend;
 }
 
 /**
  * Opens a Selector: readiness notification for fds.
+ *
+ * On Linux it watches any fd epoll (or poll) can watch: pipes, sockets,
+ * eventfds, terminals. On Windows the afd backend watches sockets (the
+ * `fd` of this module's sockets is the SOCKET's value), level-triggered or
+ * oneshot; other handles, and `edge` and `exclusive`, are
+ * `Deno.errors.NotSupported` there.
  *
  * Needs `--allow-ffi`. The selector holds kernel objects until it is closed:
  * close it, or declare it with `using`.
@@ -41,7 +50,8 @@ export interface OpenSelectorOptions {
  * @param options the backend to use
  * @returns a new, empty selector
  * @throws {TypeError} if `options.backend` is not a backend name
- * @throws {Deno.errors.NotSupported} on an OS, or with a backend, that has no Selector yet
+ * @throws {Deno.errors.NotSupported} on an OS that has no Selector yet, or with a backend of
+ *   another OS
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
  * @example Wait for a pipe to turn readable
@@ -60,6 +70,25 @@ export interface OpenSelectorOptions {
  *   selector.unregister(pipe.reader.fd);
  * }
  * ```
+ *
+ * @example Wait for a connection on Windows
+ * ```ts
+ * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { deepEqual, equal } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "windows") {
+ *   using selector = openSelector<string>();
+ *   equal(selector.backend, "afd");
+ *   using listener = listenTcp({ port: 0 });
+ *   selector.register(listener.fd, Interest.READABLE, { data: "listener" });
+ *   using client = connectTcp({ port: listener.addr.port });
+ *   const events = await selector.wait({ timeout: 5_000 });
+ *   deepEqual(events.map((event) => event.data), ["listener"]);
+ *   using server = listener.accept()!;
+ *   equal(server.remoteAddr.port, client.localAddr.port);
+ *   selector.unregister(listener.fd);
+ * }
+ * ```
  */
 export function openSelector<T = unknown>(options: OpenSelectorOptions = {}): Selector<T> {
   const backend = options.backend;
@@ -69,10 +98,17 @@ export function openSelector<T = unknown>(options: OpenSelectorOptions = {}): Se
     );
   }
   const os = Deno.build.os;
+  if (os === "windows") {
+    if (backend !== undefined && backend !== "afd") {
+      throw new Deno.errors.NotSupported(
+        `Cannot open selector: the ${backend} backend is for Linux, not ${os}`,
+      );
+    }
+    return openAfdSelector<T>();
+  }
   if (os !== "linux") {
     throw new Deno.errors.NotSupported(
-      `Cannot open selector on ${os}: no Selector backend exists for ${os} yet` +
-        (os === "windows" ? " (the afd backend is planned)" : ""),
+      `Cannot open selector on ${os}: no Selector backend exists for ${os} yet`,
     );
   }
   switch (backend ?? "epoll") {
@@ -98,6 +134,7 @@ export interface Waker extends Disposable {
    * with none blocked, its next call returns at once.
    *
    * @throws {Deno.errors.BadResource} if the waker is closed, or the handle is no open fd
+   *   (Linux) or completion port (Windows)
    */
   wake(): void;
   /** Releases the waker (not the selector); idempotent. */
@@ -116,11 +153,14 @@ function checkHandle(action: string, handle: unknown): number {
 
 /**
  * Opens a waker for the selector whose `wakerHandle` is `handle`, for a
- * Worker that wakes it more than once: it keeps libc bound in the Worker
- * (binding it costs milliseconds), and each `wake()` is one write(2).
+ * Worker that wakes it more than once: it keeps libc (kernel32 on Windows)
+ * bound in the Worker (binding it costs milliseconds), and each `wake()`
+ * is one write(2) to the selector's eventfd (on Windows, one packet posted
+ * to its completion port).
  *
  * The handle is valid only while the selector is open: after that, waking
- * writes to whatever fd has the number then. Close the waker first.
+ * writes to whatever fd (or completion port) has the number then. Close
+ * the waker first.
  *
  * @param handle a selector's `wakerHandle`
  * @returns the waker; close it when done
@@ -133,7 +173,7 @@ function checkHandle(action: string, handle: unknown): number {
  * import { openSelector, openWaker } from "@evented/io";
  * import { deepEqual } from "node:assert/strict";
  *
- * if (Deno.build.os === "linux") {
+ * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   // In a Worker, given selector.wakerHandle by postMessage:
  *   using waker = openWaker(selector.wakerHandle);
@@ -146,12 +186,24 @@ function checkHandle(action: string, handle: unknown): number {
  */
 export function openWaker(handle: number): Waker {
   checkHandle(`Cannot open waker for handle ${describe(handle)}`, handle);
-  const libc = acquireLibc();
+  const action = `Cannot wake selector handle ${handle}`;
+  let signal: () => void;
+  let release: () => void;
+  if (Deno.build.os === "windows") {
+    const k32 = acquireKernel32();
+    const port = Deno.UnsafePointer.create(BigInt(handle));
+    signal = () => postWakeup(k32, port, action);
+    release = releaseKernel32;
+  } else {
+    const libc = acquireLibc();
+    signal = () => signalEventFd(libc, handle, action);
+    release = releaseLibc;
+  }
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
-    releaseLibc();
+    release();
   };
   return {
     handle,
@@ -159,12 +211,8 @@ export function openWaker(handle: number): Waker {
       return closed;
     },
     wake() {
-      if (closed) {
-        throw new Deno.errors.BadResource(
-          `Cannot wake selector handle ${handle}: the waker is closed`,
-        );
-      }
-      signalEventFd(libc, handle, `Cannot wake selector handle ${handle}`);
+      if (closed) throw new Deno.errors.BadResource(`${action}: the waker is closed`);
+      signal();
     },
     close,
     [Symbol.dispose]: close,
@@ -180,19 +228,21 @@ export function openWaker(handle: number): Waker {
  * {@linkcode openWaker}.
  *
  * The handle is only valid while the selector is open: waking a closed
- * selector's handle writes to whatever fd now has that number.
+ * selector's handle writes to whatever fd (or completion port) now has
+ * that number.
  *
  * @param handle a selector's `wakerHandle`
  * @throws {TypeError} if `handle` is not an integer
  * @throws {RangeError} if `handle` is negative
- * @throws {Deno.errors.BadResource} if `handle` is not an open fd
+ * @throws {Deno.errors.BadResource} if `handle` is not an open fd (Linux) or completion
+ *   port (Windows)
  *
  * @example A wakeup is kept until a select() takes it
  * ```ts
  * import { openSelector, wake } from "@evented/io";
  * import { deepEqual } from "node:assert/strict";
  *
- * if (Deno.build.os === "linux") {
+ * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   // A Worker given selector.wakerHandle would call this while select() blocks.
  *   wake(selector.wakerHandle);

@@ -210,8 +210,11 @@ export type Action = (fd?: unknown) => string;
 
 /** @internal The kernel side of a Selector. */
 export interface Driver<T> {
-  readonly backend: "epoll" | "poll";
-  /** The fd `wake()` writes to. */
+  readonly backend: SelectorBackend;
+  /**
+   * The number `wake()` takes: the waker's fd (an eventfd it writes to) on
+   * Linux, the completion port's handle (it posts a packet to) on Windows.
+   */
   readonly wakerFd: number;
   /** Whether a parked call sees registrations made while it is parked. */
   readonly seesChangesWhileParked: boolean;
@@ -727,8 +730,10 @@ export class SelectorImpl<T> implements Selector<T> {
 }
 
 /**
- * Opens a Selector on the driver `open` makes from libc; libc is released
- * again if that fails, and by the driver's `close()` otherwise.
+ * Opens a Selector on the driver `open` makes from libc (the Linux
+ * backends); libc is released again if that fails, and by the driver's
+ * `close()` otherwise. A driver that binds other libraries (afd) is handed
+ * to `new SelectorImpl(driver)` directly.
  *
  * @internal
  */

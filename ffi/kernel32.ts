@@ -56,6 +56,12 @@ export const KERNEL32_SYMBOLS = {
   },
   /** BOOL ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped); */
   ConnectNamedPipe: { parameters: ["pointer", "pointer"], result: "i32" },
+  /** BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, UCHAR Flags); */
+  SetFileCompletionNotificationModes: { parameters: ["pointer", "u8"], result: "i32" },
+  /** BOOL GetHandleInformation(HANDLE hObject, LPDWORD lpdwFlags); */
+  GetHandleInformation: { parameters: ["pointer", "buffer"], result: "i32" },
+  /** BOOL SetHandleInformation(HANDLE hObject, DWORD dwMask, DWORD dwFlags); */
+  SetHandleInformation: { parameters: ["pointer", "u32", "u32"], result: "i32" },
   /** DWORD GetCurrentProcessId(void); */
   GetCurrentProcessId: { parameters: [], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -122,7 +128,13 @@ export const PIPE_READMODE_BYTE = 0;
 export const PIPE_WAIT = 0;
 export const PIPE_REJECT_REMOTE_CLIENTS = 8;
 
+/** SetFileCompletionNotificationModes: do not set the handle's event when an operation completes. */
+export const FILE_SKIP_SET_EVENT_ON_HANDLE = 2;
+/** GetHandleInformation/SetHandleInformation: child processes inherit the handle. */
+export const HANDLE_FLAG_INHERIT = 1;
+
 /** Win32 error codes the backend tells apart. */
+export const ERROR_INVALID_HANDLE = 6;
 export const ERROR_HANDLE_EOF = 38;
 export const ERROR_INVALID_PARAMETER = 87;
 export const ERROR_BROKEN_PIPE = 109;

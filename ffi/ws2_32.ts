@@ -41,6 +41,25 @@ export const WS2_32_SYMBOLS = {
   getsockname: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   /** int getpeername(SOCKET s, struct sockaddr *name, int *namelen); */
   getpeername: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  /** int ioctlsocket(SOCKET s, long cmd, u_long *argp); */
+  ioctlsocket: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
+  /** int connect(SOCKET s, const struct sockaddr *name, int namelen); */
+  connect: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
+  /** SOCKET accept(SOCKET s, struct sockaddr *addr, int *addrlen); */
+  accept: { parameters: ["pointer", "buffer", "buffer"], result: "pointer" },
+  /** int recv(SOCKET s, char *buf, int len, int flags); */
+  recv: { parameters: ["pointer", "buffer", "i32", "i32"], result: "i32" },
+  /** int send(SOCKET s, const char *buf, int len, int flags); */
+  send: { parameters: ["pointer", "buffer", "i32", "i32"], result: "i32" },
+  /** int recvfrom(SOCKET s, char *buf, int len, int flags, struct sockaddr *from, int *fromlen); */
+  recvfrom: {
+    parameters: ["pointer", "buffer", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  /** int sendto(SOCKET s, const char *buf, int len, int flags, const struct sockaddr *to, int tolen); */
+  sendto: { parameters: ["pointer", "buffer", "i32", "i32", "buffer", "i32"], result: "i32" },
+  /** int getsockopt(SOCKET s, int level, int optname, char *optval, int *optlen); */
+  getsockopt: { parameters: ["pointer", "i32", "i32", "buffer", "buffer"], result: "i32" },
   /** int shutdown(SOCKET s, int how); */
   shutdown: { parameters: ["pointer", "i32"], result: "i32" },
   /**
@@ -261,7 +280,12 @@ export const AF_INET = 2;
 /** AF_INET6 on Windows (10 on Linux). */
 export const AF_INET6 = 23;
 export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
 export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_IPV6 = 41;
+/** IPV6_V6ONLY: 0 lets an IPv6 socket send to and receive from IPv4-mapped addresses. */
+export const IPV6_V6ONLY = 27;
 
 export const WSA_FLAG_OVERLAPPED = 0x01;
 export const WSA_FLAG_NO_HANDLE_INHERIT = 0x80;
@@ -269,6 +293,7 @@ export const WSA_FLAG_NO_HANDLE_INHERIT = 0x80;
 export const SOL_SOCKET = 0xffff;
 /** ~SO_REUSEADDR: no other socket may bind the same address. */
 export const SO_EXCLUSIVEADDRUSE = ~0x0004;
+export const SO_ERROR = 0x1007;
 export const SO_UPDATE_ACCEPT_CONTEXT = 0x700b;
 export const SO_UPDATE_CONNECT_CONTEXT = 0x7010;
 export const TCP_NODELAY = 0x0001;
@@ -279,11 +304,24 @@ export const SD_BOTH = 2;
 
 /** _WSAIORW(IOC_WS2, 6). */
 export const SIO_GET_EXTENSION_FUNCTION_POINTER = 0xc8000006;
+/** _WSAIOR(IOC_WS2, 34): the socket of the base provider under any layered one. */
+export const SIO_BASE_HANDLE = 0x48000022;
+/** _WSAIOW(IOC_VENDOR, 12): FALSE stops an ICMP port-unreachable from failing a later UDP receive. */
+export const SIO_UDP_CONNRESET = 0x9800000c;
+/** _IOW('f', 126, u_long), as ioctlsocket's signed `long` cmd: sets nonblocking mode. */
+export const FIONBIO = 0x8004667e | 0;
 
 /** Winsock error codes the net code tells apart. */
 export const WSA_IO_PENDING = 997;
 export const WSA_OPERATION_ABORTED = 995;
+export const WSAEINTR = 10004;
+export const WSAEWOULDBLOCK = 10035;
+export const WSAENOTSOCK = 10038;
+export const WSAEMSGSIZE = 10040;
+export const WSAEOPNOTSUPP = 10045;
 export const WSAECONNRESET = 10054;
+export const WSAENOTCONN = 10057;
+export const WSAESHUTDOWN = 10058;
 
 /** The GUIDs (as their 16 bytes) that name the extension functions. */
 const EXTENSION_GUIDS: Readonly<Record<keyof typeof WINSOCK_EXTENSIONS, Uint8Array>> = {

@@ -1,0 +1,778 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * The AFD backend (Windows): a {@linkcode Driver} that polls sockets
+ * through the Ancillary Function Driver, Winsock's kernel side, as mio and
+ * wepoll do.
+ *
+ * One helper handle to `\Device\Afd` (NtCreateFile) is associated with an
+ * internal completion port. Each registered socket has one IOCTL_AFD_POLL
+ * outstanding on that handle (NtDeviceIoControlFile), for the events of its
+ * interest on its base socket (SIO_BASE_HANDLE); when one of them happens,
+ * the poll completes with a packet on the port, and GetQueuedCompletionStatusEx
+ * dequeues the packets of many sockets at once.
+ *
+ * - Level-triggered by re-arming: a socket that was reported gets a new
+ *   poll before the next dequeue (lazily, as mio does), which completes at
+ *   once while the socket stays ready. `oneshot` is not re-armed until
+ *   `modify()`. `edge` cannot be honoured (AFD reports states, and the
+ *   library does not read the sockets itself) and `exclusive` is epoll's:
+ *   both are refused before anything changes.
+ * - `register()` and `modify()` issue their poll at once, so a wait parked
+ *   in the port sees them; `modify()` cancels the previous poll
+ *   (NtCancelIoFileEx) and `unregister()` cancels the current one. A poll's
+ *   buffers (its AFD_POLL_INFO and IO_STATUS_BLOCK, written by the kernel)
+ *   stay referenced until its packet has been dequeued, cancelled or not,
+ *   also across `close()`.
+ * - A socket closed while registered completes its poll with
+ *   AFD_POLL_LOCAL_CLOSE: no event, no re-arm; its key stays until
+ *   `unregister()`.
+ * - The waker is a packet posted to the port with a key of its own, which
+ *   another thread can post too (`wake(handle)`); a parked wait is ended
+ *   with another key, which is not a wakeup.
+ *
+ * @module
+ */
+
+import {
+  type EventStore,
+  eventStore,
+  Ready,
+  type SelectorEvents,
+  setEventCount,
+} from "./_events.ts";
+import {
+  type Action,
+  type Driver,
+  type Registration,
+  type Selector,
+  SelectorImpl,
+} from "./_selector.ts";
+import { win32Error } from "../ffi/errors.ts";
+import {
+  acquireKernel32,
+  ERROR_INVALID_HANDLE,
+  FILE_SKIP_SET_EVENT_ON_HANDLE,
+  INFINITE,
+  INVALID_HANDLE_ADDRESS,
+  type Kernel32,
+  OVERLAPPED_ENTRY_KEY_OFFSET,
+  OVERLAPPED_ENTRY_OVERLAPPED_OFFSET,
+  OVERLAPPED_ENTRY_SIZE,
+  OVERLAPPED_ENTRY_STATUS_OFFSET,
+  releaseKernel32,
+  WAIT_TIMEOUT,
+} from "../ffi/kernel32.ts";
+import {
+  acquireNtdll,
+  AFD_DEVICE_NAME,
+  AFD_POLL_ABORT,
+  AFD_POLL_ACCEPT,
+  AFD_POLL_CONNECT_FAIL,
+  AFD_POLL_DISCONNECT,
+  AFD_POLL_INFO_EVENTS_OFFSET,
+  AFD_POLL_INFO_EXCLUSIVE_OFFSET,
+  AFD_POLL_INFO_HANDLE_OFFSET,
+  AFD_POLL_INFO_NUMBER_OF_HANDLES_OFFSET,
+  AFD_POLL_INFO_SIZE,
+  AFD_POLL_INFO_STATUS_OFFSET,
+  AFD_POLL_INFO_TIMEOUT_OFFSET,
+  AFD_POLL_LOCAL_CLOSE,
+  AFD_POLL_NO_TIMEOUT,
+  AFD_POLL_RECEIVE,
+  AFD_POLL_RECEIVE_EXPEDITED,
+  AFD_POLL_SEND,
+  FILE_OPEN,
+  FILE_SHARE_READ_WRITE,
+  IO_STATUS_BLOCK_SIZE,
+  IOCTL_AFD_POLL,
+  type Ntdll,
+  OBJECT_ATTRIBUTES_LENGTH_OFFSET,
+  OBJECT_ATTRIBUTES_OBJECT_NAME_OFFSET,
+  OBJECT_ATTRIBUTES_SIZE,
+  releaseNtdll,
+  STATUS_CANCELLED,
+  STATUS_INVALID_HANDLE,
+  STATUS_OBJECT_TYPE_MISMATCH,
+  SYNCHRONIZE,
+  UNICODE_STRING_BUFFER_OFFSET,
+  UNICODE_STRING_LENGTH_OFFSET,
+  UNICODE_STRING_MAXIMUM_LENGTH_OFFSET,
+  UNICODE_STRING_SIZE,
+} from "../ffi/ntdll.ts";
+import {
+  acquireWs2_32,
+  POINTER_SIZE,
+  releaseWs2_32,
+  SIO_BASE_HANDLE,
+  SOCKET_ERROR,
+  type Ws2_32,
+  WSAENOTSOCK,
+  WSAEOPNOTSUPP,
+} from "../ffi/ws2_32.ts";
+
+/** Completion keys: the helper handle's polls, the waker, and the end of a park. */
+const POLL_KEY = 0;
+const WAKER_KEY = 1;
+const INTERRUPT_KEY = 2;
+const WAKER_KEY_BIG = BigInt(WAKER_KEY);
+const INTERRUPT_KEY_BIG = BigInt(INTERRUPT_KEY);
+
+/** OVERLAPPED_ENTRY in 32-bit words. */
+const ENTRY_WORDS = OVERLAPPED_ENTRY_SIZE / 4;
+const KEY_WORD = OVERLAPPED_ENTRY_KEY_OFFSET / 4;
+const OVERLAPPED_WORD = OVERLAPPED_ENTRY_OVERLAPPED_OFFSET / 4;
+const STATUS_WORD = OVERLAPPED_ENTRY_STATUS_OFFSET / 4;
+const TWO_32 = 2 ** 32;
+/** Entries one dequeue takes at first; it grows with the registrations. */
+const INITIAL_CAPACITY = 64;
+/** Entries a parked dequeue takes; the rest are taken by the synchronous one after it. */
+const PARK_CAPACITY = 128;
+
+/** AFD_POLL_INFO in 32-bit words. */
+const TIMEOUT_WORD = AFD_POLL_INFO_TIMEOUT_OFFSET / 4;
+const COUNT_WORD = AFD_POLL_INFO_NUMBER_OF_HANDLES_OFFSET / 4;
+const EXCLUSIVE_WORD = AFD_POLL_INFO_EXCLUSIVE_OFFSET / 4;
+const HANDLE_WORD = AFD_POLL_INFO_HANDLE_OFFSET / 4;
+const EVENTS_WORD = AFD_POLL_INFO_EVENTS_OFFSET / 4;
+const HANDLE_STATUS_WORD = AFD_POLL_INFO_STATUS_OFFSET / 4;
+const TIMEOUT_LOW = Number(AFD_POLL_NO_TIMEOUT & 0xffffffffn);
+const TIMEOUT_HIGH = Number(AFD_POLL_NO_TIMEOUT >> 32n);
+
+/** What a cancelled poll may still be given while close() waits for its packet, in ms. */
+const CLOSE_DRAIN_MS = 2_000;
+
+/**
+ * The AFD events a poll asks for, by interest: ABORT and CONNECT_FAIL
+ * always (they are error and hangup, reported for any interest, as epoll
+ * reports EPOLLERR and EPOLLHUP), LOCAL_CLOSE always (it ends the poll of
+ * a closed socket).
+ */
+const AFD_EVENTS: readonly number[] = Array.from({ length: 8 }, (_, interest) => {
+  let bits = AFD_POLL_LOCAL_CLOSE | AFD_POLL_ABORT | AFD_POLL_CONNECT_FAIL;
+  if (interest & Ready.READABLE) bits |= AFD_POLL_RECEIVE | AFD_POLL_ACCEPT | AFD_POLL_DISCONNECT;
+  if (interest & Ready.WRITABLE) bits |= AFD_POLL_SEND;
+  if (interest & Ready.PRIORITY) bits |= AFD_POLL_RECEIVE_EXPEDITED;
+  return bits;
+});
+
+const DIRECTIONS = Ready.READABLE | Ready.WRITABLE;
+
+/**
+ * The {@linkcode Ready} flags of the AFD events a poll reported, as mio
+ * maps them: a connection to accept, data, or the peer's FIN is readable
+ * (the FIN also readHangup); a reset is hangup and error (and readHangup,
+ * as epoll reports it); a failed connect is error and hangup; and error
+ * or hangup also set the directions the socket is registered for.
+ */
+function readyFlags(afd: number, interest: number): number {
+  let ready = 0;
+  if (afd & (AFD_POLL_RECEIVE | AFD_POLL_ACCEPT | AFD_POLL_DISCONNECT)) ready |= Ready.READABLE;
+  if (afd & AFD_POLL_SEND) ready |= Ready.WRITABLE;
+  if (afd & AFD_POLL_RECEIVE_EXPEDITED) ready |= Ready.PRIORITY;
+  if (afd & AFD_POLL_DISCONNECT) ready |= Ready.READ_HANGUP;
+  if (afd & AFD_POLL_ABORT) ready |= Ready.HANGUP | Ready.ERROR | Ready.READ_HANGUP;
+  if (afd & AFD_POLL_CONNECT_FAIL) ready |= Ready.ERROR | Ready.HANGUP;
+  if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= interest & DIRECTIONS;
+  return ready;
+}
+
+/**
+ * One IOCTL_AFD_POLL request: its AFD_POLL_INFO (input and output) and
+ * IO_STATUS_BLOCK, in an ArrayBuffer of their own (never moved by the
+ * garbage collector). The address of the info is the request's ApcContext,
+ * which its completion packet carries back.
+ */
+class Poll<T> {
+  readonly info: Uint8Array;
+  readonly iosb: Uint8Array;
+  readonly words: Uint32Array;
+  readonly address: number;
+  /** The watch it polls for; undefined once it was cancelled or has completed. */
+  watch: Watch<T> | undefined = undefined;
+
+  constructor() {
+    const buffer = new ArrayBuffer(AFD_POLL_INFO_SIZE + IO_STATUS_BLOCK_SIZE);
+    this.info = new Uint8Array(buffer, 0, AFD_POLL_INFO_SIZE);
+    this.iosb = new Uint8Array(buffer, AFD_POLL_INFO_SIZE, IO_STATUS_BLOCK_SIZE);
+    this.words = new Uint32Array(buffer, 0, AFD_POLL_INFO_SIZE / 4);
+    this.address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.info)));
+  }
+}
+
+/** A registered socket, as the driver polls it. */
+class Watch<T> {
+  reg: Registration<T>;
+  /** The base socket, as the two words of its handle value. */
+  baseLow = 0;
+  baseHigh = 0;
+  /** The poll in flight for the current registration. */
+  poll: Poll<T> | undefined = undefined;
+  /** A finished poll's buffers, reused by the next poll. */
+  spare: Poll<T> | undefined = undefined;
+  /** In the re-arm queue. */
+  queued = false;
+  /** Unregistered. */
+  removed = false;
+  /** The socket was closed (AFD_POLL_LOCAL_CLOSE, or its handle is gone): never polled again. */
+  closed = false;
+
+  constructor(reg: Registration<T>) {
+    this.reg = reg;
+  }
+}
+
+/**
+ * Polls whose packets had not come back when their selector was closed:
+ * the kernel may still write to them, so they are never let go.
+ */
+const orphans = new Set<unknown>();
+/** Open drivers, kept reachable while the kernel holds their polls. */
+const openDrivers = new Set<unknown>();
+
+/** The handle value `number` as a pointer (null for 0). */
+function handleOf(value: number): Deno.PointerValue {
+  return Deno.UnsafePointer.create(BigInt(value));
+}
+
+/** A pointer's value as a number (handles and user-space addresses fit in 53 bits). */
+function valueOf(pointer: Deno.PointerValue): number {
+  return pointer === null ? 0 : Number(Deno.UnsafePointer.value(pointer));
+}
+
+/** Opens `\Device\Afd\…` for polling; returns the handle, or throws. */
+function openAfd(ntdll: Ntdll, action: string): Deno.PointerObject {
+  // Off-heap buffers (an ArrayBuffer of their own): their addresses are written into others.
+  const name = new Uint16Array(new ArrayBuffer(AFD_DEVICE_NAME.length * 2));
+  for (let i = 0; i < name.length; i++) name[i] = AFD_DEVICE_NAME.charCodeAt(i);
+  const unicode = new Uint8Array(new ArrayBuffer(UNICODE_STRING_SIZE));
+  const unicodeView = new DataView(unicode.buffer);
+  unicodeView.setUint16(UNICODE_STRING_LENGTH_OFFSET, name.byteLength, true);
+  unicodeView.setUint16(UNICODE_STRING_MAXIMUM_LENGTH_OFFSET, name.byteLength, true);
+  unicodeView.setBigUint64(
+    UNICODE_STRING_BUFFER_OFFSET,
+    Deno.UnsafePointer.value(Deno.UnsafePointer.of(name)),
+    true,
+  );
+  const attributes = new Uint8Array(new ArrayBuffer(OBJECT_ATTRIBUTES_SIZE));
+  const attributesView = new DataView(attributes.buffer);
+  attributesView.setUint32(OBJECT_ATTRIBUTES_LENGTH_OFFSET, OBJECT_ATTRIBUTES_SIZE, true);
+  attributesView.setBigUint64(
+    OBJECT_ATTRIBUTES_OBJECT_NAME_OFFSET,
+    Deno.UnsafePointer.value(Deno.UnsafePointer.of(unicode)),
+    true,
+  );
+  const handle = new BigUint64Array(1);
+  const iosb = new Uint8Array(IO_STATUS_BLOCK_SIZE);
+  const status = ntdll.NtCreateFile(
+    new Uint8Array(handle.buffer),
+    SYNCHRONIZE,
+    attributes,
+    iosb,
+    null,
+    0,
+    FILE_SHARE_READ_WRITE,
+    FILE_OPEN,
+    0,
+    null,
+    0,
+  );
+  // The name's buffers were read during the call: referenced until here.
+  void name;
+  void unicode;
+  if (status < 0) {
+    throw win32Error(
+      `${action}: cannot open ${AFD_DEVICE_NAME}`,
+      ntdll.RtlNtStatusToDosError(status),
+    );
+  }
+  const pointer = Deno.UnsafePointer.create(handle[0]);
+  if (pointer === null) throw new Error(`${action}: NtCreateFile gave a null handle`);
+  return pointer;
+}
+
+class AfdDriver<T> implements Driver<T> {
+  readonly backend = "afd";
+  readonly seesChangesWhileParked = true;
+  woken = false;
+  #k32: Kernel32;
+  #ntdll: Ntdll;
+  #ws: Ws2_32;
+  #port: Deno.PointerObject;
+  #portValue: number;
+  #afd: Deno.PointerObject;
+  #afdValue: number;
+  /** Watches by slot; free slots are listed in #free. */
+  #watches: (Watch<T> | undefined)[] = [];
+  #free: number[] = [];
+  #count = 0;
+  /** Polls whose packets have not been dequeued, by the address their packets carry. */
+  #inflight = new Map<number, Poll<T>>();
+  /** Watches reported since the last dequeue, to poll again before the next. */
+  #queue: Watch<T>[] = [];
+  /** Whether a wakeup packet of this thread's is in the port (wakeups are not queued twice). */
+  #wakePosted = false;
+  /** The synchronous dequeue's entries. */
+  #capacity = INITIAL_CAPACITY;
+  #entries = new Uint8Array(new ArrayBuffer(INITIAL_CAPACITY * OVERLAPPED_ENTRY_SIZE));
+  #entryWords = new Uint32Array(this.#entries.buffer);
+  #removed = new Uint32Array(1);
+  #removedBytes = new Uint8Array(this.#removed.buffer);
+  /** The parked dequeue's entries and count, written by another thread. */
+  #parkEntries = new Uint8Array(new ArrayBuffer(PARK_CAPACITY * OVERLAPPED_ENTRY_SIZE));
+  #parkWords = new Uint32Array(this.#parkEntries.buffer);
+  #parkRemoved = new Uint32Array(new ArrayBuffer(4));
+  #parkEntriesPointer: Deno.PointerValue;
+  #parkRemovedPointer: Deno.PointerValue;
+  /** Entries a park dequeued that fill() has not handed out yet. */
+  #parked = 0;
+  /** Scratch space of WSAIoctl(SIO_BASE_HANDLE), NtCancelIoFileEx and GetHandleInformation. */
+  #base = new BigUint64Array(1);
+  #baseBytes = new Uint8Array(this.#base.buffer);
+  #returned = new Uint8Array(4);
+  #noInput = new Uint8Array(0);
+  #cancelIosb = new Uint8Array(new ArrayBuffer(IO_STATUS_BLOCK_SIZE));
+  #flags = new Uint8Array(4);
+
+  constructor() {
+    const action = "Cannot create afd selector";
+    const k32 = acquireKernel32();
+    let ntdll: Ntdll;
+    let ws: Ws2_32;
+    try {
+      ntdll = acquireNtdll();
+    } catch (error) {
+      releaseKernel32();
+      throw error;
+    }
+    try {
+      ws = acquireWs2_32();
+    } catch (error) {
+      releaseNtdll();
+      releaseKernel32();
+      throw error;
+    }
+    let port: Deno.PointerValue = null;
+    let afd: Deno.PointerValue = null;
+    try {
+      // INVALID_HANDLE_VALUE: a new port.
+      const none = Deno.UnsafePointer.create(INVALID_HANDLE_ADDRESS);
+      port = k32.CreateIoCompletionPort(none, null, 0n, 0);
+      if (port === null) {
+        throw win32Error(`${action}: cannot create its completion port`, k32.GetLastError());
+      }
+      afd = openAfd(ntdll, action);
+      if (k32.CreateIoCompletionPort(afd, port, BigInt(POLL_KEY), 0) === null) {
+        throw win32Error(
+          `${action}: cannot associate ${AFD_DEVICE_NAME} with its port`,
+          k32.GetLastError(),
+        );
+      }
+      if (!k32.SetFileCompletionNotificationModes(afd, FILE_SKIP_SET_EVENT_ON_HANDLE)) {
+        throw win32Error(
+          `${action}: cannot set the completion modes of ${AFD_DEVICE_NAME}`,
+          k32.GetLastError(),
+        );
+      }
+    } catch (error) {
+      if (afd !== null) k32.CloseHandle(afd);
+      if (port !== null) k32.CloseHandle(port);
+      releaseWs2_32();
+      releaseNtdll();
+      releaseKernel32();
+      throw error;
+    }
+    this.#k32 = k32;
+    this.#ntdll = ntdll;
+    this.#ws = ws;
+    this.#port = port;
+    this.#portValue = valueOf(port);
+    this.#afd = afd;
+    this.#afdValue = valueOf(afd);
+    this.#parkEntriesPointer = Deno.UnsafePointer.of(this.#parkEntries);
+    this.#parkRemovedPointer = Deno.UnsafePointer.of(this.#parkRemoved);
+    openDrivers.add(this);
+  }
+
+  get wakerFd(): number {
+    return this.#portValue;
+  }
+
+  owns(fd: number): boolean {
+    return fd === this.#portValue || fd === this.#afdValue;
+  }
+
+  checkOptions(action: Action, fd: number, edge: boolean, exclusive: boolean): void {
+    if (edge) {
+      throw new Deno.errors.NotSupported(
+        `${action(fd)}: afd is level-triggered only (edge; oneshot is supported)`,
+      );
+    }
+    if (exclusive) {
+      throw new Deno.errors.NotSupported(`${action(fd)}: exclusive is an epoll option`);
+    }
+  }
+
+  /**
+   * Sets the watch's base socket from `fd` (WSAIoctl SIO_BASE_HANDLE): a
+   * handle that is no socket is NotSupported, one that is not open
+   * BadResource.
+   */
+  #setBase(action: Action, fd: number, watch: Watch<T>): void {
+    const ws = this.#ws;
+    const socket = handleOf(fd);
+    const result = ws.WSAIoctl(
+      socket,
+      SIO_BASE_HANDLE,
+      this.#noInput,
+      0,
+      this.#baseBytes,
+      POINTER_SIZE,
+      this.#returned,
+      null,
+      null,
+    );
+    if (result === SOCKET_ERROR) {
+      const error = ws.WSAGetLastError();
+      // WSAENOTSOCK, or (Wine) WSAEOPNOTSUPP for a handle of another kind.
+      if (error !== WSAENOTSOCK && error !== WSAEOPNOTSUPP) throw win32Error(action(fd), error);
+      // Not a socket: an open handle of another kind, or no handle at all.
+      if (!this.#k32.GetHandleInformation(socket, this.#flags)) {
+        throw win32Error(action(fd), this.#k32.GetLastError(), Deno.errors.BadResource);
+      }
+      throw win32Error(
+        `${action(fd)}: afd watches sockets only`,
+        error,
+        Deno.errors.NotSupported,
+      );
+    }
+    const base = this.#base[0];
+    watch.baseLow = Number(base & 0xffffffffn);
+    watch.baseHigh = Number(base >> 32n);
+  }
+
+  /** Issues a poll for the watch's registration; returns the NTSTATUS (negative: it failed). */
+  #submit(watch: Watch<T>): number {
+    const poll = watch.spare ?? new Poll<T>();
+    watch.spare = undefined;
+    const words = poll.words;
+    words[TIMEOUT_WORD] = TIMEOUT_LOW;
+    words[TIMEOUT_WORD + 1] = TIMEOUT_HIGH;
+    words[COUNT_WORD] = 1;
+    words[EXCLUSIVE_WORD] = 0;
+    words[HANDLE_WORD] = watch.baseLow;
+    words[HANDLE_WORD + 1] = watch.baseHigh;
+    words[EVENTS_WORD] = AFD_EVENTS[watch.reg.key.interest];
+    words[HANDLE_STATUS_WORD] = 0;
+    const info = poll.info;
+    const status = this.#ntdll.NtDeviceIoControlFile(
+      this.#afd,
+      null,
+      null,
+      info,
+      poll.iosb,
+      IOCTL_AFD_POLL,
+      info,
+      AFD_POLL_INFO_SIZE,
+      info,
+      AFD_POLL_INFO_SIZE,
+    );
+    if (status < 0) {
+      // Refused at once: no packet will come.
+      watch.spare = poll;
+      return status;
+    }
+    // Pending, or done already: either way its packet comes through the port.
+    poll.watch = watch;
+    watch.poll = poll;
+    this.#inflight.set(poll.address, poll);
+    return status;
+  }
+
+  /** The error of a poll the kernel refused at once. */
+  #pollError(action: Action, fd: number, status: number): Error {
+    if (status === STATUS_INVALID_HANDLE) {
+      return win32Error(action(fd), ERROR_INVALID_HANDLE, Deno.errors.BadResource);
+    }
+    return win32Error(action(fd), this.#ntdll.RtlNtStatusToDosError(status));
+  }
+
+  /** Cancels a poll; its packet still comes, and is dropped. */
+  #cancel(poll: Poll<T>): void {
+    poll.watch = undefined;
+    // STATUS_NOT_FOUND: it has completed already, and its packet is on the way.
+    this.#ntdll.NtCancelIoFileEx(this.#afd, poll.iosb, this.#cancelIosb);
+  }
+
+  add(action: Action, reg: Registration<T>): void {
+    const fd = reg.key.fd;
+    const watch = new Watch(reg);
+    this.#setBase(action, fd, watch);
+    const status = this.#submit(watch);
+    if (status < 0) throw this.#pollError(action, fd, status);
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#watches.length;
+    this.#watches[slot] = watch;
+    reg.slot = slot;
+    this.#count++;
+  }
+
+  modify(action: Action, prev: Registration<T>, next: Registration<T>): void {
+    const fd = next.key.fd;
+    const slot = prev.slot;
+    const watch = this.#watches[slot]!;
+    if (watch.closed) {
+      throw win32Error(action(fd), ERROR_INVALID_HANDLE, Deno.errors.BadResource);
+    }
+    const { baseLow, baseHigh, poll } = watch;
+    this.#setBase(action, fd, watch);
+    watch.reg = next;
+    watch.poll = undefined;
+    const status = this.#submit(watch);
+    if (status < 0) {
+      watch.reg = prev;
+      watch.poll = poll;
+      watch.baseLow = baseLow;
+      watch.baseHigh = baseHigh;
+      throw this.#pollError(action, fd, status);
+    }
+    if (poll !== undefined) this.#cancel(poll);
+    next.slot = slot;
+  }
+
+  remove(_action: Action, reg: Registration<T>): void {
+    const watch = this.#watches[reg.slot]!;
+    watch.removed = true;
+    if (watch.poll !== undefined) this.#cancel(watch.poll);
+    watch.poll = undefined;
+    watch.spare = undefined;
+    this.#watches[reg.slot] = undefined;
+    this.#free.push(reg.slot);
+    this.#count--;
+  }
+
+  #enqueue(watch: Watch<T>): void {
+    if (!watch.queued) {
+      watch.queued = true;
+      this.#queue.push(watch);
+    }
+  }
+
+  /**
+   * Polls again the watches reported since the last dequeue. A socket
+   * closed since is dropped quietly; a poll refused for another reason is
+   * reported once as an error, and not tried again until `modify()`.
+   */
+  #rearm(store: EventStore<T>, count: number): number {
+    const queue = this.#queue;
+    for (let i = 0; i < queue.length; i++) {
+      const watch = queue[i];
+      watch.queued = false;
+      const reg = watch.reg;
+      if (watch.removed || watch.closed || watch.poll !== undefined || !reg.armed) continue;
+      const status = this.#submit(watch);
+      if (status >= 0) continue;
+      if (status === STATUS_INVALID_HANDLE || status === STATUS_OBJECT_TYPE_MISMATCH) {
+        // Closed since (and its value maybe taken by a handle of another kind).
+        watch.closed = true;
+        continue;
+      }
+      reg.armed = false;
+      const key = reg.key;
+      store.fds[count] = key.fd;
+      store.flags[count] = Ready.ERROR | (key.interest & DIRECTIONS);
+      store.data[count] = key.data;
+      count++;
+    }
+    queue.length = 0;
+    return count;
+  }
+
+  /** Hands out `n` dequeued entries: events into `store` from `count` on; returns the new count. */
+  #dispatch(words: Uint32Array, n: number, store: EventStore<T>, count: number): number {
+    const inflight = this.#inflight;
+    for (let i = 0, w = 0; i < n; i++, w += ENTRY_WORDS) {
+      const completionKey = words[w + KEY_WORD];
+      if (completionKey !== POLL_KEY) {
+        if (completionKey === WAKER_KEY) {
+          this.woken = true;
+          this.#wakePosted = false;
+        }
+        continue; // INTERRUPT_KEY: it only ended a park
+      }
+      const address = words[w + OVERLAPPED_WORD + 1] * TWO_32 + words[w + OVERLAPPED_WORD];
+      const poll = inflight.get(address);
+      if (poll === undefined) continue;
+      inflight.delete(address);
+      const watch = poll.watch;
+      if (watch === undefined) continue; // cancelled: its buffers may go now
+      poll.watch = undefined;
+      watch.poll = undefined;
+      watch.spare = poll;
+      const status = words[w + STATUS_WORD] | 0;
+      const reg = watch.reg;
+      const interest = reg.key.interest;
+      let afd: number;
+      if (status >= 0) {
+        afd = poll.words[COUNT_WORD] === 0 ? 0 : poll.words[EVENTS_WORD] & AFD_EVENTS[interest];
+      } else if (status === STATUS_INVALID_HANDLE || status === STATUS_OBJECT_TYPE_MISMATCH) {
+        afd = AFD_POLL_LOCAL_CLOSE;
+      } else if (status === STATUS_CANCELLED) {
+        afd = 0; // cancelled by something else than this driver: poll again
+      } else {
+        afd = AFD_POLL_CONNECT_FAIL; // a poll that failed is an error on the socket (as mio has it)
+      }
+      if (afd & AFD_POLL_LOCAL_CLOSE) {
+        watch.closed = true;
+        continue;
+      }
+      const ready = readyFlags(afd, interest);
+      if (ready === 0) {
+        this.#enqueue(watch);
+        continue;
+      }
+      const key = reg.key;
+      if (key.oneshot) reg.armed = false;
+      else this.#enqueue(watch);
+      store.fds[count] = key.fd;
+      store.flags[count] = ready;
+      store.data[count] = key.data;
+      count++;
+    }
+    return count;
+  }
+
+  /** One synchronous dequeue of at most `timeoutMs` (-1: no limit); returns the entries. */
+  #dequeue(timeoutMs: number): number {
+    this.#removed[0] = 0;
+    const ok = this.#k32.GetQueuedCompletionStatusEx(
+      this.#port,
+      this.#entries,
+      this.#capacity,
+      this.#removedBytes,
+      timeoutMs < 0 ? INFINITE : timeoutMs,
+      0,
+    );
+    if (ok) return this.#removed[0];
+    const error = this.#k32.GetLastError();
+    if (error === WAIT_TIMEOUT) return 0;
+    throw win32Error(`Cannot wait on afd completion port 0x${this.#portValue.toString(16)}`, error);
+  }
+
+  #grow(needed: number): void {
+    let capacity = this.#capacity * 2;
+    while (capacity < needed) capacity *= 2;
+    this.#capacity = capacity;
+    this.#entries = new Uint8Array(new ArrayBuffer(capacity * OVERLAPPED_ENTRY_SIZE));
+    this.#entryWords = new Uint32Array(this.#entries.buffer);
+  }
+
+  fill(events: SelectorEvents<T>, timeoutMs: number): number {
+    this.woken = false;
+    // Room for every registered socket, the waker, and the end of a park:
+    // one dequeue takes them all.
+    if (this.#capacity < this.#count + 2) this.#grow(this.#count + 2);
+    const store = eventStore(events, this.#count + 1);
+    let count = this.#queue.length > 0 ? this.#rearm(store, 0) : 0;
+    if (this.#parked > 0) {
+      count = this.#dispatch(this.#parkWords, this.#parked, store, count);
+      this.#parked = 0;
+    }
+    let wait = count > 0 || this.woken ? 0 : timeoutMs;
+    for (;;) {
+      const n = this.#dequeue(wait);
+      count = this.#dispatch(this.#entryWords, n, store, count);
+      // A full batch: more may be waiting (packets of cancelled polls take room too).
+      if (n < this.#capacity) break;
+      wait = 0;
+    }
+    setEventCount(store, count);
+    return count;
+  }
+
+  park(timeoutMs: number): Promise<void> {
+    // The parked call dequeues packets itself; fill() hands them out afterwards.
+    // Its FALSE (a timeout) is not asked about: GetLastError there is another thread's.
+    this.#parkRemoved[0] = 0;
+    return this.#k32.GetQueuedCompletionStatusEx_parked(
+      this.#port,
+      this.#parkEntriesPointer,
+      PARK_CAPACITY,
+      this.#parkRemovedPointer,
+      timeoutMs < 0 ? INFINITE : timeoutMs,
+      0,
+    ).then((ok) => {
+      this.#parked = ok ? this.#parkRemoved[0] : 0;
+    });
+  }
+
+  interrupt(): void {
+    if (!this.#k32.PostQueuedCompletionStatus(this.#port, 0, INTERRUPT_KEY_BIG, null)) {
+      throw win32Error("Cannot interrupt afd wait", this.#k32.GetLastError());
+    }
+  }
+
+  wake(): void {
+    if (this.#wakePosted) return;
+    postWakeup(this.#k32, this.#port, "Cannot wake afd selector");
+    this.#wakePosted = true;
+  }
+
+  /** Forgets the polls of `n` dequeued entries. */
+  #forget(words: Uint32Array, n: number): void {
+    for (let i = 0, w = 0; i < n; i++, w += ENTRY_WORDS) {
+      if (words[w + KEY_WORD] !== POLL_KEY) continue;
+      this.#inflight.delete(words[w + OVERLAPPED_WORD + 1] * TWO_32 + words[w + OVERLAPPED_WORD]);
+    }
+  }
+
+  close(): void {
+    const k32 = this.#k32;
+    this.#forget(this.#parkWords, this.#parked);
+    this.#parked = 0;
+    if (this.#inflight.size > 0) {
+      // Cancel every poll, and take their packets back before the buffers go.
+      k32.CancelIoEx(this.#afd, null);
+      const deadline = performance.now() + CLOSE_DRAIN_MS;
+      while (this.#inflight.size > 0) {
+        const left = Math.ceil(deadline - performance.now());
+        if (left <= 0) break;
+        let n: number;
+        try {
+          n = this.#dequeue(left);
+        } catch {
+          break;
+        }
+        this.#forget(this.#entryWords, n);
+      }
+      for (const poll of this.#inflight.values()) orphans.add(poll);
+      this.#inflight.clear();
+    }
+    k32.CloseHandle(this.#afd);
+    k32.CloseHandle(this.#port);
+    this.#watches = [];
+    this.#queue = [];
+    openDrivers.delete(this);
+    releaseWs2_32();
+    releaseNtdll();
+    releaseKernel32();
+  }
+}
+
+/**
+ * Posts a wakeup packet to the completion port of an afd selector.
+ *
+ * @internal
+ */
+export function postWakeup(k32: Kernel32, port: Deno.PointerValue, action: string): void {
+  if (!k32.PostQueuedCompletionStatus(port, 0, WAKER_KEY_BIG, null)) {
+    throw win32Error(action, k32.GetLastError());
+  }
+}
+
+/**
+ * Opens a Selector on AFD.
+ *
+ * @internal
+ */
+export function openAfdSelector<T>(): Selector<T> {
+  return new SelectorImpl(new AfdDriver<T>());
+}
