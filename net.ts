@@ -4,15 +4,17 @@
  * and IPv6; no name is resolved (a hostname is an IP literal or
  * "localhost").
  *
- * - On Linux the sockets are nonblocking and driven by readiness:
- *   {@linkcode listenTcp}, {@linkcode connectTcp} and {@linkcode bindUdp}
- *   return sockets whose `fd` a Selector watches; `accept()`, `tryRead()`,
- *   `tryWrite()`, `finishConnect()`, `trySend()` and `tryReceive()` never
- *   block (`null` or `0` when they would).
- * - On Windows they are driven by completions: a CompletionPort's
- *   `accept()` and `connect()` make connections, and its `read()` and
- *   `write()` move their bytes. The readiness-driven members throw
- *   `Deno.errors.NotSupported` there (until the AFD Selector exists).
+ * The sockets are nonblocking and can be driven by readiness on both
+ * OSes: {@linkcode listenTcp}, {@linkcode connectTcp} and
+ * {@linkcode bindUdp} return sockets whose `fd` a Selector watches (epoll
+ * or poll on Linux, afd on Windows); `accept()`, `tryRead()`, `tryWrite()`,
+ * `finishConnect()`, `trySend()` and `tryReceive()` never block (`null` or
+ * `0` when they would).
+ *
+ * The TCP sockets can also be driven by completions, through a
+ * CompletionPort: its `accept()` and `connect()` make connections, and its
+ * `read()` and `write()` move their bytes (on Windows every socket is
+ * overlapped as well as nonblocking, so that IOCP can drive it).
  *
  * Errors are `Deno.errors` classes (`ConnectionRefused`, `ConnectionReset`,
  * `AddrInUse`, `AddrNotAvailable`, …) with `code` (such as
@@ -34,7 +36,7 @@ import type {
   TcpListener,
   UdpSocket,
 } from "./net/_types.ts";
-import { listenWinsock, readinessNotSupported } from "./net/_winsock.ts";
+import { bindWinsockUdp, listenWinsock, startConnectWinsock } from "./net/_winsock.ts";
 
 /** The backlog of a listener when none is given (as Node.js and libuv do). */
 const DEFAULT_BACKLOG = 511;
@@ -70,13 +72,13 @@ function checkObject(action: string, options: unknown): asserts options is objec
 /**
  * Opens a TCP socket listening on `hostname:port`.
  *
- * On Linux the socket is nonblocking and close-on-exec, with SO_REUSEADDR
- * (and SO_REUSEPORT if `reusePort`): register `fd` with a Selector for
- * READABLE and call `accept()` until it returns `null`. On Windows it is
- * overlapped and bound with SO_EXCLUSIVEADDRUSE (no other socket may take
- * the same address while it is open): accept its connections with a
- * CompletionPort's `accept()`. Needs `--allow-ffi`. Close it (or declare it
- * with `using`) when done.
+ * The socket is nonblocking and not inherited by child processes: register
+ * `fd` with a Selector for READABLE and call `accept()` until it returns
+ * `null`, or accept its connections with a CompletionPort's `accept()`. On
+ * Linux it is bound with SO_REUSEADDR (and SO_REUSEPORT if `reusePort`); on
+ * Windows it is overlapped and bound with SO_EXCLUSIVEADDRUSE (no other
+ * socket may take the same address while it is open). Needs `--allow-ffi`.
+ * Close it (or declare it with `using`) when done.
  *
  * @param options the address (hostname default "127.0.0.1"; port 0 picks a free port), the
  *   backlog (default 511), and `reusePort`
@@ -89,12 +91,12 @@ function checkObject(action: string, options: unknown): asserts options is objec
  *   `reusePort` on Windows
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
- * @example Accept a connection on Linux, with a Selector
+ * @example Accept a connection with a Selector
  * ```ts
  * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
  * import { equal } from "node:assert/strict";
  *
- * if (Deno.build.os === "linux") {
+ * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   using listener = listenTcp({ hostname: "127.0.0.1", port: 0 });
  *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
@@ -161,14 +163,15 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
 }
 
 /**
- * Starts connecting a nonblocking TCP socket to `hostname:port` (Linux,
- * readiness). The connection is returned at once, usually still in
+ * Starts connecting a nonblocking TCP socket to `hostname:port`
+ * (readiness). The connection is returned at once, usually still in
  * progress: register its `fd` with a Selector for WRITABLE, and when it is
  * reported call `finishConnect()`, which throws what the connect met
- * (`ConnectionRefused`, …). The socket is close-on-exec. Needs
- * `--allow-ffi`. Close it (or declare it with `using`) when done.
+ * (`ConnectionRefused`, …). The socket is not inherited by child
+ * processes. Needs `--allow-ffi`. Close it (or declare it with `using`)
+ * when done.
  *
- * On Windows, connect with a CompletionPort's `connect()`.
+ * (A CompletionPort's `connect()` connects by completion instead.)
  *
  * @param address where to connect (hostname default "127.0.0.1")
  * @returns the connection, maybe still connecting; `remoteAddr` is `address`
@@ -177,7 +180,7 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
  * @throws {Deno.errors.ConnectionRefused} if the kernel refuses at once (usually
  *   `finishConnect()` tells)
  * @throws {Deno.errors.NetworkUnreachable} if no route leads to the address
- * @throws {Deno.errors.NotSupported} on an OS other than Linux
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux and Windows
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
  * @example Connect, then talk
@@ -185,7 +188,7 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
  * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
  * import { equal } from "node:assert/strict";
  *
- * if (Deno.build.os === "linux") {
+ * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   using listener = listenTcp({ port: 0 });
  *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
@@ -219,17 +222,18 @@ export function connectTcp(address: TcpAddress): TcpConn {
     case "linux":
       return connectPosix(target);
     case "windows":
-      throw readinessNotSupported(where, "connect()");
+      return startConnectWinsock(target);
     default:
       throw unsupportedOs(where);
   }
 }
 
 /**
- * Opens a nonblocking, close-on-exec UDP socket bound to `hostname:port`
- * (Linux, readiness): register its `fd` with a Selector for READABLE and
- * call `tryReceive()` until it returns `null`; `trySend()` sends. Needs
- * `--allow-ffi`. Close it (or declare it with `using`) when done.
+ * Opens a nonblocking UDP socket bound to `hostname:port` (readiness),
+ * not inherited by child processes: register its `fd` with a Selector for
+ * READABLE and call `tryReceive()` until it returns `null`; `trySend()`
+ * sends. Needs `--allow-ffi`. Close it (or declare it with `using`) when
+ * done.
  *
  * @param options the address (hostname default "127.0.0.1"; port 0 picks a free port)
  * @returns the socket; `addr` tells the port chosen
@@ -237,7 +241,7 @@ export function connectTcp(address: TcpAddress): TcpConn {
  * @throws {TypeError} if the hostname is not an IPv4 or IPv6 literal or "localhost"
  * @throws {Deno.errors.AddrInUse} if another socket holds the address
  * @throws {Deno.errors.AddrNotAvailable} if the address is not one of this machine's
- * @throws {Deno.errors.NotSupported} on an OS other than Linux
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux and Windows
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
  * @example A datagram there and back
@@ -245,7 +249,7 @@ export function connectTcp(address: TcpAddress): TcpConn {
  * import { bindUdp, Interest, openSelector } from "@evented/io";
  * import { deepEqual, equal } from "node:assert/strict";
  *
- * if (Deno.build.os === "linux") {
+ * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   using a = bindUdp({ hostname: "127.0.0.1", port: 0 });
  *   using b = bindUdp({ hostname: "127.0.0.1", port: 0 });
@@ -270,9 +274,7 @@ export function bindUdp(options: BindUdpOptions): UdpSocket {
     case "linux":
       return bindPosixUdp(address);
     case "windows":
-      throw new Deno.errors.NotSupported(
-        `${where} on windows: UDP sockets are not supported on windows yet`,
-      );
+      return bindWinsockUdp(address);
     default:
       throw unsupportedOs(where);
   }

@@ -63,14 +63,15 @@ export interface TcpListener extends Disposable {
   /** Whether `close()` has been called. */
   readonly closed: boolean;
   /**
-   * Takes the next waiting connection without blocking (Linux, readiness:
-   * call it when a Selector reports the listener READABLE, until it
-   * returns `null`). The connection is nonblocking and close-on-exec.
+   * Takes the next waiting connection without blocking (readiness: call
+   * it when a Selector reports the listener READABLE, until it returns
+   * `null`). The connection is nonblocking and not inherited by child
+   * processes.
    *
    * @returns the connection, or `null` when none is waiting
    * @throws {Deno.errors.BadResource} if the listener is closed
    * @throws {Error} with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
-   * @throws {Deno.errors.NotSupported} on Windows (use a CompletionPort's `accept()`)
+   *   (`"WSAEMFILE"` or `"WSAENOBUFS"` on Windows)
    */
   accept(): TcpConn | null;
   /**
@@ -94,7 +95,7 @@ export interface TcpConn extends Disposable {
   /** Whether `close()` has been called. */
   readonly closed: boolean;
   /**
-   * Reads what is there without blocking (Linux, readiness: one `recv`).
+   * Reads what is there without blocking (readiness: one `recv`).
    *
    * @param buffer where the bytes go
    * @returns the bytes read; `0` when nothing is there yet (it would
@@ -102,12 +103,11 @@ export interface TcpConn extends Disposable {
    * @throws {TypeError} if `buffer` is not a Uint8Array
    * @throws {Deno.errors.BadResource} if the connection is closed
    * @throws {Deno.errors.ConnectionReset} if the peer reset the connection
-   * @throws {Deno.errors.NotSupported} on Windows (use a CompletionPort's `read()`)
    */
   tryRead(buffer: Uint8Array): number | null;
   /**
-   * Writes what fits without blocking (Linux, readiness: one `send` with
-   * MSG_NOSIGNAL, so a dead peer is an error, never a SIGPIPE).
+   * Writes what fits without blocking (readiness: one `send`, with
+   * MSG_NOSIGNAL on Linux, so a dead peer is an error, never a SIGPIPE).
    *
    * @param buffer the bytes to write
    * @returns the bytes taken, maybe fewer than `buffer.length`; `0` when
@@ -116,7 +116,6 @@ export interface TcpConn extends Disposable {
    * @throws {Deno.errors.BadResource} if the connection is closed
    * @throws {Deno.errors.BrokenPipe} if this end has shut writing down or the peer is gone
    * @throws {Deno.errors.ConnectionReset} if the peer reset the connection
-   * @throws {Deno.errors.NotSupported} on Windows (use a CompletionPort's `write()`)
    */
   tryWrite(buffer: Uint8Array): number;
   /**
@@ -129,7 +128,6 @@ export interface TcpConn extends Disposable {
    * @throws {Deno.errors.NetworkUnreachable} if no route leads there
    * @throws {Deno.errors.WouldBlock} if the connect is still in progress (wait for WRITABLE)
    * @throws {Deno.errors.BadResource} if the connection is closed
-   * @throws {Deno.errors.NotSupported} on Windows (a CompletionPort's `connect()` completes)
    */
   finishConnect(): void;
   /**
@@ -159,7 +157,7 @@ export interface TcpConn extends Disposable {
   close(): void;
 }
 
-/** A nonblocking UDP socket (Linux, readiness). */
+/** A nonblocking UDP socket (readiness). */
 export interface UdpSocket extends Disposable {
   /** The socket's fd; -1 once closed. */
   readonly fd: number;

@@ -1,39 +1,63 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * TCP sockets over Winsock, driven by completions through the IOCP
- * CompletionPort: overlapped sockets (WSASocketW), AcceptEx and ConnectEx
- * (through their extension pointers), WSARecv and WSASend.
+ * TCP and UDP sockets over Winsock, driven either way:
+ *
+ * - by completions through the IOCP CompletionPort: AcceptEx and ConnectEx
+ *   (through their extension pointers), WSARecv and WSASend;
+ * - by readiness, with the afd Selector: nonblocking `accept`, `connect`
+ *   (WSAEWOULDBLOCK: in progress; `finishConnect()` reads SO_ERROR),
+ *   `recv`/`send` and `recvfrom`/`sendto`, each one call that never
+ *   blocks (WSAEWOULDBLOCK is `0` or `null`, never an error).
+ *
+ * Every socket is overlapped (WSA_FLAG_OVERLAPPED), so that a port can
+ * drive it, and nonblocking (FIONBIO), so that the readiness calls never
+ * block; overlapped operations are not affected by the nonblocking mode.
+ * None is inherited by child processes.
  *
  * Every socket holds one use of ws2_32 until it is closed. A socket is
- * associated with the port that accepted or connected it (a Windows handle
- * belongs to one port at most), before its first operation; closing it
- * makes that port forget it, so a socket that later reuses its value is
- * associated afresh. The port's `read()`/`write()` find a connection here
- * by its SOCKET value ({@linkcode winsockStream}) and hand the operation to
- * it.
+ * associated with a port before its first operation through it (a Windows
+ * handle belongs to one port at most); closing it makes every port forget
+ * it, so a socket that later reuses its value is associated afresh. The
+ * port's `read()`/`write()` find a connection here by its SOCKET value
+ * ({@linkcode winsockStream}) and hand the operation to it.
  *
  * @module
  */
 
-import type { IocpPort } from "../backends/iocp.ts";
+import { forgetClosedHandle, type IocpPort } from "../backends/iocp.ts";
 import { describe } from "../backends/_events.ts";
+import { checkCancelOptions, checkConnectAddress } from "../backends/_completion.ts";
 import { win32Error } from "../ffi/errors.ts";
-import { ERROR_OPERATION_ABORTED, OVERLAPPED_SIZE } from "../ffi/kernel32.ts";
+import {
+  acquireKernel32,
+  ERROR_OPERATION_ABORTED,
+  HANDLE_FLAG_INHERIT,
+  type Kernel32,
+  OVERLAPPED_SIZE,
+  releaseKernel32,
+} from "../ffi/kernel32.ts";
 import {
   ACCEPTEX_ADDRESS_EXTRA,
   acquireWs2_32,
   AF_INET,
   AF_INET6,
+  FIONBIO,
   INT_SIZE,
   INVALID_SOCKET,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPV6_V6ONLY,
   releaseWs2_32,
   SD_BOTH,
   SD_RECEIVE,
   SD_SEND,
+  SIO_UDP_CONNRESET,
+  SO_ERROR,
   SO_EXCLUSIVEADDRUSE,
   SO_UPDATE_ACCEPT_CONTEXT,
   SO_UPDATE_CONNECT_CONTEXT,
+  SOCK_DGRAM,
   SOCK_STREAM,
   SOCKADDR_STORAGE_SIZE,
   SOCKET_ERROR,
@@ -49,6 +73,11 @@ import {
   WSABUF_LEN_OFFSET,
   WSABUF_SIZE,
   WSAECONNRESET,
+  WSAEINTR,
+  WSAEMSGSIZE,
+  WSAENOTCONN,
+  WSAESHUTDOWN,
+  WSAEWOULDBLOCK,
 } from "../ffi/ws2_32.ts";
 import {
   type AddressFamilies,
@@ -60,11 +89,28 @@ import {
   type SocketAddress,
   wildcardOf,
 } from "./_address.ts";
-import type { CancelOptions, ShutdownHow, TcpConn, TcpListener } from "./_types.ts";
+import type {
+  CancelOptions,
+  ShutdownHow,
+  TcpConn,
+  TcpListener,
+  UdpAddress,
+  UdpSocket,
+} from "./_types.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** What AcceptEx may write for each address (the largest, IPv6, plus its 16 bytes). */
 const ACCEPT_ADDRESS_LENGTH = SOCKADDR_IN6_SIZE + ACCEPTEX_ADDRESS_EXTRA;
+/** One call moves at most this many bytes (an int count). */
+const MAX_IO = 0x7fffffff;
+
+// Scratch space for the calls that fill a struct (JavaScript runs one call
+// at a time on a thread, and each module instance belongs to one thread).
+const storage = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+const storageLength = new Int32Array(1);
+const option = new Int32Array(1);
+const optionLength = new Int32Array(1);
+const ONE = new Uint32Array([1]);
 
 /** How a packet's operation was cancelled by the port, if it was. */
 type Cancelled = "signal" | "close" | undefined;
@@ -91,32 +137,56 @@ function numberOf(socket: Socket): number {
   return Number(Deno.UnsafePointer.value(socket));
 }
 
+/** Whether a SOCKET returned by WSASocketW or accept is INVALID_SOCKET. */
+function isInvalid(socket: Deno.PointerValue): socket is null {
+  return socket === null || Deno.UnsafePointer.value(socket) === INVALID_SOCKET;
+}
+
+/** Makes a socket nonblocking; returns 0 or the Winsock error. */
+function setNonblocking(ws: Ws2_32, socket: Socket): number {
+  return ws.ioctlsocket(socket, FIONBIO, ONE) === SOCKET_ERROR ? ws.WSAGetLastError() : 0;
+}
+
 /**
- * Opens an overlapped, non-inheritable TCP socket, with a use of ws2_32
- * that `closeSocket()` gives back (given back at once if the open fails).
+ * Opens an overlapped, nonblocking, non-inheritable TCP (or UDP) socket,
+ * with a use of ws2_32 that `closeSocket()` gives back (given back at once
+ * if the open fails).
  */
-function openSocket(action: string, ipv6: boolean): { ws: Ws2_32; socket: Socket } {
+function openSocket(
+  action: string,
+  ipv6: boolean,
+  udp = false,
+): { ws: Ws2_32; socket: Socket } {
   const ws = acquireWs2_32();
   const socket = ws.WSASocketW(
     ipv6 ? AF_INET6 : AF_INET,
-    SOCK_STREAM,
-    IPPROTO_TCP,
+    udp ? SOCK_DGRAM : SOCK_STREAM,
+    udp ? IPPROTO_UDP : IPPROTO_TCP,
     null,
     0,
     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT,
   );
-  if (socket === null || Deno.UnsafePointer.value(socket) === INVALID_SOCKET) {
+  if (isInvalid(socket)) {
     const error = win32Error(action, ws.WSAGetLastError());
     releaseWs2_32();
     throw error;
   }
+  const error = setNonblocking(ws, socket);
+  if (error !== 0) {
+    ws.closesocket(socket);
+    releaseWs2_32();
+    throw win32Error(action, error);
+  }
   return { ws, socket };
 }
 
-/** Closes a socket, makes `port` forget it, and gives its use of ws2_32 back. */
-function closeSocket(ws: Ws2_32, socket: Socket, port: IocpPort | undefined): void {
+/**
+ * Closes a socket, makes every port forget it (one may have associated it
+ * through a read or write), and gives its use of ws2_32 back.
+ */
+function closeSocket(ws: Ws2_32, socket: Socket): void {
   ws.closesocket(socket);
-  port?.forgetHandle(socket);
+  forgetClosedHandle(socket);
   releaseWs2_32();
 }
 
@@ -147,19 +217,6 @@ function socketAddress(
     throw win32Error(action, ws.WSAGetLastError());
   }
   return decodeSockaddr(storage, length[0], FAMILIES);
-}
-
-/** Checks `{ signal? }`; returns the signal. */
-function checkCancelOptions(action: string, options: unknown): AbortSignal | undefined {
-  if (options === undefined) return undefined;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${action}: options must be an object, got ${describe(options)}`);
-  }
-  const signal = (options as CancelOptions).signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${action}: signal must be an AbortSignal, got ${describe(signal)}`);
-  }
-  return signal;
 }
 
 /**
@@ -205,24 +262,40 @@ export function listenWinsock(address: SocketAddress, backlog: number): WinsockL
     const addr = socketAddress(ws, action, socket, "getsockname");
     return new WinsockListener(ws, socket, address.ipv6, addr);
   } catch (error) {
-    closeSocket(ws, socket, undefined);
+    closeSocket(ws, socket);
     throw error;
   }
 }
 
+function checkBuffer(action: string, buffer: unknown): void {
+  if (!(buffer instanceof Uint8Array)) {
+    throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
+  }
+}
+
 /**
- * The error of a readiness-driven call on Windows, where sockets are driven
- * by completions until the AFD Selector exists.
+ * Starts a nonblocking connect to `target`: the connection is returned at
+ * once, usually still in progress (WSAEWOULDBLOCK): wait for WRITABLE,
+ * then call `finishConnect()`.
  *
- * @param action what failed
- * @param instead the CompletionPort method to use
- * @returns the error, to be thrown
+ * @param target the checked address
+ * @returns the connection
  */
-export function readinessNotSupported(action: string, instead: string): Error {
-  return new Deno.errors.NotSupported(
-    `${action} on windows: readiness-driven sockets are not supported on windows yet ` +
-      `(use a CompletionPort's ${instead})`,
-  );
+export function startConnectWinsock(target: SocketAddress): TcpConn {
+  const where = formatAddress(target);
+  const { ws, socket } = openSocket(`Cannot open a socket to connect to ${where}`, target.ipv6);
+  let connecting = false;
+  const sockaddr = encodeSockaddr(target, FAMILIES);
+  if (ws.connect(socket, sockaddr, sockaddr.length) === SOCKET_ERROR) {
+    const error = ws.WSAGetLastError();
+    if (error !== WSAEWOULDBLOCK) {
+      closeSocket(ws, socket);
+      throw win32Error(`Cannot connect socket ${numberOf(socket)} to ${where}`, error);
+    }
+    connecting = true;
+  }
+  const remote: Deno.NetAddr = { transport: "tcp", hostname: target.hostname, port: target.port };
+  return WinsockConn.adopt(ws, socket, remote, connecting);
 }
 
 /** The answer of an accept whose connection was reset before it was taken: try again. */
@@ -231,15 +304,16 @@ const RETRY = Symbol("retry");
 /** A listening socket. */
 export class WinsockListener implements TcpListener {
   #ws: Ws2_32;
+  /** For SetHandleInformation on the sockets accept() takes (they would be inheritable). */
+  #k32: Kernel32;
   #socket: Socket;
   #fd: number;
   #ipv6: boolean;
   #addr: Deno.NetAddr;
   #closed = false;
-  /** The ports it was associated with (one, as Windows allows no more). */
-  #ports = new Set<IocpPort>();
 
   constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
+    this.#k32 = acquireKernel32();
     this.#ws = ws;
     this.#socket = socket;
     this.#fd = numberOf(socket);
@@ -270,7 +344,6 @@ export class WinsockListener implements TcpListener {
     for (;;) {
       if (this.#closed) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
       port.ensureAssociated(action, this.#socket);
-      this.#ports.add(port);
       signal?.throwIfAborted();
       const accepted = await this.#acceptOnce(port, action, signal);
       if (accepted !== RETRY) return accepted;
@@ -278,7 +351,41 @@ export class WinsockListener implements TcpListener {
   }
 
   accept(): TcpConn | null {
-    throw readinessNotSupported(`Cannot accept on ${formatAddress(this.#addr)}`, "accept()");
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        `Cannot accept on ${formatAddress(this.#addr)}: the listener is closed`,
+      );
+    }
+    const ws = this.#ws;
+    for (;;) {
+      storageLength[0] = SOCKADDR_STORAGE_SIZE;
+      const socket = ws.accept(this.#socket, storage, storageLength);
+      if (isInvalid(socket)) {
+        const error = ws.WSAGetLastError();
+        if (error === WSAEWOULDBLOCK) return null;
+        // A connection reset before it was taken is gone: take the next one.
+        if (error === WSAECONNRESET || error === WSAEINTR) continue;
+        throw win32Error(
+          `Cannot accept on socket ${this.#fd} at ${formatAddress(this.#addr)}`,
+          error,
+        );
+      }
+      acquireWs2_32(); // the connection's own use
+      const action = `Cannot accept on socket ${this.#fd} at ${formatAddress(this.#addr)}`;
+      try {
+        // A socket from accept() is inheritable, and nonblocking only like its listener.
+        if (!this.#k32.SetHandleInformation(socket, HANDLE_FLAG_INHERIT, 0)) {
+          throw win32Error(action, this.#k32.GetLastError());
+        }
+        const error = setNonblocking(ws, socket);
+        if (error !== 0) throw win32Error(action, error);
+      } catch (error) {
+        closeSocket(ws, socket);
+        throw error;
+      }
+      const remote = decodeSockaddr(storage, storageLength[0], FAMILIES);
+      return WinsockConn.adopt(ws, socket, remote, false);
+    }
   }
 
   #acceptOnce(
@@ -292,14 +399,14 @@ export class WinsockListener implements TcpListener {
       port.ensureAssociated(action, socket);
       acceptEx = winsockExtension("AcceptEx", this.#ipv6 ? AF_INET6 : AF_INET, this.#socket);
     } catch (error) {
-      closeSocket(ws, socket, port);
+      closeSocket(ws, socket);
       throw error;
     }
     const listener = this.#socket;
     const addresses = new Uint8Array(2 * ACCEPT_ADDRESS_LENGTH);
     const received = new Uint32Array(1);
     const fail = (error: number, cancelled: Cancelled): typeof RETRY => {
-      closeSocket(ws, socket, port);
+      closeSocket(ws, socket);
       const wsa = winsockErrorOf(error);
       // A connection reset before it was accepted is gone: wait for the next
       // one, unless this accept was being cancelled anyway.
@@ -335,10 +442,10 @@ export class WinsockListener implements TcpListener {
             SOCKET_ERROR
         ) {
           const code = ws.WSAGetLastError();
-          closeSocket(ws, socket, port);
+          closeSocket(ws, socket);
           throw win32Error(action, code);
         }
-        return WinsockConn.open(ws, socket, port, action);
+        return WinsockConn.open(ws, socket, action);
       },
       (error) => fail(error, undefined),
     );
@@ -348,8 +455,8 @@ export class WinsockListener implements TcpListener {
     if (this.#closed) return;
     this.#closed = true;
     this.#ws.closesocket(this.#socket);
-    for (const port of this.#ports) port.forgetHandle(this.#socket);
-    this.#ports.clear();
+    forgetClosedHandle(this.#socket);
+    releaseKernel32();
     releaseWs2_32();
   }
 
@@ -398,13 +505,7 @@ export async function connectWinsock(
   address: unknown,
   options: CancelOptions | undefined,
 ): Promise<TcpConn> {
-  if (typeof address !== "object" || address === null) {
-    throw new TypeError(
-      `Cannot connect: address must be an object { hostname, port }, got ${describe(address)}`,
-    );
-  }
-  const { hostname = "127.0.0.1", port: portNumber } = address as Record<string, unknown>;
-  const target = parseAddress("Cannot connect to", hostname, portNumber);
+  const target = checkConnectAddress(address);
   const action = `Cannot connect to ${formatAddress(target)}`;
   const signal = checkCancelOptions(action, options);
   if (port.closed) throw new Deno.errors.BadResource(`${action}: the completion port is closed`);
@@ -419,12 +520,12 @@ export async function connectWinsock(
     port.ensureAssociated(action, socket);
     connectEx = winsockExtension("ConnectEx", target.ipv6 ? AF_INET6 : AF_INET, socket);
   } catch (error) {
-    closeSocket(ws, socket, port);
+    closeSocket(ws, socket);
     throw error;
   }
   const sockaddr = encodeSockaddr(target, FAMILIES);
   const fail = (error: number, cancelled: Cancelled): never => {
-    closeSocket(ws, socket, port);
+    closeSocket(ws, socket);
     throw operationError(action, error, cancelled, signal, false);
   };
   return await port.start(
@@ -440,10 +541,10 @@ export async function connectWinsock(
       if (error !== 0) return fail(error, cancelled);
       if (ws.setsockopt(socket, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, null, 0) === SOCKET_ERROR) {
         const code = ws.WSAGetLastError();
-        closeSocket(ws, socket, port);
+        closeSocket(ws, socket);
         throw win32Error(action, code);
       }
-      return WinsockConn.open(ws, socket, port, action);
+      return WinsockConn.open(ws, socket, action);
     },
     (error) => fail(error, undefined),
   );
@@ -454,42 +555,61 @@ export class WinsockConn implements TcpConn {
   #ws: Ws2_32;
   #socket: Socket;
   #fd: number;
-  #port: IocpPort;
-  #localAddr: Deno.NetAddr;
+  /** Known when it was made by a port; else read when first asked for. */
+  #localAddr: Deno.NetAddr | undefined;
   #remoteAddr: Deno.NetAddr;
   #closed = false;
+  /** Whether a connect is in progress (finishConnect() has not seen it end). */
+  #connecting: boolean;
+  /** What the connect met, once finishConnect() has seen it fail. */
+  #connectError: Error | undefined;
 
   private constructor(
     ws: Ws2_32,
     socket: Socket,
-    port: IocpPort,
-    localAddr: Deno.NetAddr,
+    localAddr: Deno.NetAddr | undefined,
     remoteAddr: Deno.NetAddr,
+    connecting: boolean,
   ) {
     this.#ws = ws;
     this.#socket = socket;
     this.#fd = numberOf(socket);
-    this.#port = port;
     this.#localAddr = localAddr;
     this.#remoteAddr = remoteAddr;
+    this.#connecting = connecting;
     streams.set(this.#fd, this);
   }
 
   /**
-   * Wraps a socket just accepted or connected (it holds a use of ws2_32,
-   * which the connection takes over; on failure it is closed).
+   * Wraps a socket a port just accepted or connected (it holds a use of
+   * ws2_32, which the connection takes over; on failure it is closed).
    *
    * @internal
    */
-  static open(ws: Ws2_32, socket: Socket, port: IocpPort, action: string): WinsockConn {
+  static open(ws: Ws2_32, socket: Socket, action: string): WinsockConn {
     try {
       const local = socketAddress(ws, action, socket, "getsockname");
       const remote = socketAddress(ws, action, socket, "getpeername");
-      return new WinsockConn(ws, socket, port, local, remote);
+      return new WinsockConn(ws, socket, local, remote, false);
     } catch (error) {
-      closeSocket(ws, socket, port);
+      closeSocket(ws, socket);
       throw error;
     }
+  }
+
+  /**
+   * Wraps a nonblocking socket that was accepted, or is connecting (it
+   * holds a use of ws2_32, which the connection takes over).
+   *
+   * @internal
+   */
+  static adopt(
+    ws: Ws2_32,
+    socket: Socket,
+    remote: Deno.NetAddr,
+    connecting: boolean,
+  ): WinsockConn {
+    return new WinsockConn(ws, socket, undefined, remote, connecting);
   }
 
   get fd(): number {
@@ -497,6 +617,11 @@ export class WinsockConn implements TcpConn {
   }
 
   get localAddr(): Deno.NetAddr {
+    if (this.#localAddr === undefined) {
+      const action = `Cannot read the local address of socket ${this.#fd}`;
+      this.#checkOpen(action);
+      this.#localAddr = socketAddress(this.#ws, action, this.#socket, "getsockname");
+    }
     return { ...this.#localAddr };
   }
 
@@ -588,17 +713,65 @@ export class WinsockConn implements TcpConn {
     );
   }
 
-  tryRead(_buffer: Uint8Array): number | null {
-    throw readinessNotSupported(`Cannot read from socket ${this.#fd}`, "read()");
+  tryRead(buffer: Uint8Array): number | null {
+    if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot read", buffer);
+    if (this.#closed) this.#checkOpen(`Cannot read from socket ${this.#fd}`);
+    const length = buffer.length;
+    if (length === 0) return 0;
+    const ws = this.#ws;
+    const n = ws.recv(this.#socket, buffer, length > MAX_IO ? MAX_IO : length, 0);
+    if (n > 0) return n;
+    if (n === 0) return null;
+    const error = ws.WSAGetLastError();
+    if (error === WSAEWOULDBLOCK) return 0;
+    // Reading was shut down here: the end of the stream, as recv(2) has it.
+    if (error === WSAESHUTDOWN) return null;
+    throw win32Error(`Cannot read from socket ${this.#fd}`, error);
   }
 
-  tryWrite(_buffer: Uint8Array): number {
-    throw readinessNotSupported(`Cannot write to socket ${this.#fd}`, "write()");
+  tryWrite(buffer: Uint8Array): number {
+    if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot write", buffer);
+    if (this.#closed) this.#checkOpen(`Cannot write to socket ${this.#fd}`);
+    const length = buffer.length;
+    if (length === 0) return 0;
+    const ws = this.#ws;
+    const n = ws.send(this.#socket, buffer, length > MAX_IO ? MAX_IO : length, 0);
+    if (n >= 0) return n;
+    const error = ws.WSAGetLastError();
+    if (error === WSAEWOULDBLOCK) return 0;
+    throw win32Error(`Cannot write to socket ${this.#fd}`, error);
   }
 
   finishConnect(): void {
-    // A connection from a CompletionPort is complete when it is handed out.
-    throw readinessNotSupported(`Cannot finish connecting socket ${this.#fd}`, "connect()");
+    const where = formatAddress(this.#remoteAddr);
+    this.#checkOpen(`Cannot finish connecting socket ${this.#fd} to ${where}`);
+    if (this.#connectError !== undefined) throw this.#connectError;
+    if (!this.#connecting) return;
+    const ws = this.#ws;
+    option[0] = 0;
+    optionLength[0] = INT_SIZE;
+    if (ws.getsockopt(this.#socket, SOL_SOCKET, SO_ERROR, option, optionLength) === SOCKET_ERROR) {
+      throw win32Error(`Cannot read SO_ERROR of socket ${this.#fd}`, ws.WSAGetLastError());
+    }
+    const failure = option[0];
+    if (failure !== 0) {
+      this.#connecting = false;
+      this.#connectError = win32Error(`Cannot connect socket ${this.#fd} to ${where}`, failure);
+      throw this.#connectError;
+    }
+    // No error yet: connected, unless the connect is still under way.
+    storageLength[0] = SOCKADDR_STORAGE_SIZE;
+    if (ws.getpeername(this.#socket, storage, storageLength) === SOCKET_ERROR) {
+      const error = ws.WSAGetLastError();
+      if (error === WSAENOTCONN) {
+        throw new Deno.errors.WouldBlock(
+          `Cannot finish connecting socket ${this.#fd} to ${where}: the connect is still in ` +
+            `progress (wait until the socket is WRITABLE)`,
+        );
+      }
+      throw win32Error(`Cannot read the peer address of socket ${this.#fd}`, error);
+    }
+    this.#connecting = false;
   }
 
   #checkOpen(action: string): void {
@@ -637,7 +810,188 @@ export class WinsockConn implements TcpConn {
     if (this.#closed) return;
     this.#closed = true;
     streams.delete(this.#fd);
-    closeSocket(this.#ws, this.#socket, this.#port);
+    closeSocket(this.#ws, this.#socket);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Opens a nonblocking UDP socket bound to `address`. An IPv6 socket also
+ * takes IPv4 peers (as IPv4-mapped addresses), as on Linux; an ICMP
+ * port-unreachable does not fail the next receive (SIO_UDP_CONNRESET off).
+ *
+ * @param address the checked address
+ * @returns the socket
+ */
+export function bindWinsockUdp(address: SocketAddress): UdpSocket {
+  const where = formatAddress(address);
+  const { ws, socket } = openSocket(
+    `Cannot open a UDP socket to bind to ${where}`,
+    address.ipv6,
+    true,
+  );
+  const fd = numberOf(socket);
+  try {
+    if (address.ipv6) {
+      const error = setIntOption(ws, socket, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+      if (error !== 0) throw win32Error(`Cannot clear IPV6_V6ONLY on socket ${fd}`, error);
+    }
+    // Best effort: a provider without it keeps the default.
+    const off = new Uint32Array(1);
+    ws.WSAIoctl(
+      socket,
+      SIO_UDP_CONNRESET,
+      new Uint8Array(off.buffer),
+      INT_SIZE,
+      new Uint8Array(0),
+      0,
+      new Uint8Array(4),
+      null,
+      null,
+    );
+    const sockaddr = encodeSockaddr(address, FAMILIES);
+    if (ws.bind(socket, sockaddr, sockaddr.length) === SOCKET_ERROR) {
+      throw win32Error(`Cannot bind socket ${fd} to ${where}`, ws.WSAGetLastError());
+    }
+    const addr = socketAddress(
+      ws,
+      `Cannot read the local address of socket ${fd}`,
+      socket,
+      "getsockname",
+    );
+    addr.transport = "udp";
+    return new WinsockUdpSocket(ws, socket, address.ipv6, addr);
+  } catch (error) {
+    closeSocket(ws, socket);
+    throw error;
+  }
+}
+
+/** ::ffff:0:0/96, the prefix of an IPv4-mapped IPv6 address. */
+const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+/** A bound UDP socket. */
+class WinsockUdpSocket implements UdpSocket {
+  #ws: Ws2_32;
+  #socket: Socket;
+  #fd: number;
+  #ipv6: boolean;
+  #addr: Deno.NetAddr;
+  #closed = false;
+  // The last destination, encoded, so that replies to one peer parse nothing.
+  #lastHostname: unknown;
+  #lastPort: unknown;
+  #lastSockaddr: Uint8Array | undefined;
+  #lastWhere = "";
+
+  constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#fd = numberOf(socket);
+    this.#ipv6 = ipv6;
+    this.#addr = addr;
+  }
+
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
+  }
+
+  get addr(): Deno.NetAddr {
+    return { ...this.#addr };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #checkOpen(action: string): void {
+    if (this.#closed) throw new Deno.errors.BadResource(`${action}: the socket is closed`);
+  }
+
+  /** The sockaddr of a destination, checked and encoded for this socket's family. */
+  #destination(address: UdpAddress): Uint8Array {
+    if (typeof address !== "object" || address === null) {
+      throw new TypeError(
+        `Cannot send: address must be an object { hostname, port }, got ${describe(address)}`,
+      );
+    }
+    const { hostname = "127.0.0.1", port } = address;
+    if (
+      this.#lastSockaddr !== undefined && hostname === this.#lastHostname &&
+      port === this.#lastPort
+    ) {
+      return this.#lastSockaddr;
+    }
+    let target = parseAddress("Cannot send to", hostname, port);
+    if (target.port === 0) {
+      throw new RangeError(
+        `Cannot send to ${formatAddress(target)}: port must be an integer from 1 to 65535`,
+      );
+    }
+    if (target.ipv6 && !this.#ipv6) {
+      throw new TypeError(
+        `Cannot send to ${formatAddress(target)}: the socket is bound to IPv4 ` +
+          `(${formatAddress(this.#addr)}), the address is IPv6`,
+      );
+    }
+    if (!target.ipv6 && this.#ipv6) {
+      const bytes = new Uint8Array(16);
+      bytes.set(V4_MAPPED_PREFIX);
+      bytes.set(target.bytes, V4_MAPPED_PREFIX.length);
+      target = { ...target, ipv6: true, bytes };
+    }
+    const sockaddr = encodeSockaddr(target, FAMILIES);
+    this.#lastHostname = hostname;
+    this.#lastPort = port;
+    this.#lastSockaddr = sockaddr;
+    this.#lastWhere = formatAddress(target);
+    return sockaddr;
+  }
+
+  trySend(buffer: Uint8Array, address: UdpAddress): number {
+    checkBuffer("Cannot send", buffer);
+    const sockaddr = this.#destination(address);
+    this.#checkOpen(`Cannot send from socket ${this.#fd}`);
+    const ws = this.#ws;
+    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
+    const n = ws.sendto(this.#socket, buffer, length, 0, sockaddr, sockaddr.length);
+    if (n >= 0) return n;
+    const error = ws.WSAGetLastError();
+    if (error === WSAEWOULDBLOCK) return 0;
+    throw win32Error(`Cannot send from socket ${this.#fd} to ${this.#lastWhere}`, error);
+  }
+
+  tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null {
+    checkBuffer("Cannot receive", buffer);
+    this.#checkOpen(`Cannot receive on socket ${this.#fd}`);
+    const ws = this.#ws;
+    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
+    for (;;) {
+      storageLength[0] = SOCKADDR_STORAGE_SIZE;
+      const n = ws.recvfrom(this.#socket, buffer, length, 0, storage, storageLength);
+      let received = n;
+      if (n === SOCKET_ERROR) {
+        const error = ws.WSAGetLastError();
+        if (error === WSAEWOULDBLOCK) return null;
+        // A port-unreachable from an earlier send, where SIO_UDP_CONNRESET is not honoured.
+        if (error === WSAECONNRESET) continue;
+        // Longer than the buffer: what fits was received, the rest is lost (as on Linux).
+        if (error !== WSAEMSGSIZE) throw win32Error(`Cannot receive on socket ${this.#fd}`, error);
+        received = length;
+      }
+      const from = decodeSockaddr(storage, storageLength[0], FAMILIES);
+      from.transport = "udp";
+      return [received, from];
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeSocket(this.#ws, this.#socket);
   }
 
   [Symbol.dispose](): void {
