@@ -7,7 +7,7 @@
  *
  *     deno run --allow-ffi examples/echo_client.ts --port 9000 [--host 127.0.0.1]
  *       [--connections 64] [--size 64] [--seconds 3] [--warmup 0.5]
- *       [--backend epoll|poll] [--json]
+ *       [--backend epoll|poll|afd] [--json]
  *
  * Prints messages per second and the round trip's p50 and p99, or with
  * `--json` one line: `{"connections":64,"size":64,"seconds":3,"messages":…,
@@ -34,7 +34,7 @@ import { Histogram } from "./_histogram.ts";
 
 const USAGE = "Usage: deno run --allow-ffi examples/echo_client.ts --port 9000 " +
   "[--host 127.0.0.1] [--connections 64] [--size 64] [--seconds 3] [--warmup 0.5] " +
-  "[--backend epoll|poll] [--json]";
+  "[--backend epoll|poll|afd] [--json]";
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +44,8 @@ const { values } = parseArgs({
     size: { type: "string", default: "64" },
     seconds: { type: "string", default: "3" },
     warmup: { type: "string", default: "0.5" },
-    backend: { type: "string", default: "epoll" },
+    // Default: the OS's own (epoll on Linux, afd on Windows).
+    backend: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -96,12 +97,15 @@ class Client {
   }
 }
 
-raiseFdLimit(count + 64);
+// Windows has no fd limit to raise (its sockets are handles).
+if (Deno.build.os !== "windows") raiseFdLimit(count + 64);
 const payload = new Uint8Array(size);
 for (let i = 0; i < size; i++) payload[i] = 97 + (i % 26); // a…z
 const buffer = new Uint8Array(Math.max(size, 64 * 1024));
 const histogram = new Histogram();
-using selector = openSelector<Client>({ backend: values.backend as SelectorBackend });
+using selector = openSelector<Client>({
+  backend: values.backend as SelectorBackend | undefined,
+});
 const events = new SelectorEvents<Client>(1024);
 const clients: Client[] = [];
 let failure: string | undefined;

@@ -3,14 +3,19 @@
  * A TCP echo server on one Selector: every byte a client sends comes back.
  *
  *     deno run --allow-ffi examples/echo_server.ts --port 9000 [--host 127.0.0.1]
- *       [--backend epoll|poll] [--mode sync|async]
+ *       [--backend epoll|poll|afd] [--mode sync|async]
+ *
+ * It runs on Linux (epoll by default, or poll) and on Windows (afd, the
+ * only backend there).
  *
  * - `--mode sync` (the default) drives `selectInto()`, which blocks this
  *   thread in the kernel; `--mode async` drives `waitInto()`, which parks
  *   another thread and leaves the event loop free (timers, other I/O).
  * - `--port 0` picks a free port. The first line printed says where it
- *   listens: `listening on 127.0.0.1:9000 (epoll, sync; up to 20000 fds)`.
- * - SIGINT (Ctrl-C) or SIGTERM stops it: every connection, the listener and
+ *   listens: `listening on 127.0.0.1:9000 (epoll, sync; up to 20000 fds)`
+ *   (on Windows, which has no fd limit to raise: `(afd, sync)`).
+ * - SIGINT (Ctrl-C) or SIGTERM stops it (on Windows, where Deno listens for
+ *   no SIGTERM: Ctrl-C or Ctrl-Break): every connection, the listener and
  *   the selector are closed, it prints `stopped: …`, and it exits 0.
  *
  * How it works: level-triggered, one 64 KiB buffer for all connections.
@@ -52,13 +57,14 @@ import {
 } from "../mod.ts";
 
 const USAGE = "Usage: deno run --allow-ffi examples/echo_server.ts --port 9000 " +
-  "[--host 127.0.0.1] [--backend epoll|poll] [--mode sync|async]";
+  "[--host 127.0.0.1] [--backend epoll|poll|afd] [--mode sync|async]";
 
 const { values } = parseArgs({
   options: {
     port: { type: "string", default: "9000" },
     host: { type: "string", default: "127.0.0.1" },
-    backend: { type: "string", default: "epoll" },
+    // Default: the OS's own (epoll on Linux, afd on Windows).
+    backend: { type: "string" },
     mode: { type: "string", default: "sync" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -69,7 +75,10 @@ if (values.help) {
 }
 const port = Number(values.port);
 const mode = values.mode;
-const backend = values.backend as SelectorBackend;
+const backend = values.backend as SelectorBackend | undefined;
+const windows = Deno.build.os === "windows";
+/** The signals that stop it: Deno on Windows listens for SIGINT and SIGBREAK only. */
+const STOP_SIGNALS: Deno.Signal[] = windows ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
 if (mode !== "sync" && mode !== "async") {
   console.error(`--mode must be "sync" or "async", got ${JSON.stringify(mode)}\n${USAGE}`);
   Deno.exit(2);
@@ -85,6 +94,8 @@ const BUSY_TURN_MS = 500;
 const ACCEPT_BATCH = 256;
 /** How long accepting pauses when no fd is left (EMFILE), in ms. */
 const ACCEPT_PAUSE_MS = 100;
+/** The codes of an accept that failed for want of fds (Linux) or socket handles (Windows). */
+const OUT_OF_FDS = new Set<string | undefined>(["EMFILE", "ENFILE", "WSAEMFILE", "WSAENOBUFS"]);
 /** async mode: the wait while accepting is paused. */
 const PAUSED_WAIT = { timeout: ACCEPT_PAUSE_MS };
 
@@ -105,7 +116,8 @@ class Connection {
   }
 }
 
-const limit = raiseFdLimit();
+// Windows has no fd limit to raise (its sockets are handles).
+const limit = windows ? undefined : raiseFdLimit();
 const selector: Selector<Connection> = openSelector<Connection>({ backend });
 const listener = listenTcp({ hostname: values.host, port, backlog: 4096 });
 const connections = new Set<Connection>();
@@ -129,13 +141,13 @@ function onSignal(): void {
   // async mode: end the pending waitInto(); sync mode: the slice ends it.
   if (!selector.closed) selector.wakeup();
 }
-Deno.addSignalListener("SIGINT", onSignal);
-Deno.addSignalListener("SIGTERM", onSignal);
+for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
 
 const { hostname: boundHost, port: boundPort } = listener.addr;
 const where = boundHost.includes(":") ? `[${boundHost}]:${boundPort}` : `${boundHost}:${boundPort}`;
 console.log(
-  `listening on ${where} (${selector.backend}, ${mode}; up to ${limit.soft} fds)`,
+  `listening on ${where} (${selector.backend}, ${mode}` +
+    (limit === undefined ? ")" : `; up to ${limit.soft} fds)`),
 );
 
 function close(c: Connection): void {
@@ -198,7 +210,7 @@ function accept(): void {
       conn = listener.accept();
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code !== "EMFILE" && code !== "ENFILE") throw error;
+      if (!OUT_OF_FDS.has(code)) throw error;
       // No fd left: stop accepting for a while, or the listener, still
       // readable, would be reported again and again.
       console.error(`Out of fds at ${connections.size} connections: accepting paused`);
@@ -259,8 +271,7 @@ try {
     }
   }
 } finally {
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
+  for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
   const open = connections.size;
   for (const c of connections) close(c);
   if (accepting) selector.unregister(listener.fd);

@@ -446,14 +446,18 @@ Deno.test({
 });
 
 Deno.test({
-  name: "openSelector() on Windows throws NotSupported naming the OS",
+  name: "openSelector() on Windows picks afd, and refuses epoll and poll naming the OS",
   ignore: Deno.build.os !== "windows",
   fn() {
-    assert.throws(() => openSelector(), (e: Error) => {
-      assert.ok(e instanceof Deno.errors.NotSupported);
-      assert.match(e.message, /windows/);
-      return true;
-    });
+    using sel = openSelector();
+    assert.equal(sel.backend, "afd");
+    for (const backend of BACKENDS) {
+      assert.throws(() => openSelector({ backend }), (e: Error) => {
+        assert.ok(e instanceof Deno.errors.NotSupported);
+        assert.match(e.message, /for Linux, not windows/);
+        return true;
+      });
+    }
   },
 });
 
