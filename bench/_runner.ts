@@ -1,11 +1,20 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * What the benchmark runners (run.ts, echo_run.ts) share: running a
- * command, medians, the machine's CPU, and writing a table into
- * bench/README.md between its markers.
+ * What the benchmark runners (run.ts, echo_run.ts, completion_run.ts)
+ * share: running a command, medians, the machine's CPU, writing a table
+ * into bench/README.md between its markers, and the echo showdown (servers
+ * under one load generator, medians of runs).
  *
  * @module
  */
+
+import {
+  cpuPinning,
+  type LoadResult,
+  runLoad,
+  type RunningServer,
+  startServer,
+} from "../examples/_process.ts";
 
 const decoder = new TextDecoder();
 
@@ -32,6 +41,13 @@ export async function run(
     throw new Error(`${command} ${args.join(" ")} failed:\n${decoder.decode(output.stderr)}`);
   }
   return decoder.decode(output.stdout) + (withStderr ? decoder.decode(output.stderr) : "");
+}
+
+/** Nanoseconds as a table shows them: ns below 1 µs, then µs, then ms. */
+export function formatNs(ns: number): string {
+  if (ns < 1_000) return `${ns.toFixed(0)} ns`;
+  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(1)} µs`;
+  return `${(ns / 1_000_000).toFixed(2)} ms`;
 }
 
 /** The CPU's model name (/proc is read through grep: Deno wants --allow-all to read it itself). */
@@ -62,4 +78,232 @@ export async function writeSection(
     `${text.slice(0, from + start.length)}\n${table}\n${text.slice(to)}`,
   );
   await run(Deno.execPath(), ["fmt", readme, ...alsoFormat]);
+}
+
+/** One echo server of an echo showdown: how to start it (`--port 0` is added). */
+export interface EchoServer {
+  /** Its row's name in the table. */
+  name: string;
+  command: string;
+  args: string[];
+}
+
+/** One load of an echo showdown. */
+export interface EchoScenario {
+  /** Its rows' name in the table. */
+  name: string;
+  connections: number;
+  /** Bytes per message. */
+  size: number;
+}
+
+/** The medians of one server under one load. */
+export interface EchoFigure {
+  /** Messages per second. */
+  rate: number;
+  /** Round trip p50 and p99, in µs. */
+  p50: number;
+  p99: number;
+}
+
+/** Options of {@linkcode measureEcho}. */
+export interface EchoOptions {
+  /** The servers under test. */
+  servers: EchoServer[];
+  /** Puts bench/echo_server.c (built with `cc -O2`) first among the servers, when it builds. */
+  withC: boolean;
+  scenarios: EchoScenario[];
+  runs: number;
+  /** Each load's length, after its warm-up, in s. */
+  seconds: number;
+  warmup: number;
+}
+
+/** What {@linkcode measureEcho} found. */
+export interface EchoResults {
+  /** The servers measured, the C one first if it was built. */
+  servers: EchoServer[];
+  /** The C server's name, if it ran. */
+  c: string | undefined;
+  /** figures[scenario][server]. */
+  figures: Map<string, Map<string, EchoFigure>>;
+  /** What was left out, or not pinned. */
+  notes: string[];
+  /** `cc --version`'s first line, if the C programs were built. */
+  compiler: string;
+  /** Whether the load ran on CPU 0 and the servers on CPU 1. */
+  pinned: boolean;
+}
+
+/**
+ * An echo showdown: one load generator (bench/echo_load.c, or
+ * examples/echo_client.ts without a `cc`) against each server, under each
+ * scenario, `runs` times. Every server runs for the whole showdown (idle
+ * ones cost nothing), and the load moves from one to the next in short
+ * runs, each run starting with the next server: what the machine does
+ * meanwhile (this VM's speed moves by a third within seconds) falls on all
+ * of them alike. Each server must exit 0 on SIGTERM at the end (else the
+ * exit code is set to 1). Progress goes to stderr.
+ *
+ * @returns the medians of the runs, per scenario and server
+ */
+export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
+  const { scenarios, runs, seconds, warmup } = options;
+  const here = new URL(".", import.meta.url);
+  const path = (name: string) => new URL(name, here).pathname;
+  const deno = Deno.execPath();
+  const notes: string[] = [];
+  const bin = await Deno.makeTempDir({ prefix: "echo_bench_" });
+  try {
+    // The C programs.
+    let cServer: string | undefined;
+    let cLoad: string | undefined;
+    let compiler = "";
+    try {
+      for (const name of ["echo_server", "echo_load"]) {
+        await run("cc", ["-O2", "-o", `${bin}/${name}`, path(`${name}.c`)], { withStderr: true });
+      }
+      cServer = `${bin}/echo_server`;
+      cLoad = `${bin}/echo_load`;
+      compiler = (await run("cc", ["--version"])).split("\n")[0];
+    } catch (error) {
+      notes.push(
+        `C programs skipped (${(error as Error).message.split("\n")[0]}): no C server, and ` +
+          "examples/echo_client.ts was the load generator.",
+      );
+      console.error(notes[notes.length - 1]);
+    }
+
+    // Pinning: the load generator on CPU 0, the server on CPU 1.
+    const { pin: onCpu, pinned } = await cpuPinning();
+    if (!pinned) {
+      notes.push("Load generator and server were not pinned to CPUs (no `taskset`, or one CPU).");
+    }
+
+    const servers = [...options.servers];
+    const c = options.withC && cServer ? "C epoll (bench/echo_server.c)" : undefined;
+    if (c) servers.unshift({ name: c, command: cServer!, args: [] });
+
+    // results[scenario][server] = one LoadResult per run.
+    const results = new Map<string, Map<string, LoadResult[]>>(
+      scenarios.map((scenario) => [scenario.name, new Map(servers.map((s) => [s.name, []]))]),
+    );
+    const started = Date.now();
+    const running: RunningServer[] = [];
+    try {
+      for (const server of servers) {
+        running.push(
+          await startServer(...onCpu(1, server.command, [...server.args, "--port", "0"])),
+        );
+      }
+      for (let i = 0; i < runs; i++) {
+        // Each run starts with the next server: none always goes first.
+        const order = servers.map((_, s) => (s + i) % servers.length);
+        for (const scenario of scenarios) {
+          for (const s of order) {
+            const loadArgs = [
+              "--port",
+              String(running[s].port),
+              "--connections",
+              String(scenario.connections),
+              "--size",
+              String(scenario.size),
+              "--seconds",
+              String(seconds),
+              "--warmup",
+              String(warmup),
+            ];
+            const result = await runLoad(
+              ...(cLoad ? onCpu(0, cLoad, loadArgs) : onCpu(0, deno, [
+                "run",
+                "--allow-ffi",
+                path("../examples/echo_client.ts"),
+                ...loadArgs,
+              ])),
+            );
+            if (result.mismatches > 0) throw new Error(`${servers[s].name}: echoed bytes differ`);
+            results.get(scenario.name)!.get(servers[s].name)!.push(result);
+            console.error(
+              `run ${i + 1}/${runs}, ${scenario.name}, ${servers[s].name}: ` +
+                `${Math.round(result.messagesPerSecond)} messages/s, ` +
+                `p50 ${result.p50Us} µs, p99 ${result.p99Us} µs`,
+            );
+          }
+        }
+      }
+    } finally {
+      for (const [s, server] of running.entries()) {
+        const stopped = await server.stop("SIGTERM");
+        if (stopped.code !== 0) {
+          console.error(`${servers[s].name} exited ${stopped.code} on SIGTERM:\n${stopped.stderr}`);
+          Deno.exitCode = 1;
+        }
+      }
+    }
+    console.error(`${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+    const figures = new Map<string, Map<string, EchoFigure>>();
+    for (const [scenario, byServer] of results) {
+      const map = new Map<string, EchoFigure>();
+      for (const [server, list] of byServer) {
+        map.set(server, {
+          rate: median(list.map((r) => r.messagesPerSecond)),
+          p50: median(list.map((r) => r.p50Us)),
+          p99: median(list.map((r) => r.p99Us)),
+        });
+      }
+      figures.set(scenario, map);
+    }
+    return { servers, c, figures, notes, compiler, pinned };
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+}
+
+/**
+ * The rows of an echo showdown's table: per scenario and server, messages
+ * per second, its ratio to each of `references` (columns named by their
+ * labels), and the round trip's p50 and p99.
+ */
+export function echoTable(
+  results: EchoResults,
+  scenarios: EchoScenario[],
+  references: { label: string; server: string | undefined }[],
+): string[] {
+  const fmtRate = (rate: number) => Math.round(rate).toLocaleString("en");
+  const fmtUs = (us: number) => us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(1)} µs`;
+  const lines = [
+    `| load | server | messages/s | ${
+      references.map((r) => `× ${r.label} |`).join(" ")
+    } round trip p50 | p99 |`,
+    `| --- | --- | ---: | ${references.map(() => "---: |").join(" ")} ---: | ---: |`,
+  ];
+  for (const scenario of scenarios) {
+    const map = results.figures.get(scenario.name)!;
+    const bases = references.map((r) => r.server ? map.get(r.server)?.rate : undefined);
+    for (const server of results.servers) {
+      const { rate, p50, p99 } = map.get(server.name)!;
+      const ratios = bases.map((base) => base ? `${(rate / base).toFixed(2)}×` : "");
+      lines.push(
+        `| ${scenario.name} | ${server.name} | ${fmtRate(rate)} | ${
+          ratios.map((r) => `${r} |`).join(" ")
+        } ${fmtUs(p50)} | ${fmtUs(p99)} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+/** The first line of an echo showdown's section: when, where, and how it was measured. */
+export async function echoHeader(
+  results: EchoResults,
+  { runs, seconds, warmup }: { runs: number; seconds: number; warmup: number },
+): Promise<string> {
+  const cpu = await cpuModel();
+  return `Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} ` +
+    `(${navigator.hardwareConcurrency} cores), Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}` +
+    (results.compiler ? `, ${results.compiler} -O2` : "") +
+    `; medians of ${runs} runs of ${seconds} s each (after a ${warmup} s warm-up), the load ` +
+    "moving from server to server" +
+    (results.pinned ? "; load generator on CPU 0, servers on CPU 1 (taskset)." : ".");
 }

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { cpuModel, median, run, writeSection } from "./_runner.ts";
+import { cpuModel, formatNs as format, median, run, writeSection } from "./_runner.ts";
 import { SIZES } from "./_sizes.ts";
 
 const { values } = parseArgs({
@@ -137,12 +137,6 @@ const heap = JSON.parse(
     path("heap_check.ts"),
   ]),
 ) as { calls: number; heapGrowthBytes: number };
-
-function format(ns: number): string {
-  if (ns < 1_000) return `${ns.toFixed(0)} ns`;
-  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(1)} µs`;
-  return `${(ns / 1_000_000).toFixed(2)} ms`;
-}
 
 function figure(group: string, name: string): number {
   const entry = deno.get(`${group}/${name}`);

@@ -1,0 +1,263 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * The CompletionPort on Linux, side by side in one run: the io_uring port
+ * and the epoll port against what each claim is measured by, and one
+ * table with the targets met or not.
+ *
+ *     deno run --allow-run --allow-read --allow-write --allow-sys --allow-ffi \
+ *       bench/completion_run.ts [--runs 5] [--seconds 2] [--warmup 0.3] [--write]
+ *
+ * - bench/completion_bench.ts (`deno bench`, medians of `--runs` runs):
+ *   `post()` + `get(0)` per operation and in batches of 256 beside the same
+ *   NOPs reaped raw through FFI; batched file reads through each port
+ *   beside a synchronous `pread` loop, through the page cache and with
+ *   O_DIRECT.
+ * - bench/uring_nop.c (built with `cc -O2` when there is a `cc`), taking
+ *   turns with the Deno benchmarks run after run: the same NOPs from C, and
+ *   64 reads through the page cache as a pread loop and as one io_uring
+ *   batch (the kernel's share of the batched reads).
+ * - The socket echo: bench/echo_load.c (64 connections, then 1, of 64-byte
+ *   ping-pong) against examples/echo_completion.ts on io_uring and on epoll,
+ *   examples/echo_server.ts in async mode on epoll (the Selector: the
+ *   reference of the target), and bench/echo_server.c (the physical limit);
+ *   medians of `--runs` runs of `--seconds` each, the load moving from
+ *   server to server (see bench/_runner.ts).
+ *
+ * A backend the kernel refuses is left out, with a note. `--write` puts the
+ * table into bench/README.md between its `completion` markers.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { openCompletionPort } from "../mod.ts";
+import {
+  echoHeader,
+  type EchoServer,
+  echoTable,
+  formatNs,
+  measureEcho,
+  median,
+  run,
+  writeSection,
+} from "./_runner.ts";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "5" },
+    seconds: { type: "string", default: "2" },
+    warmup: { type: "string", default: "0.3" },
+    write: { type: "boolean", default: false },
+  },
+});
+const runs = Number(values.runs);
+const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
+if (!Number.isInteger(runs) || runs < 1) throw new RangeError("--runs must be a positive integer");
+if (!(seconds > 0)) throw new RangeError("--seconds must be a positive number");
+if (!(warmup >= 0)) throw new RangeError("--warmup must be a non-negative number");
+
+const here = new URL(".", import.meta.url);
+const path = (name: string) => new URL(name, here).pathname;
+const deno = Deno.execPath();
+const notes: string[] = [];
+
+// Which backends this kernel allows.
+const backends = (["io_uring", "epoll"] as const).filter((backend) => {
+  try {
+    openCompletionPort({ backend }).close();
+    return true;
+  } catch (error) {
+    notes.push(`The ${backend} CompletionPort was left out: ${(error as Error).message}.`);
+    console.error(notes[notes.length - 1]);
+    return false;
+  }
+});
+
+// The micro-benchmarks: the C program and the Deno benchmarks take turns,
+// run after run, so that both sides of each ratio meet the same machine.
+interface Bench {
+  group: string;
+  name: string;
+  baseline: boolean;
+  results: { ok?: { avg: number } }[];
+}
+const cSamples = new Map<string, { ns: number[]; perEvent: number[] }>();
+const samples = new Map<string, { bench: Bench; avg: number[] }>();
+const binary = await Deno.makeTempFile({ prefix: "uring_nop_" });
+let haveC = true;
+try {
+  await run("cc", ["-O2", "-o", binary, path("uring_nop.c")]);
+} catch (error) {
+  haveC = false;
+  notes.push(`C figures skipped: ${(error as Error).message.split("\n")[0]}`);
+  console.error(notes[notes.length - 1]);
+}
+try {
+  for (let i = 0; i < runs; i++) {
+    if (haveC) {
+      console.error(`C run ${i + 1}/${runs}`);
+      try {
+        for (const line of (await run(binary, [])).trim().split("\n")) {
+          const { name, ns, perEvent } = JSON.parse(line);
+          const entry = cSamples.get(name) ?? { ns: [], perEvent: [] };
+          entry.ns.push(ns);
+          if (perEvent !== null) entry.perEvent.push(perEvent);
+          cSamples.set(name, entry);
+        }
+      } catch (error) {
+        // Exit 2: the kernel refuses io_uring.
+        haveC = false;
+        notes.push(`C figures skipped: ${(error as Error).message.split("\n")[1] ?? ""}`);
+        console.error(notes[notes.length - 1]);
+      }
+    }
+    console.error(`deno bench run ${i + 1}/${runs}`);
+    const report = JSON.parse(
+      await run(deno, [
+        "bench",
+        "--json",
+        "--allow-ffi",
+        "--allow-read",
+        "--allow-write",
+        path("completion_bench.ts"),
+      ]),
+    ) as { benches: Bench[] };
+    for (const bench of report.benches) {
+      const avg = bench.results[0]?.ok?.avg;
+      if (avg === undefined) throw new Error(`${bench.name} failed`);
+      const key = `${bench.group}/${bench.name}`;
+      const entry = samples.get(key) ?? { bench, avg: [] };
+      entry.avg.push(avg);
+      samples.set(key, entry);
+    }
+  }
+} finally {
+  await Deno.remove(binary).catch(() => {});
+}
+const c = new Map(
+  [...cSamples].map(([name, { ns, perEvent }]) => [
+    name,
+    { ns: median(ns), perEvent: perEvent.length ? median(perEvent) : null },
+  ]),
+);
+const micro = new Map(
+  [...samples].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
+);
+/** A benchmark's median, or undefined if it did not run. */
+const figure = (group: string, name: string) => micro.get(`${group}/${name}`)?.ns;
+
+const lines: string[] = [];
+lines.push("| group | benchmark | median of averages | × baseline |");
+lines.push("| --- | --- | ---: | ---: |");
+for (const group of new Set([...micro.values()].map(({ bench }) => bench.group))) {
+  const members = [...micro.values()].filter(({ bench }) => bench.group === group);
+  const baseline = members.find(({ bench }) => bench.baseline)?.ns;
+  for (const { bench, ns } of members) {
+    const ratio = baseline === undefined ? "" : `${(ns / baseline).toFixed(2)}×`;
+    lines.push(
+      `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
+        formatNs(ns)
+      } | ${ratio} |`,
+    );
+  }
+}
+for (const [name, { ns, perEvent }] of c) {
+  const unit = name.includes("nop") ? "NOP" : "read";
+  const each = perEvent === null ? "" : ` (${formatNs(perEvent)} per ${unit})`;
+  lines.push(`| C | ${name} (bench/uring_nop.c) | ${formatNs(ns)}${each} | |`);
+}
+
+// The socket echo.
+const SELECTOR = "Selector async, epoll (examples/echo_server.ts)";
+const completionServer = (backend: string) =>
+  `CompletionPort, ${backend} (examples/echo_completion.ts)`;
+const servers: EchoServer[] = [{
+  name: SELECTOR,
+  command: deno,
+  args: ["run", "--allow-ffi", path("../examples/echo_server.ts"), "--mode", "async"],
+}];
+for (const backend of backends) {
+  servers.push({
+    name: completionServer(backend),
+    command: deno,
+    args: ["run", "--allow-ffi", path("../examples/echo_completion.ts"), "--backend", backend],
+  });
+}
+const scenarios = [
+  { name: "64 connections × 64 bytes", connections: 64, size: 64 },
+  { name: "1 connection × 64 bytes", connections: 1, size: 64 },
+];
+const echo = await measureEcho({ servers, withC: true, scenarios, runs, seconds, warmup });
+notes.push(...echo.notes);
+lines.push(
+  "",
+  ...echoTable(echo, scenarios, [
+    { label: "Selector", server: SELECTOR },
+    { label: "C", server: echo.c },
+  ]),
+);
+
+// The targets of the issue.
+interface Target {
+  what: string;
+  value: number | undefined;
+  limit: string;
+  met: (value: number) => boolean;
+}
+const targets: Target[] = [];
+for (const scenario of scenarios) {
+  const map = echo.figures.get(scenario.name)!;
+  const uring = map.get(completionServer("io_uring"))?.rate;
+  targets.push({
+    what: `echo, ${scenario.name}: io_uring port ÷ Selector (messages/s)`,
+    value: uring === undefined ? undefined : uring / map.get(SELECTOR)!.rate,
+    limit: "≥ 0.67",
+    met: (value) => value >= 0.67,
+  });
+}
+for (const group of new Set([...micro.values()].map(({ bench }) => bench.group))) {
+  if (!group.startsWith("read-") && !group.startsWith("direct-")) continue;
+  const members = [...micro.values()].filter(({ bench }) => bench.group === group);
+  const pread = members.find(({ bench }) => bench.baseline)?.ns;
+  const uring = members.find(({ bench }) => bench.name.startsWith("io_uring"))?.ns;
+  targets.push({
+    what: `${group}: pread loop ÷ io_uring port (time; above 1: the port is faster)`,
+    value: pread === undefined || uring === undefined ? undefined : pread / uring,
+    limit: "> 1",
+    met: (value) => value > 1,
+  });
+}
+const nop = c.get("uring-nop-post-get-1");
+const postGet = figure("post-get-1", "io_uring CompletionPort post() + get(0)");
+targets.push({
+  what: "io_uring post() + get(0) × C (no target: for the record)",
+  value: nop && postGet !== undefined ? postGet / nop.ns : undefined,
+  limit: "",
+  met: () => true,
+});
+lines.push("", "| target | measured | limit | met |", "| --- | ---: | ---: | :---: |");
+for (const target of targets) {
+  const measured = target.value === undefined ? "not run" : target.value.toFixed(3);
+  const met = target.value === undefined
+    ? "—"
+    : target.limit === ""
+    ? ""
+    : target.met(target.value)
+    ? "yes"
+    : "**no**";
+  lines.push(`| ${target.what} | ${measured} | ${target.limit} | ${met} |`);
+}
+if (notes.length) lines.push("", ...notes);
+
+const header = (await echoHeader(echo, { runs, seconds, warmup })).replace(
+  "; medians of",
+  `; micro-benchmarks: medians of ${runs} runs, C and Deno taking turns; echo: medians of`,
+);
+const table = [header, "", ...lines].join("\n");
+console.log(table);
+
+if (values.write) {
+  await writeSection("completion", table);
+  console.error("Wrote bench/README.md");
+}
