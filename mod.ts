@@ -4,17 +4,19 @@
  * no native code of its own and no dependencies.
  *
  * - {@linkcode openSelector} gives readiness notification ("tell me when
- *   fd 7 can be read") over Linux epoll, or poll(2) beside it.
+ *   fd 7 can be read") over Linux epoll (or poll(2) beside it), and over
+ *   AFD poll for sockets on Windows.
  * - {@linkcode openPipe}, {@linkcode openSocketPair} and
- *   {@linkcode openEventFd} open nonblocking fds to watch.
+ *   {@linkcode openEventFd} open nonblocking fds to watch (Linux).
  * - {@linkcode listenTcp}, {@linkcode connectTcp} and {@linkcode bindUdp}
- *   open nonblocking TCP and UDP sockets to watch (Linux), whose
+ *   open nonblocking TCP and UDP sockets (Linux and Windows), whose
  *   `accept()`, `tryRead()`, `tryWrite()`, `trySend()` and `tryReceive()`
  *   never block; {@linkcode raiseFdLimit} makes room for many of them.
  * - {@linkcode openCompletionPort} gives completion notification ("tell me
- *   when this read has finished") over Windows IOCP, for overlapped files,
- *   named pipes, and TCP sockets ({@linkcode listenTcp}, then the port's
- *   `accept()`, `connect()`, `read()` and `write()`).
+ *   when this read has finished") over Windows IOCP, and over Linux
+ *   io_uring (or, where io_uring is refused, completions emulated over
+ *   epoll): files, pipes, and TCP sockets ({@linkcode listenTcp}, then the
+ *   port's `accept()`, `connect()`, `read()` and `write()`).
  *
  * Only `--allow-ffi` is needed, and only once a selector or an fd is
  * opened: importing this module needs no permission.
