@@ -21,6 +21,22 @@
  * port's own is submitted to end it (again, should that NOP be reaped here
  * first).
  *
+ * Where the kernel allows it (Linux 6.1), the ring is set up with
+ * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN: the completion
+ * work of an operation that waited (a recv whose data came) is not run by
+ * interrupting this thread but queued until this thread enters with
+ * IORING_ENTER_GETEVENTS, which every submit does, and a reap whenever the
+ * SQ ring says IORING_SQ_TASKRUN. Queued work does not wake a poll() on the
+ * ring's fd, but it signals an eventfd registered with the ring
+ * (IORING_REGISTER_EVENTFD): the pump parks on that eventfd instead. The
+ * eventfd is signalled only while a thread is parked on it: the rest of the
+ * time IORING_CQ_EVENTFD_DISABLED is set in the CQ ring's flags, and before
+ * it parks the pump clears it, then enters and reaps once more (work queued
+ * while it was set signalled nothing, nor will the work queued after it).
+ * Older kernels refuse the flags (EINVAL): the ring is then set up without
+ * them, its completion work interrupts this thread, and the pump parks on
+ * the ring's fd.
+ *
  * CQ overflow (more completions than the CQ holds between two reaps) is left
  * to the kernel (IORING_FEAT_NODROP keeps them) and flushed back with
  * `io_uring_enter(IORING_ENTER_GETEVENTS)` whenever the SQ ring says
@@ -58,6 +74,7 @@ import { unwatchCloses, watchCloses } from "../_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
 import {
   CQ_OFF_CQES,
+  CQ_OFF_FLAGS,
   CQ_OFF_HEAD,
   CQ_OFF_RING_ENTRIES,
   CQ_OFF_RING_MASK,
@@ -68,6 +85,7 @@ import {
   CQE_WORDS,
   IO_URING_CURRENT_POSITION,
   IO_URING_PARAMS_SIZE,
+  IORING_CQ_EVENTFD_DISABLED,
   IORING_ENTER_GETEVENTS,
   IORING_FEAT_FAST_POLL,
   IORING_FEAT_NODROP,
@@ -85,10 +103,15 @@ import {
   IORING_OP_RECV,
   IORING_OP_SEND,
   IORING_OP_WRITE,
+  IORING_REGISTER_EVENTFD,
   IORING_SETUP_CLAMP,
   IORING_SETUP_CQSIZE,
+  IORING_SETUP_DEFER_TASKRUN,
+  IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SUBMIT_ALL,
+  IORING_SETUP_TASKRUN_FLAG,
   IORING_SQ_CQ_OVERFLOW,
+  IORING_SQ_TASKRUN,
   PARAMS_CQ_ENTRIES_OFFSET,
   PARAMS_CQ_OFF_OFFSET,
   PARAMS_FEATURES_OFFSET,
@@ -122,6 +145,8 @@ import {
   EBUSY,
   ECANCELED,
   ECONNABORTED,
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
   EINPROGRESS,
   EINTR,
   EINVAL,
@@ -153,6 +178,7 @@ import {
   STAT_MODE_OFFSET,
   STAT_SIZE,
   SYS_IO_URING_ENTER,
+  SYS_IO_URING_REGISTER,
   SYS_IO_URING_SETUP,
 } from "../ffi/libc.ts";
 import { formatAddress } from "../net/_address.ts";
@@ -170,8 +196,12 @@ const DEFAULT_ENTRIES = 256;
 const CQ_FACTOR = 4;
 /** The largest ring the kernel takes (IORING_MAX_ENTRIES). */
 const MAX_ENTRIES = 32768;
+/** Completion work deferred to this thread's io_uring_enter(GETEVENTS) (Linux 6.1). */
+const DEFERRED = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+  IORING_SETUP_TASKRUN_FLAG;
 /** Setup flags to try, best first: older kernels refuse the newer ones with EINVAL. */
 const SETUP_FLAGS = [
+  IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL | DEFERRED,
   IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL,
   IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP,
 ];
@@ -192,6 +222,8 @@ const MAX_FD = 0x7fffffff;
 const TWO_32 = 2 ** 32;
 const ONE_FD = 1n;
 const NO_ARG_SIZE = 0n;
+/** An eventfd's count: a u64. */
+const EVENTFD_COUNT_SIZE = 8n;
 const STAT_MODE_WORD = STAT_MODE_OFFSET / 4;
 
 /** Operation kinds (a slot's `kind`). */
@@ -225,6 +257,12 @@ export interface IoUringPortOptions {
   /** CQ entries (default four times the SQ's). */
   cqEntries?: number;
   /**
+   * `false` sets the ring up without IORING_SETUP_DEFER_TASKRUN, as on
+   * kernels older than 6.1 (tests of that path; default `true`: deferred
+   * where the kernel allows it).
+   */
+  deferTaskrun?: boolean;
+  /**
    * Asks every read and write not to wait (RWF_NOWAIT, MSG_DONTWAIT), as
    * kernels that honour O_NONBLOCK answer on nonblocking fds: -EAGAIN, then
    * the port's own poll-and-retry (tests of that path).
@@ -243,6 +281,8 @@ export interface IoUringStats {
   sqEntries: number;
   /** The CQ entries. */
   cqEntries: number;
+  /** Whether completion work is deferred (DEFER_TASKRUN): the pump parks on an eventfd. */
+  deferred: boolean;
   /** io_uring_enter calls that submitted SQEs. */
   submits: number;
   /** io_uring_enter calls that flushed an overflowed CQ back. */
@@ -400,6 +440,14 @@ export class IoUringPort implements CompletionPort {
   #cqTailIndex: number;
   #cqMask: number;
   #cqes: number;
+  /** The CQ ring's flags word (IORING_CQ_EVENTFD_DISABLED), with deferred completion work. */
+  #cqFlags = -1;
+  /** With deferred completion work: the eventfd registered with the ring, else -1. */
+  #eventfd = -1;
+  /** IORING_ENTER_GETEVENTS with deferred completion work (every enter runs it), else 0. */
+  #enterFlags = 0;
+  /** 8 bytes to drain the eventfd into. */
+  #count = new Uint8Array(8);
   /** The SQ tail as written here (published to the ring at submit). */
   #sqTail: number;
   /** The SQ head as last read from the ring. */
@@ -467,11 +515,14 @@ export class IoUringPort implements CompletionPort {
       if (setupErrno !== undefined) throw osError(action, setupErrno);
       const params = new Uint8Array(IO_URING_PARAMS_SIZE);
       const view = new DataView(params.buffer);
-      for (const flags of [...SETUP_FLAGS, 0]) {
+      const tries = options.deferTaskrun === false ? SETUP_FLAGS.slice(1) : SETUP_FLAGS;
+      let deferred = false;
+      for (const flags of [...tries, 0]) {
         params.fill(0);
         view.setUint32(PARAMS_FLAGS_OFFSET, flags, true);
         view.setUint32(PARAMS_CQ_ENTRIES_OFFSET, cqEntries, true);
         ring = libc.io_uring_setup(SYS_IO_URING_SETUP, entries, params);
+        deferred = (flags & IORING_SETUP_DEFER_TASKRUN) !== 0;
         if (ring >= 0) break;
         const e = errno();
         if (e !== EINVAL || flags === 0) throw osError(action, e);
@@ -514,6 +565,27 @@ export class IoUringPort implements CompletionPort {
       this.#cqTailIndex = cqOff(CQ_OFF_TAIL) / 4;
       this.#cqMask = this.#cq[cqOff(CQ_OFF_RING_MASK) / 4];
       this.#cqes = cqOff(CQ_OFF_CQES) / 4;
+      if (deferred) {
+        const efd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (efd < 0) throw osError(`${action}: cannot open its eventfd`, errno());
+        this.#eventfd = efd;
+        const fds = new Int32Array([efd]);
+        if (
+          libc.io_uring_register(
+            SYS_IO_URING_REGISTER,
+            ring,
+            IORING_REGISTER_EVENTFD,
+            new Uint8Array(fds.buffer),
+            1,
+          ) < 0
+        ) {
+          throw osError(`${action}: cannot register its eventfd`, errno());
+        }
+        this.#cqFlags = cqOff(CQ_OFF_FLAGS) / 4;
+        // Signalled only while the pump is parked on it.
+        Atomics.or(this.#cq, this.#cqFlags, IORING_CQ_EVENTFD_DISABLED);
+        this.#enterFlags = IORING_ENTER_GETEVENTS;
+      }
       // SQE i always sits at SQ position i.
       const array = sqOff(SQ_OFF_ARRAY) / 4;
       for (let i = 0; i < this.#sqEntries; i++) this.#sq[array + i] = i;
@@ -523,6 +595,7 @@ export class IoUringPort implements CompletionPort {
       this.#stats = {
         sqEntries: this.#sqEntries,
         cqEntries: this.#cq[cqOff(CQ_OFF_RING_ENTRIES) / 4],
+        deferred,
         submits: 0,
         overflowFlushes: 0,
         parks: 0,
@@ -531,13 +604,18 @@ export class IoUringPort implements CompletionPort {
     } catch (error) {
       for (const [pointer, length] of this.#maps) libc.munmap(pointer, length);
       if (ring >= 0) libc.close(ring);
+      if (this.#eventfd >= 0) libc.close(this.#eventfd);
       releaseLibc();
       throw error;
     }
     this.#ring = ring;
     for (const pollfd of [this.#pollfd, this.#parkPollfd]) {
       const view = new DataView(pollfd.buffer);
-      view.setInt32(0, ring, true);
+      view.setInt32(
+        0,
+        pollfd === this.#parkPollfd && this.#eventfd >= 0 ? this.#eventfd : ring,
+        true,
+      );
       view.setInt16(POLLFD_EVENTS_OFFSET, POLLIN, true);
     }
     this.#parkPollfdPointer = Deno.UnsafePointer.of(this.#parkPollfd);
@@ -564,9 +642,11 @@ export class IoUringPort implements CompletionPort {
     }
   }
 
-  /** Refuses the port's own fd, which only the port may use. */
+  /** Refuses the port's own fds (the ring's, the eventfd's), which only the port may use. */
   #checkNotOwn(action: string, fd: number): void {
-    if (fd === this.#ring) throw osError(`${action} (the completion port's own fd)`, EBADF);
+    if (fd === this.#ring || fd === this.#eventfd) {
+      throw osError(`${action} (the completion port's own fd)`, EBADF);
+    }
   }
 
   /** Asks the kernel what `fd` is (FILE, SOCKET or STREAM), and remembers it. */
@@ -832,7 +912,7 @@ export class IoUringPort implements CompletionPort {
         this.#ring,
         pending,
         0,
-        0,
+        this.#enterFlags, // deferred completion work is run too
         null,
         NO_ARG_SIZE,
       );
@@ -867,6 +947,10 @@ export class IoUringPort implements CompletionPort {
 
   /** Reaps every CQE there is, and what an overflowed CQ held back; returns how many. */
   #reapAll(): number {
+    // Deferred completion work waits for an enter of this thread.
+    if (this.#enterFlags !== 0 && Atomics.load(this.#sq, this.#sqFlags) & IORING_SQ_TASKRUN) {
+      this.#getEvents();
+    }
     let count = this.#reap();
     for (let tries = 0; Atomics.load(this.#sq, this.#sqFlags) & IORING_SQ_CQ_OVERFLOW;) {
       const n = this.#libc.io_uring_enter(
@@ -972,12 +1056,14 @@ export class IoUringPort implements CompletionPort {
         // before paying a park.
         if (performance.now() - this.#lastReady < SPIN_WINDOW_MS && await this.#spin()) continue;
         if (!this.#needsPump()) break;
+        if (this.#eventfd >= 0 && this.#armEventfd()) continue;
         this.#parked = true;
         this.#stats.parks++;
         // Its result is not needed (nor its errno readable): the CQ says what happened.
         await this.#libc.poll_parked(this.#parkPollfdPointer, ONE_FD, -1);
         this.#parked = false;
         this.#unparking = false;
+        if (this.#eventfd >= 0) this.#disarmEventfd();
         this.#reapAll();
         this.#deliver();
       }
@@ -989,6 +1075,26 @@ export class IoUringPort implements CompletionPort {
       this.#parked = false;
       if (this.#closed) this.#release();
     }
+  }
+
+  /**
+   * Before a park on the eventfd: lets the kernel signal it, then runs the
+   * work queued while it could not (it would signal nothing) and reaps;
+   * returns whether that settled something (then no park).
+   */
+  #armEventfd(): boolean {
+    Atomics.and(this.#cq, this.#cqFlags, ~IORING_CQ_EVENTFD_DISABLED);
+    this.#getEvents();
+    if (this.#reapAll() === 0) return false;
+    this.#disarmEventfd();
+    this.#deliver();
+    return true;
+  }
+
+  /** After a park on the eventfd: no more signals until the next, and the count drained. */
+  #disarmEventfd(): void {
+    Atomics.or(this.#cq, this.#cqFlags, IORING_CQ_EVENTFD_DISABLED);
+    this.#libc.read(this.#eventfd, this.#count, EVENTFD_COUNT_SIZE);
   }
 
   #needsPump(): boolean {
@@ -1004,8 +1110,9 @@ export class IoUringPort implements CompletionPort {
     do {
       await new Promise((resolve) => setImmediate(resolve));
       if (!this.#needsPump()) return true; // the loop ends without a park
-      // A system call, so that this thread runs the kernel's completion work.
-      this.#getEvents();
+      // Without deferred work, a system call so that this thread runs the
+      // kernel's completion work (#reapAll() enters when deferred work waits).
+      if (this.#enterFlags === 0) this.#getEvents();
       if (this.#reapAll() > 0) {
         this.#deliver();
         return true;
@@ -1342,7 +1449,7 @@ export class IoUringPort implements CompletionPort {
           );
         }
       }
-      if (this.#closed || fd === this.#ring) {
+      if (this.#closed || fd === this.#ring || fd === this.#eventfd) {
         const action = this.#actionOf(kind, fd);
         this.#checkOpen(action);
         this.#checkNotOwn(action, fd);
@@ -1487,6 +1594,7 @@ export class IoUringPort implements CompletionPort {
     for (const [pointer, length] of this.#maps) this.#libc.munmap(pointer, length);
     this.#maps = [];
     this.#libc.close(this.#ring);
+    if (this.#eventfd >= 0) this.#libc.close(this.#eventfd);
     this.#ops = [];
     this.#freeSlots = [];
     this.#fdTypes = [];

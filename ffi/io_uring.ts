@@ -89,6 +89,17 @@ export const CQE_FLAGS_WORD = 3;
 export const IORING_SETUP_CQSIZE = 1 << 3;
 export const IORING_SETUP_CLAMP = 1 << 4;
 export const IORING_SETUP_SUBMIT_ALL = 1 << 7;
+/** With DEFER_TASKRUN: IORING_SQ_TASKRUN in the SQ ring's flags says that deferred work waits. */
+export const IORING_SETUP_TASKRUN_FLAG = 1 << 9;
+/** Only one thread submits (Linux 6.0). */
+export const IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+/**
+ * Completion work runs only when the submitter enters with
+ * IORING_ENTER_GETEVENTS, never by interrupting it (Linux 6.1; needs
+ * SINGLE_ISSUER). The ring's fd is not woken when work is queued; a
+ * registered eventfd is.
+ */
+export const IORING_SETUP_DEFER_TASKRUN = 1 << 13;
 
 /** io_uring_params.features. */
 export const IORING_FEAT_SINGLE_MMAP = 1 << 0;
@@ -98,6 +109,14 @@ export const IORING_FEAT_FAST_POLL = 1 << 5;
 
 /** The SQ ring's flags word. */
 export const IORING_SQ_CQ_OVERFLOW = 1 << 1;
+/** Deferred completion work waits for an io_uring_enter(IORING_ENTER_GETEVENTS). */
+export const IORING_SQ_TASKRUN = 1 << 2;
+
+/** The CQ ring's flags word (written by the application): no eventfd signals while set. */
+export const IORING_CQ_EVENTFD_DISABLED = 1 << 0;
+
+/** io_uring_register opcodes. */
+export const IORING_REGISTER_EVENTFD = 4;
 
 /** io_uring_enter flags. */
 export const IORING_ENTER_GETEVENTS = 1 << 0;

@@ -111,6 +111,15 @@ export const LIBC_SYMBOLS = {
     parameters: ["i64", "u32", "u32", "u32", "u32", "pointer", "usize"],
     result: "i32",
   },
+  /**
+   * long syscall(SYS_io_uring_register, unsigned int fd, unsigned int opcode,
+   *              void *arg, unsigned int nr_args);
+   */
+  io_uring_register: {
+    name: "syscall",
+    parameters: ["i64", "u32", "u32", "buffer", "u32"],
+    result: "i32",
+  },
   /** void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset); */
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   /** int munmap(void *addr, size_t length); */
@@ -290,9 +299,10 @@ export const RLIMIT_SIZE = 16;
 /** rlim_t RLIM_INFINITY: no limit. */
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
-/** SYS_io_uring_setup and SYS_io_uring_enter (the same on x86_64 and aarch64). */
+/** SYS_io_uring_setup, _enter and _register (the same on x86_64 and aarch64). */
 export const SYS_IO_URING_SETUP = 425n;
 export const SYS_IO_URING_ENTER = 426n;
+export const SYS_IO_URING_REGISTER = 427n;
 /** `struct stat`: where `st_mode` is, and how large the struct is. */
 export const STAT_SIZE = 144;
 export const STAT_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;

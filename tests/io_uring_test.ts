@@ -2,13 +2,14 @@
 // What only the io_uring CompletionPort does: its rings overflowing (more
 // operations in flight than the SQ holds, more completions between two
 // reaps than the CQ holds), submitting a burst with one io_uring_enter,
-// close() with operations in the kernel, and its own fd refused. The
+// close() with operations in the kernel, its own fds refused, and its
+// completion work deferred (IORING_SETUP_DEFER_TASKRUN) or not. The
 // contract every backend meets is tested in completion_port_test.ts.
 import assert from "node:assert/strict";
 import { openCompletionPort, openPipe, openSocketPair, type Pipe } from "../mod.ts";
 import { IoUringPort, openIoUringPort } from "../backends/io_uring.ts";
 import { EPERM } from "../ffi/libc.ts";
-import { delay, linuxTest, openFds, pattern } from "./_util.ts";
+import { delay, Helper, linuxTest, openFds, pattern } from "./_util.ts";
 
 /** Whether this kernel lets us set up an io_uring (containers often forbid it). */
 function ioUringAllowed(): boolean {
@@ -28,13 +29,41 @@ function uringTest(name: string, fn: (t: Deno.TestContext) => Promise<void> | vo
   Deno.test({ name: `io_uring: ${name}`, ignore: !ALLOWED, fn });
 }
 
-/** The fd `open()` adds to the process: the port's ring. */
-function ringFdOf<T>(open: () => T): [T, number] {
+/** The fds `open()` adds to the process: the port's ring, and its eventfd when deferred. */
+function ownFdsOf(open: () => IoUringPort): [IoUringPort, number[]] {
   const before = new Set(openFds());
   const port = open();
   const added = openFds().filter((fd) => !before.has(fd));
-  assert.equal(added.length, 1, `the port opened fds ${added}`);
-  return [port, added[0]];
+  assert.equal(added.length, port.stats.deferred ? 2 : 1, `the port opened fds ${added}`);
+  return [port, added];
+}
+
+/** `promise`'s value, or a rejection if it has not settled within `ms` (a hang fails the test). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether the kernel is Linux 6.1 or later (IORING_SETUP_DEFER_TASKRUN), asked with uname(). */
+function deferSupported(): boolean {
+  const libc = Deno.dlopen("libc.so.6", { uname: { parameters: ["buffer"], result: "i32" } });
+  try {
+    // struct utsname: six fields of 65 bytes; release is the third.
+    const names = new Uint8Array(6 * 65);
+    assert.equal(libc.symbols.uname(names), 0);
+    const release = new TextDecoder().decode(names.subarray(2 * 65, 3 * 65));
+    const [major, minor] = release.split(".").map((part) => parseInt(part));
+    return major > 6 || (major === 6 && minor >= 1);
+  } finally {
+    libc.close();
+  }
 }
 
 /** Opens `count` pipes; closes them all if one fails. */
@@ -176,7 +205,7 @@ uringTest(
   async () => {
     const pipes = openPipes(10);
     try {
-      const [port, ring] = ringFdOf(() => openIoUringPort());
+      const [port, own] = ownFdsOf(() => openIoUringPort());
       const outcomes: string[] = [];
       const reads = pipes.map((pipe) =>
         port.read(pipe.reader.fd, new Uint8Array(4)).then(
@@ -187,10 +216,12 @@ uringTest(
       await delay(20); // submitted, and parked on
       assert.ok(port.stats.parks > 0);
       port.close();
-      // The parked thread has not returned yet: the ring is still there.
-      assert.ok(openFds().includes(ring), "the ring was closed under a parked thread");
+      // The parked thread has not returned yet: the ring (and eventfd) are still there.
+      for (const fd of own) {
+        assert.ok(openFds().includes(fd), `fd ${fd} was closed under a parked thread`);
+      }
       await port[Symbol.asyncDispose]();
-      assert.ok(!openFds().includes(ring), "the ring is still open");
+      for (const fd of own) assert.ok(!openFds().includes(fd), `fd ${fd} is still open`);
       await Promise.all(reads);
       assert.deepEqual(outcomes, pipes.map(() => "Interrupted"));
       // Nothing was taken from the pipes.
@@ -263,10 +294,10 @@ uringTest(
   },
 );
 
-uringTest("operations on the port's own fd are refused with EBADF", async () => {
-  const [port, ring] = ringFdOf(() => openIoUringPort());
+uringTest("operations on the port's own fds are refused with EBADF", async () => {
+  const [port, own] = ownFdsOf(() => openIoUringPort());
   try {
-    const own = (error: unknown) => {
+    const refused = (error: unknown) => {
       assert.ok(error instanceof Deno.errors.BadResource, String(error));
       assert.equal((error as Error & { code: string }).code, "EBADF");
       assert.match(
@@ -275,9 +306,11 @@ uringTest("operations on the port's own fd are refused with EBADF", async () => 
       );
       return true;
     };
-    await assert.rejects(port.read(ring, new Uint8Array(8)), own);
-    await assert.rejects(port.write(ring, new Uint8Array(8)), own);
-    assert.throws(() => port.associate(ring, 1), own);
+    for (const fd of own) {
+      await assert.rejects(port.read(fd, new Uint8Array(8)), refused);
+      await assert.rejects(port.write(fd, new Uint8Array(8)), refused);
+      assert.throws(() => port.associate(fd, 1), refused);
+    }
     // The port is none the worse.
     port.post(5);
     assert.deepEqual(port.get(0).map((c) => c.key), [5]);
@@ -315,3 +348,56 @@ uringTest("a port is an IoUringPort with backend io_uring", () => {
   assert.ok(port instanceof IoUringPort);
   assert.equal(port.backend, "io_uring");
 });
+
+uringTest(
+  "completion work is deferred (DEFER_TASKRUN, an eventfd) where the kernel allows it, else not",
+  () => {
+    using deferred = openIoUringPort();
+    assert.equal(deferred.stats.deferred, deferSupported());
+    using fallback = openIoUringPort({ deferTaskrun: false });
+    assert.equal(fallback.stats.deferred, false);
+  },
+);
+
+for (const deferTaskrun of [true, false]) {
+  uringTest(
+    `${deferTaskrun ? "deferred" : "undeferred"} completion work: reads that complete 200 ms ` +
+      "later, while this thread is idle, settle; so does a wait() on a post",
+    async (t) => {
+      await using port = openIoUringPort({ deferTaskrun });
+      if (deferTaskrun) assert.equal(port.stats.deferred, deferSupported());
+      for (const kind of ["socketpair", "pipe"] as const) {
+        await t.step(kind, async () => {
+          using pair = kind === "pipe" ? openPipe() : openSocketPair();
+          const [reader, writer] = "reader" in pair
+            ? [pair.reader.fd, pair.writer.fd]
+            : [pair.first.fd, pair.second.fd];
+          using helper = new Helper();
+          const parks = port.stats.parks;
+          const buffer = new Uint8Array(16);
+          const reading = port.read(reader, buffer);
+          // Another thread writes 8 bytes in 200 ms; this one does nothing meanwhile.
+          const start = performance.now();
+          await helper.start({ kind: "wake", delay: 200, handle: writer });
+          assert.equal(await settledWithin(reading, 5_000), 8);
+          assert.ok(performance.now() - start >= 150, "the read settled before the write");
+          assert.deepEqual([...buffer.subarray(0, 8)], [1, 0, 0, 0, 0, 0, 0, 0]);
+          assert.equal(await helper.next(), "done");
+          assert.ok(port.stats.parks > parks, "no thread was parked");
+          // Again at once, so that the pump spins rather than parks first.
+          const again = port.read(reader, buffer);
+          const one = new Uint8Array([9]);
+          assert.equal("reader" in pair ? pair.writer.tryWrite(one) : pair.second.tryWrite(one), 1);
+          assert.equal(await again, 1);
+          assert.equal(buffer[0], 9);
+        });
+      }
+      await t.step("a wait() with nothing in flight, then a post", async () => {
+        const waiting = port.wait({ timeout: 5_000 });
+        await delay(50);
+        port.post(7, 3);
+        assert.deepEqual((await waiting).map(({ key, bytes }) => [key, bytes]), [[7, 3]]);
+      });
+    },
+  );
+}
