@@ -216,6 +216,26 @@ export function checkKey(action: string, key: unknown): number {
 }
 
 /**
+ * Checks the arguments of `post()`: a key, a DWORD byte count and a
+ * pointer (or null).
+ *
+ * @internal
+ */
+export function checkPost(action: string, key: unknown, bytes: unknown, overlapped: unknown): void {
+  checkKey(action, key);
+  if (typeof bytes !== "number" || !Number.isInteger(bytes) || bytes < 0 || bytes > 0xffffffff) {
+    throw new RangeError(
+      `${action}: bytes must be an integer from 0 to 2^32-1, got ${describe(bytes)}`,
+    );
+  }
+  if (overlapped !== null && typeof overlapped !== "object") {
+    throw new TypeError(
+      `${action}: overlapped must be a pointer or null, got ${describe(overlapped)}`,
+    );
+  }
+}
+
+/**
  * Checks an I/O buffer: a Uint8Array over a fixed-length, unshared, attached ArrayBuffer.
  *
  * @internal

@@ -58,6 +58,7 @@ import {
   checkIoBuffer,
   checkKey,
   checkOffset,
+  checkPost,
   checkWaitOptions,
   type Completion,
   type CompletionPort,
@@ -461,17 +462,7 @@ class EpollPort implements CompletionPort {
 
   post(key: number, bytes = 0, overlapped: Deno.PointerValue = null): void {
     const action = "Cannot post to the completion port";
-    checkKey(action, key);
-    if (!Number.isInteger(bytes) || bytes < 0 || bytes > 0xffffffff) {
-      throw new RangeError(
-        `${action}: bytes must be an integer from 0 to 2^32-1, got ${describe(bytes)}`,
-      );
-    }
-    if (overlapped !== null && typeof overlapped !== "object") {
-      throw new TypeError(
-        `${action}: overlapped must be a pointer or null, got ${describe(overlapped)}`,
-      );
-    }
+    checkPost(action, key, bytes, overlapped);
     this.#checkOpen(action);
     this.#queue.push({ key, bytes, error: 0, overlapped });
     // A pending wait gets the packets posted in this run of JavaScript together.

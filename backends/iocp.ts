@@ -18,6 +18,7 @@ import {
   checkIoBuffer,
   checkKey,
   checkOffset,
+  checkPost,
   checkWaitOptions,
   type Completion,
   type CompletionPort,
@@ -278,17 +279,7 @@ export class IocpPort implements CompletionPort {
 
   post(key: number, bytes = 0, overlapped: Deno.PointerValue = null): void {
     const action = "Cannot post to the completion port";
-    checkKey(action, key);
-    if (!Number.isInteger(bytes) || bytes < 0 || bytes > 0xffffffff) {
-      throw new RangeError(
-        `${action}: bytes must be an integer from 0 to 2^32-1, got ${describe(bytes)}`,
-      );
-    }
-    if (overlapped !== null && typeof overlapped !== "object") {
-      throw new TypeError(
-        `${action}: overlapped must be a pointer or null, got ${describe(overlapped)}`,
-      );
-    }
+    checkPost(action, key, bytes, overlapped);
     this.#checkOpen(action);
     if (!this.#k32.PostQueuedCompletionStatus(this.#port, bytes, this.#bigKey(key), overlapped)) {
       throw win32Error(action, this.#k32.GetLastError());
