@@ -163,3 +163,26 @@ export function openTestLibc() {
     close: { parameters: ["i32"], result: "i32" },
   });
 }
+
+/** Deterministic pseudo-random bytes and sizes (xorshift32), so that a failure repeats. */
+export class Random {
+  #state: number;
+  constructor(seed: number) {
+    this.#state = seed >>> 0 || 1;
+  }
+  next(): number {
+    let x = this.#state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return this.#state = x >>> 0;
+  }
+  below(n: number): number {
+    return this.next() % n;
+  }
+  bytes(length: number): Uint8Array {
+    const bytes = new Uint8Array(length);
+    for (let i = 0; i < length; i++) bytes[i] = this.next() & 0xff;
+    return bytes;
+  }
+}

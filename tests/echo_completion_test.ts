@@ -28,7 +28,7 @@ import {
   type TcpConn,
 } from "../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../examples/_process.ts";
-import { withLibc } from "./_util.ts";
+import { Random, withLibc } from "./_util.ts";
 
 const DENO = Deno.execPath();
 const EXAMPLE = new URL("../examples/echo_completion.ts", import.meta.url).pathname;
@@ -85,29 +85,6 @@ function start(backend: CompletionBackend): Promise<RunningServer> {
     ["run", "--allow-ffi", linux ? WITH_FDS : EXAMPLE, "--port", "0", "--backend", backend],
     TEST_TIMEOUT_MS / 2,
   );
-}
-
-/** Deterministic pseudo-random bytes and sizes (xorshift32), so that a failure repeats. */
-class Random {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0 || 1;
-  }
-  next(): number {
-    let x = this.#state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return this.#state = x >>> 0;
-  }
-  below(n: number): number {
-    return this.next() % n;
-  }
-  bytes(length: number): Uint8Array {
-    const bytes = new Uint8Array(length);
-    for (let i = 0; i < length; i++) bytes[i] = this.next() & 0xff;
-    return bytes;
-  }
 }
 
 /** Writes all of `data` (a socket's write takes all unless it fails; looped for the rule). */

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { connectTcp, Interest, openSelector, type Selector, type TcpConn } from "../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../examples/_process.ts";
-import { BACKENDS, linuxTest, withLibc } from "./_util.ts";
+import { BACKENDS, linuxTest, Random, withLibc } from "./_util.ts";
 
 const DENO = Deno.execPath();
 const SERVER = new URL("./_echo_server_fds.ts", import.meta.url).pathname;
@@ -34,29 +34,6 @@ function start(backend: string, mode: string): Promise<RunningServer> {
     "--mode",
     mode,
   ]);
-}
-
-/** Deterministic pseudo-random bytes and sizes (xorshift32), so that a failure repeats. */
-class Random {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0 || 1;
-  }
-  next(): number {
-    let x = this.#state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return this.#state = x >>> 0;
-  }
-  below(n: number): number {
-    return this.next() % n;
-  }
-  bytes(length: number): Uint8Array {
-    const bytes = new Uint8Array(length);
-    for (let i = 0; i < length; i++) bytes[i] = this.next() & 0xff;
-    return bytes;
-  }
 }
 
 /** One client connection of an {@linkcode exchange}. */
