@@ -298,3 +298,80 @@ function formatIpv6(bytes: Uint8Array): string {
   if (bestStart < 0) return hex(words);
   return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`;
 }
+
+/** ::ffff:0:0/96, the prefix of an IPv4-mapped IPv6 address. */
+const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+/**
+ * The destinations of a UDP socket: each `{ hostname, port }` checked and
+ * encoded for the socket's family (IPv4 peers of an IPv6 socket as
+ * v4-mapped addresses), the last one kept so that replies to one peer
+ * parse nothing.
+ *
+ * @internal
+ */
+export class UdpDestinations {
+  #ipv6: boolean;
+  #bound: string;
+  #families: AddressFamilies;
+  #lastHostname: unknown;
+  #lastPort: unknown;
+  #lastSockaddr: Uint8Array | undefined;
+  #lastWhere = "";
+
+  /**
+   * @param ipv6 whether the socket is IPv6
+   * @param bound the socket's own address, for messages
+   * @param families the OS's address family numbers
+   */
+  constructor(ipv6: boolean, bound: string, families: AddressFamilies) {
+    this.#ipv6 = ipv6;
+    this.#bound = bound;
+    this.#families = families;
+  }
+
+  /** The last destination encoded, as text, for messages. */
+  get where(): string {
+    return this.#lastWhere;
+  }
+
+  /** The sockaddr of `address`, or a TypeError/RangeError. */
+  encode(address: unknown): Uint8Array {
+    if (typeof address !== "object" || address === null) {
+      throw new TypeError(
+        `Cannot send: address must be an object { hostname, port }, got ${describe(address)}`,
+      );
+    }
+    const { hostname = "127.0.0.1", port } = address as Record<string, unknown>;
+    if (
+      this.#lastSockaddr !== undefined && hostname === this.#lastHostname &&
+      port === this.#lastPort
+    ) {
+      return this.#lastSockaddr;
+    }
+    let target = parseAddress("Cannot send to", hostname, port);
+    if (target.port === 0) {
+      throw new RangeError(
+        `Cannot send to ${formatAddress(target)}: port must be an integer from 1 to 65535`,
+      );
+    }
+    if (target.ipv6 && !this.#ipv6) {
+      throw new TypeError(
+        `Cannot send to ${formatAddress(target)}: the socket is bound to IPv4 ` +
+          `(${this.#bound}), the address is IPv6`,
+      );
+    }
+    if (!target.ipv6 && this.#ipv6) {
+      const bytes = new Uint8Array(16);
+      bytes.set(V4_MAPPED_PREFIX);
+      bytes.set(target.bytes, V4_MAPPED_PREFIX.length);
+      target = { ...target, ipv6: true, bytes };
+    }
+    const sockaddr = encodeSockaddr(target, this.#families);
+    this.#lastHostname = hostname;
+    this.#lastPort = port;
+    this.#lastSockaddr = sockaddr;
+    this.#lastWhere = formatAddress(target);
+    return sockaddr;
+  }
+}

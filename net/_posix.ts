@@ -53,8 +53,8 @@ import {
   decodeSockaddr,
   encodeSockaddr,
   formatAddress,
-  parseAddress,
   type SocketAddress,
+  UdpDestinations,
 } from "./_address.ts";
 import type { ShutdownHow, TcpConn, TcpListener, UdpAddress, UdpSocket } from "./_types.ts";
 
@@ -439,23 +439,15 @@ export function bindPosixUdp(address: SocketAddress): UdpSocket {
   }
 }
 
-/** ::ffff:0:0/96, the prefix of an IPv4-mapped IPv6 address. */
-const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
-
 /** A bound UDP socket. */
 class PosixUdpSocket extends OwnedFd implements UdpSocket {
-  #ipv6: boolean;
   #addr: Deno.NetAddr;
-  // The last destination, encoded, so that replies to one peer parse nothing.
-  #lastHostname: unknown;
-  #lastPort: unknown;
-  #lastSockaddr: Uint8Array | undefined;
-  #lastWhere = "";
+  #destinations: UdpDestinations;
 
   constructor(libc: Libc, fd: number, ipv6: boolean, addr: Deno.NetAddr) {
     super(libc, fd);
-    this.#ipv6 = ipv6;
     this.#addr = addr;
+    this.#destinations = new UdpDestinations(ipv6, formatAddress(addr), FAMILIES);
   }
 
   get addr(): Deno.NetAddr {
@@ -466,49 +458,9 @@ class PosixUdpSocket extends OwnedFd implements UdpSocket {
     return this.open(action, "socket");
   }
 
-  /** The sockaddr of a destination, checked and encoded for this socket's family. */
-  #destination(address: UdpAddress): Uint8Array {
-    if (typeof address !== "object" || address === null) {
-      throw new TypeError(
-        `Cannot send: address must be an object { hostname, port }, got ${describe(address)}`,
-      );
-    }
-    const { hostname = "127.0.0.1", port } = address;
-    if (
-      this.#lastSockaddr !== undefined && hostname === this.#lastHostname &&
-      port === this.#lastPort
-    ) {
-      return this.#lastSockaddr;
-    }
-    let target = parseAddress("Cannot send to", hostname, port);
-    if (target.port === 0) {
-      throw new RangeError(
-        `Cannot send to ${formatAddress(target)}: port must be an integer from 1 to 65535`,
-      );
-    }
-    if (target.ipv6 && !this.#ipv6) {
-      throw new TypeError(
-        `Cannot send to ${formatAddress(target)}: the socket is bound to IPv4 ` +
-          `(${formatAddress(this.#addr)}), the address is IPv6`,
-      );
-    }
-    if (!target.ipv6 && this.#ipv6) {
-      const bytes = new Uint8Array(16);
-      bytes.set(V4_MAPPED_PREFIX);
-      bytes.set(target.bytes, V4_MAPPED_PREFIX.length);
-      target = { ...target, ipv6: true, bytes };
-    }
-    const sockaddr = encodeSockaddr(target, FAMILIES);
-    this.#lastHostname = hostname;
-    this.#lastPort = port;
-    this.#lastSockaddr = sockaddr;
-    this.#lastWhere = formatAddress(target);
-    return sockaddr;
-  }
-
   trySend(buffer: Uint8Array, address: UdpAddress): number {
     checkBuffer("Cannot send", buffer);
-    const sockaddr = this.#destination(address);
+    const sockaddr = this.#destinations.encode(address);
     const fd = this.#open("Cannot send");
     for (;;) {
       const n = this.libc.sendto(
@@ -522,7 +474,7 @@ class PosixUdpSocket extends OwnedFd implements UdpSocket {
       if (n >= 0) return n;
       const e = errno();
       if (e === EAGAIN) return 0;
-      if (e !== EINTR) throw osError(`Cannot send from fd ${fd} to ${this.#lastWhere}`, e);
+      if (e !== EINTR) throw osError(`Cannot send from fd ${fd} to ${this.#destinations.where}`, e);
     }
   }
 

@@ -84,9 +84,9 @@ import {
   decodeSockaddr,
   encodeSockaddr,
   formatAddress,
-  parseAddress,
   SOCKADDR_IN6_SIZE,
   type SocketAddress,
+  UdpDestinations,
   wildcardOf,
 } from "./_address.ts";
 import type {
@@ -870,29 +870,21 @@ export function bindWinsockUdp(address: SocketAddress): UdpSocket {
   }
 }
 
-/** ::ffff:0:0/96, the prefix of an IPv4-mapped IPv6 address. */
-const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
-
 /** A bound UDP socket. */
 class WinsockUdpSocket implements UdpSocket {
   #ws: Ws2_32;
   #socket: Socket;
   #fd: number;
-  #ipv6: boolean;
   #addr: Deno.NetAddr;
   #closed = false;
-  // The last destination, encoded, so that replies to one peer parse nothing.
-  #lastHostname: unknown;
-  #lastPort: unknown;
-  #lastSockaddr: Uint8Array | undefined;
-  #lastWhere = "";
+  #destinations: UdpDestinations;
 
   constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
     this.#ws = ws;
     this.#socket = socket;
     this.#fd = numberOf(socket);
-    this.#ipv6 = ipv6;
     this.#addr = addr;
+    this.#destinations = new UdpDestinations(ipv6, formatAddress(addr), FAMILIES);
   }
 
   get fd(): number {
@@ -911,49 +903,9 @@ class WinsockUdpSocket implements UdpSocket {
     if (this.#closed) throw new Deno.errors.BadResource(`${action}: the socket is closed`);
   }
 
-  /** The sockaddr of a destination, checked and encoded for this socket's family. */
-  #destination(address: UdpAddress): Uint8Array {
-    if (typeof address !== "object" || address === null) {
-      throw new TypeError(
-        `Cannot send: address must be an object { hostname, port }, got ${describe(address)}`,
-      );
-    }
-    const { hostname = "127.0.0.1", port } = address;
-    if (
-      this.#lastSockaddr !== undefined && hostname === this.#lastHostname &&
-      port === this.#lastPort
-    ) {
-      return this.#lastSockaddr;
-    }
-    let target = parseAddress("Cannot send to", hostname, port);
-    if (target.port === 0) {
-      throw new RangeError(
-        `Cannot send to ${formatAddress(target)}: port must be an integer from 1 to 65535`,
-      );
-    }
-    if (target.ipv6 && !this.#ipv6) {
-      throw new TypeError(
-        `Cannot send to ${formatAddress(target)}: the socket is bound to IPv4 ` +
-          `(${formatAddress(this.#addr)}), the address is IPv6`,
-      );
-    }
-    if (!target.ipv6 && this.#ipv6) {
-      const bytes = new Uint8Array(16);
-      bytes.set(V4_MAPPED_PREFIX);
-      bytes.set(target.bytes, V4_MAPPED_PREFIX.length);
-      target = { ...target, ipv6: true, bytes };
-    }
-    const sockaddr = encodeSockaddr(target, FAMILIES);
-    this.#lastHostname = hostname;
-    this.#lastPort = port;
-    this.#lastSockaddr = sockaddr;
-    this.#lastWhere = formatAddress(target);
-    return sockaddr;
-  }
-
   trySend(buffer: Uint8Array, address: UdpAddress): number {
     checkBuffer("Cannot send", buffer);
-    const sockaddr = this.#destination(address);
+    const sockaddr = this.#destinations.encode(address);
     this.#checkOpen(`Cannot send from socket ${this.#fd}`);
     const ws = this.#ws;
     const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
@@ -961,7 +913,7 @@ class WinsockUdpSocket implements UdpSocket {
     if (n >= 0) return n;
     const error = ws.WSAGetLastError();
     if (error === WSAEWOULDBLOCK) return 0;
-    throw win32Error(`Cannot send from socket ${this.#fd} to ${this.#lastWhere}`, error);
+    throw win32Error(`Cannot send from socket ${this.#fd} to ${this.#destinations.where}`, error);
   }
 
   tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null {
