@@ -16,7 +16,91 @@ import {
   startServer,
 } from "../examples/_process.ts";
 
+import { parseArgs } from "node:util";
+
 const decoder = new TextDecoder();
+
+/** One benchmark of a `deno bench --json` report. */
+export interface Bench {
+  group: string;
+  name: string;
+  baseline: boolean;
+  results: { ok?: { avg: number } }[];
+}
+
+/**
+ * Micro-benchmark samples of several runs: the JSON lines a C program
+ * prints (`{ name, ns, perEvent }`) and `deno bench --json` reports; their
+ * medians at the end.
+ */
+export class MicroSamples {
+  #c = new Map<string, { ns: number[]; perEvent: number[] }>();
+  #deno = new Map<string, { bench: Bench; avg: number[] }>();
+
+  /** Adds one run of the C program: its output. */
+  addC(output: string): void {
+    for (const line of output.trim().split("\n")) {
+      const { name, ns, perEvent } = JSON.parse(line);
+      const entry = this.#c.get(name) ?? { ns: [], perEvent: [] };
+      entry.ns.push(ns);
+      if (perEvent !== null) entry.perEvent.push(perEvent);
+      this.#c.set(name, entry);
+    }
+  }
+
+  /** Adds one `deno bench --json` report; a benchmark that failed throws. */
+  addDeno(json: string): void {
+    const report = JSON.parse(json) as { benches: Bench[] };
+    for (const bench of report.benches) {
+      const avg = bench.results[0]?.ok?.avg;
+      if (avg === undefined) throw new Error(`${bench.name} failed`);
+      const key = `${bench.group}/${bench.name}`;
+      const entry = this.#deno.get(key) ?? { bench, avg: [] };
+      entry.avg.push(avg);
+      this.#deno.set(key, entry);
+    }
+  }
+
+  /** C figures: name → median ns per call (and per event). */
+  cMedians(): Map<string, { ns: number; perEvent: number | null }> {
+    return new Map(
+      [...this.#c].map(([name, { ns, perEvent }]) => [
+        name,
+        { ns: median(ns), perEvent: perEvent.length ? median(perEvent) : null },
+      ]),
+    );
+  }
+
+  /** Deno figures: "group/name" → median of the per-run averages, in ns. */
+  denoMedians(): Map<string, { bench: Bench; ns: number }> {
+    return new Map(
+      [...this.#deno].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
+    );
+  }
+}
+
+/** The flags of the echo runners: `--runs`, `--seconds`, `--warmup`, `--write`. */
+export function echoFlags(
+  defaultRuns: number,
+): { runs: number; seconds: number; warmup: number; write: boolean } {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: "string", default: String(defaultRuns) },
+      seconds: { type: "string", default: "2" },
+      warmup: { type: "string", default: "0.3" },
+      write: { type: "boolean", default: false },
+    },
+  });
+  const runs = Number(values.runs);
+  const seconds = Number(values.seconds);
+  const warmup = Number(values.warmup);
+  if (!Number.isInteger(runs) || runs < 1) {
+    throw new RangeError("--runs must be a positive integer");
+  }
+  if (!(seconds > 0)) throw new RangeError("--seconds must be a positive number");
+  if (!(warmup >= 0)) throw new RangeError("--warmup must be a non-negative number");
+  return { runs, seconds, warmup, write: values.write };
+}
 
 /** The median of `values`. */
 export function median(values: number[]): number {

@@ -29,33 +29,20 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { openCompletionPort } from "../mod.ts";
 import {
+  echoFlags,
   echoHeader,
   type EchoServer,
   echoTable,
   formatNs,
   measureEcho,
-  median,
+  MicroSamples,
   run,
   writeSection,
 } from "./_runner.ts";
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: "string", default: "5" },
-    seconds: { type: "string", default: "2" },
-    warmup: { type: "string", default: "0.3" },
-    write: { type: "boolean", default: false },
-  },
-});
-const runs = Number(values.runs);
-const seconds = Number(values.seconds);
-const warmup = Number(values.warmup);
-if (!Number.isInteger(runs) || runs < 1) throw new RangeError("--runs must be a positive integer");
-if (!(seconds > 0)) throw new RangeError("--seconds must be a positive number");
-if (!(warmup >= 0)) throw new RangeError("--warmup must be a non-negative number");
+const { runs, seconds, warmup, write } = echoFlags(5);
 
 const here = new URL(".", import.meta.url);
 const path = (name: string) => new URL(name, here).pathname;
@@ -76,14 +63,7 @@ const backends = (["io_uring", "epoll"] as const).filter((backend) => {
 
 // The micro-benchmarks: the C program and the Deno benchmarks take turns,
 // run after run, so that both sides of each ratio meet the same machine.
-interface Bench {
-  group: string;
-  name: string;
-  baseline: boolean;
-  results: { ok?: { avg: number } }[];
-}
-const cSamples = new Map<string, { ns: number[]; perEvent: number[] }>();
-const samples = new Map<string, { bench: Bench; avg: number[] }>();
+const samples = new MicroSamples();
 const binary = await Deno.makeTempFile({ prefix: "uring_nop_" });
 let haveC = true;
 try {
@@ -98,13 +78,7 @@ try {
     if (haveC) {
       console.error(`C run ${i + 1}/${runs}`);
       try {
-        for (const line of (await run(binary, [])).trim().split("\n")) {
-          const { name, ns, perEvent } = JSON.parse(line);
-          const entry = cSamples.get(name) ?? { ns: [], perEvent: [] };
-          entry.ns.push(ns);
-          if (perEvent !== null) entry.perEvent.push(perEvent);
-          cSamples.set(name, entry);
-        }
+        samples.addC(await run(binary, []));
       } catch (error) {
         // Exit 2: the kernel refuses io_uring.
         haveC = false;
@@ -113,7 +87,7 @@ try {
       }
     }
     console.error(`deno bench run ${i + 1}/${runs}`);
-    const report = JSON.parse(
+    samples.addDeno(
       await run(deno, [
         "bench",
         "--json",
@@ -122,28 +96,13 @@ try {
         "--allow-write",
         path("completion_bench.ts"),
       ]),
-    ) as { benches: Bench[] };
-    for (const bench of report.benches) {
-      const avg = bench.results[0]?.ok?.avg;
-      if (avg === undefined) throw new Error(`${bench.name} failed`);
-      const key = `${bench.group}/${bench.name}`;
-      const entry = samples.get(key) ?? { bench, avg: [] };
-      entry.avg.push(avg);
-      samples.set(key, entry);
-    }
+    );
   }
 } finally {
   await Deno.remove(binary).catch(() => {});
 }
-const c = new Map(
-  [...cSamples].map(([name, { ns, perEvent }]) => [
-    name,
-    { ns: median(ns), perEvent: perEvent.length ? median(perEvent) : null },
-  ]),
-);
-const micro = new Map(
-  [...samples].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
-);
+const c = samples.cMedians();
+const micro = samples.denoMedians();
 /** A benchmark's median, or undefined if it did not run. */
 const figure = (group: string, name: string) => micro.get(`${group}/${name}`)?.ns;
 
@@ -257,7 +216,7 @@ const header = (await echoHeader(echo, { runs, seconds, warmup })).replace(
 const table = [header, "", ...lines].join("\n");
 console.log(table);
 
-if (values.write) {
+if (write) {
   await writeSection("completion", table);
   console.error("Wrote bench/README.md");
 }

@@ -20,23 +20,16 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { echoHeader, type EchoServer, echoTable, measureEcho, writeSection } from "./_runner.ts";
+import {
+  echoFlags,
+  echoHeader,
+  type EchoServer,
+  echoTable,
+  measureEcho,
+  writeSection,
+} from "./_runner.ts";
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: "string", default: "11" },
-    seconds: { type: "string", default: "2" },
-    warmup: { type: "string", default: "0.3" },
-    write: { type: "boolean", default: false },
-  },
-});
-const runs = Number(values.runs);
-const seconds = Number(values.seconds);
-const warmup = Number(values.warmup);
-if (!Number.isInteger(runs) || runs < 1) throw new RangeError("--runs must be a positive integer");
-if (!(seconds > 0)) throw new RangeError("--seconds must be a positive number");
-if (!(warmup >= 0)) throw new RangeError("--warmup must be a non-negative number");
+const { runs, seconds, warmup, write } = echoFlags(11);
 
 const here = new URL(".", import.meta.url);
 const path = (name: string) => new URL(name, here).pathname;
@@ -137,7 +130,7 @@ const header = await echoHeader(results, { runs, seconds, warmup });
 const table = [header, "", ...lines].join("\n");
 console.log(table);
 
-if (values.write) {
+if (write) {
   await writeSection("echo", table);
   console.error("Wrote bench/README.md");
 }

@@ -14,7 +14,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { cpuModel, formatNs as format, median, run, writeSection } from "./_runner.ts";
+import {
+  type Bench,
+  cpuModel,
+  formatNs as format,
+  MicroSamples,
+  run,
+  writeSection,
+} from "./_runner.ts";
 import { SIZES } from "./_sizes.ts";
 
 const { values } = parseArgs({
@@ -31,14 +38,7 @@ const path = (name: string) => new URL(name, here).pathname;
 
 // The C program and the Deno benchmarks take turns, run after run, so that
 // both sides of each ratio meet the same state of the machine.
-interface Bench {
-  group: string;
-  name: string;
-  baseline: boolean;
-  results: { ok?: { avg: number } }[];
-}
-const cSamples = new Map<string, { ns: number[]; perEvent: number[] }>();
-const samples = new Map<string, { bench: Bench; avg: number[] }>();
+const samples = new MicroSamples();
 let cNote = "";
 const binary = await Deno.makeTempFile({ prefix: "epoll_bench_" });
 let haveC = true;
@@ -53,16 +53,10 @@ try {
   for (let i = 0; i < runs; i++) {
     if (haveC) {
       console.error(`C run ${i + 1}/${runs}`);
-      for (const line of (await run(binary, [])).trim().split("\n")) {
-        const { name, ns, perEvent } = JSON.parse(line);
-        const entry = cSamples.get(name) ?? { ns: [], perEvent: [] };
-        entry.ns.push(ns);
-        if (perEvent !== null) entry.perEvent.push(perEvent);
-        cSamples.set(name, entry);
-      }
+      samples.addC(await run(binary, []));
     }
     console.error(`deno bench run ${i + 1}/${runs}`);
-    const report = JSON.parse(
+    samples.addDeno(
       await run(Deno.execPath(), [
         "bench",
         "--json",
@@ -71,30 +65,14 @@ try {
         path("selector_bench.ts"),
         path("scaling_bench.ts"),
       ]),
-    ) as { benches: Bench[] };
-    for (const bench of report.benches) {
-      const avg = bench.results[0]?.ok?.avg;
-      if (avg === undefined) throw new Error(`${bench.name} failed`);
-      const key = `${bench.group}/${bench.name}`;
-      const entry = samples.get(key) ?? { bench, avg: [] };
-      entry.avg.push(avg);
-      samples.set(key, entry);
-    }
+    );
   }
 } finally {
   await Deno.remove(binary).catch(() => {});
 }
-// C figures: name → median ns per call (and per event).
-const c = new Map(
-  [...cSamples].map(([name, { ns, perEvent }]) => [
-    name,
-    { ns: median(ns), perEvent: perEvent.length ? median(perEvent) : null },
-  ]),
-);
+const c = samples.cMedians();
 // Deno figures: "group/name" → median of the per-run averages, in ns.
-const deno = new Map(
-  [...samples].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
-);
+const deno = samples.denoMedians();
 
 // The CompletionPort under Wine (Windows only): one run, labelled as Wine's.
 const wine: string[] = [];
