@@ -14,6 +14,7 @@ import {
   type Registration,
   type Selector,
 } from "./_selector.ts";
+import { EpollPark } from "./_epoll_park.ts";
 import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_linux.ts";
 import { osError } from "../ffi/errors.ts";
 import {
@@ -34,9 +35,6 @@ import {
   EPOLLRDHUP,
   errno,
   type Libc,
-  POLLFD_EVENTS_OFFSET,
-  POLLFD_SIZE,
-  POLLIN,
   releaseLibc,
 } from "../ffi/libc.ts";
 
@@ -51,6 +49,8 @@ const GEN_WORD = SLOT_WORD + 1;
 /** The slot word of the waker's events. */
 const WAKER_SLOT = 0xffffffff;
 const INITIAL_CAPACITY = 64;
+/** Where the park's poll set has the interrupter. */
+const INTERRUPTER = 1;
 
 /** The epoll_event bits for a registration. */
 function eventBits(reg: Registration<unknown>): number {
@@ -73,19 +73,13 @@ class EpollDriver<T> implements Driver<T> {
   #regs: (Registration<T> | undefined)[] = [];
   #free: number[] = [];
   #count = 0;
-  #epfd: number;
+  /** The epoll fd, and the interrupter a parked thread also waits on. */
+  #park: EpollPark;
   #waker: number;
-  #interrupter: number;
   /** The kernel's event buffer: bytes for the call, words to read it. */
   #buffer: Uint8Array;
   #words: Uint32Array;
   #capacity: number;
-  /** One epoll_event for epoll_ctl. */
-  #ctl = new Uint8Array(16);
-  #ctlWords = new Uint32Array(this.#ctl.buffer);
-  /** Two pollfds, {epfd, POLLIN} and {interrupter, POLLIN}, that a parked thread waits on. */
-  #park = new Uint8Array(2 * POLLFD_SIZE);
-  #parkPointer: Deno.PointerValue;
 
   constructor(libc: Libc) {
     this.#libc = libc;
@@ -94,49 +88,27 @@ class EpollDriver<T> implements Driver<T> {
     this.#words = new Uint32Array(this.#buffer.buffer);
     const action = "Cannot create epoll selector";
     const creating = () => action;
-    this.#epfd = this.#create(action);
+    this.#park = new EpollPark(libc, action);
     try {
       this.#waker = openEventFd(libc, action);
-      try {
-        this.#interrupter = openEventFd(libc, action);
-      } catch (error) {
-        libc.close(this.#waker);
-        throw error;
-      }
     } catch (error) {
-      libc.close(this.#epfd);
+      this.#park.close();
       throw error;
     }
     try {
-      this.#ctlRaw(creating, this.#epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, WAKER_SLOT, 0);
+      this.#ctlRaw(creating, this.#park.epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, WAKER_SLOT, 0);
     } catch (error) {
       this.#closeFds();
       throw error;
     }
-    this.#parkPointer = Deno.UnsafePointer.of(this.#park);
-    this.#setParkFds();
   }
 
   get wakerFd(): number {
     return this.#waker;
   }
 
-  #create(action: string): number {
-    const epfd = this.#libc.epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0) throw osError(action, errno());
-    return epfd;
-  }
-
-  #setParkFds(): void {
-    const view = new DataView(this.#park.buffer);
-    view.setInt32(0, this.#epfd, true);
-    view.setInt16(POLLFD_EVENTS_OFFSET, POLLIN, true);
-    view.setInt32(POLLFD_SIZE, this.#interrupter, true);
-    view.setInt16(POLLFD_SIZE + POLLFD_EVENTS_OFFSET, POLLIN, true);
-  }
-
   owns(fd: number): boolean {
-    return fd === this.#epfd || fd === this.#waker || fd === this.#interrupter;
+    return this.#park.owns(fd) || fd === this.#waker;
   }
 
   checkOptions(): void {
@@ -145,11 +117,7 @@ class EpollDriver<T> implements Driver<T> {
 
   /** epoll_ctl with an event of `bits` and data `slot | gen << 32`; returns errno or 0. */
   #ctlErrno(epfd: number, op: number, fd: number, bits: number, slot: number, gen: number): number {
-    const words = this.#ctlWords;
-    words[0] = bits;
-    words[SLOT_WORD] = slot;
-    words[GEN_WORD] = gen;
-    return this.#libc.epoll_ctl(epfd, op, fd, this.#ctl) < 0 ? errno() : 0;
+    return this.#park.ctl(op, fd, bits, slot, gen, epfd);
   }
 
   #ctlRaw(
@@ -168,7 +136,7 @@ class EpollDriver<T> implements Driver<T> {
 
   add(action: Action, reg: Registration<T>): void {
     const slot = this.#free.length > 0 ? this.#free[this.#free.length - 1] : this.#regs.length;
-    this.#ctlRaw(action, this.#epfd, EPOLL_CTL_ADD, reg.key.fd, eventBits(reg), slot, reg.gen);
+    this.#ctlRaw(action, this.#park.epfd, EPOLL_CTL_ADD, reg.key.fd, eventBits(reg), slot, reg.gen);
     if (slot === this.#regs.length) this.#regs.push(reg);
     else this.#regs[this.#free.pop()!] = reg;
     reg.slot = slot;
@@ -180,16 +148,16 @@ class EpollDriver<T> implements Driver<T> {
     const slot = prev.slot;
     // The kernel refuses EPOLL_CTL_MOD on an exclusive registration: delete and add.
     const op = prev.key.exclusive ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-    let e = this.#ctlErrno(this.#epfd, op, fd, eventBits(next), slot, next.gen);
+    let e = this.#ctlErrno(this.#park.epfd, op, fd, eventBits(next), slot, next.gen);
     // ENOENT here: the fd was closed, and its number reused, since it was registered.
     if (e !== 0) {
       throw osError(action(fd), e, e === ENOENT ? Deno.errors.BadResource : undefined);
     }
     if (op === EPOLL_CTL_DEL) {
-      e = this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(next), slot, next.gen);
+      e = this.#ctlErrno(this.#park.epfd, EPOLL_CTL_ADD, fd, eventBits(next), slot, next.gen);
       if (e !== 0) {
         // Put the old registration back, so that a failed call changes nothing.
-        this.#ctlErrno(this.#epfd, EPOLL_CTL_ADD, fd, eventBits(prev), slot, prev.gen);
+        this.#ctlErrno(this.#park.epfd, EPOLL_CTL_ADD, fd, eventBits(prev), slot, prev.gen);
         throw osError(action(fd), e);
       }
     }
@@ -199,7 +167,7 @@ class EpollDriver<T> implements Driver<T> {
 
   remove(action: Action, reg: Registration<T>): void {
     const fd = reg.key.fd;
-    const e = this.#ctlErrno(this.#epfd, EPOLL_CTL_DEL, fd, 0, 0, 0);
+    const e = this.#ctlErrno(this.#park.epfd, EPOLL_CTL_DEL, fd, 0, 0, 0);
     // EBADF/ENOENT: the fd was closed first; the kernel dropped (or will drop) it.
     if (e !== 0 && e !== EBADF && e !== ENOENT) throw osError(action(fd), e);
     this.#regs[reg.slot] = undefined;
@@ -210,11 +178,11 @@ class EpollDriver<T> implements Driver<T> {
   fill(events: SelectorEvents<T>, timeoutMs: number): number {
     // Room for every registered fd and the waker: one call returns them all.
     if (this.#capacity <= this.#count) this.#grow(this.#count + 1);
-    const n = this.#libc.epoll_wait(this.#epfd, this.#buffer, this.#capacity, timeoutMs);
+    const n = this.#park.wait(this.#buffer, this.#capacity, timeoutMs);
     this.woken = false;
     if (n < 0) {
       const e = errno();
-      if (e !== EINTR) throw osError(`Cannot wait on epoll fd ${this.#epfd}`, e);
+      if (e !== EINTR) throw osError(`Cannot wait on epoll fd ${this.#park.epfd}`, e);
       return clearEvents(events);
     }
     const store = eventStore(events, n);
@@ -266,12 +234,8 @@ class EpollDriver<T> implements Driver<T> {
    * registrations to a fresh epoll instance. A failure keeps the old one.
    */
   #rebuild(): void {
-    let epfd: number;
-    try {
-      epfd = this.#create("Cannot rebuild epoll set");
-    } catch {
-      return;
-    }
+    const epfd = this.#libc.epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) return;
     if (this.#ctlErrno(epfd, EPOLL_CTL_ADD, this.#waker, EPOLLIN, WAKER_SLOT, 0) !== 0) {
       this.#libc.close(epfd);
       return;
@@ -284,21 +248,19 @@ class EpollDriver<T> implements Driver<T> {
       // An fd closed without unregistering is gone from the kernel already: skip it.
       this.#ctlErrno(epfd, EPOLL_CTL_ADD, reg.key.fd, bits, reg.slot, reg.gen);
     }
-    this.#libc.close(this.#epfd);
-    this.#epfd = epfd;
-    this.#setParkFds();
+    this.#park.replace(epfd);
   }
 
   park(timeoutMs: number): Promise<void> {
     // Only readiness is learnt here (errno of another thread is unreadable);
     // the events are harvested by a synchronous epoll_wait afterwards.
-    return this.#libc.poll_parked(this.#parkPointer, 2n, timeoutMs).then(() => {
-      drainEventFd(this.#libc, this.#interrupter);
+    return this.#park.park(timeoutMs).then(() => {
+      if (this.#park.rang(INTERRUPTER)) this.#park.drain();
     });
   }
 
   interrupt(): void {
-    signalEventFd(this.#libc, this.#interrupter, "Cannot interrupt epoll wait");
+    this.#park.interrupt("Cannot interrupt epoll wait");
   }
 
   wake(): void {
@@ -306,9 +268,8 @@ class EpollDriver<T> implements Driver<T> {
   }
 
   #closeFds(): void {
-    this.#libc.close(this.#interrupter);
     this.#libc.close(this.#waker);
-    this.#libc.close(this.#epfd);
+    this.#park.close();
   }
 
   close(): void {

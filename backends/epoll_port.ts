@@ -1,7 +1,11 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * The CompletionPort emulated over epoll (Linux), where io_uring is missing
- * or refused: an operation is performed when its fd turns ready.
+ * The epoll engine of the CompletionPort (Linux), where io_uring is missing
+ * or refused: an operation is performed when its fd turns ready. What every
+ * port shares (arguments, the slot table, outcomes, posted packets,
+ * `get()`/`wait()`, the pump, close) is the core's
+ * (`_completion_core.ts`); this file only starts, retries, cancels and
+ * harvests.
  *
  * - An operation is first tried synchronously (as mio and tokio do: on a
  *   busy socket most reads and writes succeed at once); only on EAGAIN is
@@ -14,13 +18,11 @@
  *   comes once). A read that took less than it asked for leaves the fd
  *   known empty: the next read waits for readiness without trying (as
  *   tokio does). Each fd has one FIFO per direction, so several operations
- *   on one fd are served in order; a write takes all its bytes, or fails
- *   (a prefix may have gone out then, as with any failed stream write).
- * - Cancellation: an operation first in its queue is tried once more,
- *   and resolves if it completes (its fd was ready: a kernel's port would
+ *   on one fd are served in order.
+ * - Cancellation by a signal: an operation first in its queue is tried once
+ *   more, and completes if it can (its fd was ready: a kernel's port would
  *   have completed it by then); else, and always behind another, it is
- *   taken out and rejects with the signal's reason (a write may have moved
- *   a prefix of its bytes by then). A file operation on a worker thread
+ *   taken out and reported cancelled. A file operation on a worker thread
  *   runs to its end.
  * - Regular files and block devices, which epoll cannot watch, are read and
  *   written by pread/pwrite at the offset given: synchronously, or, from
@@ -29,48 +31,39 @@
  *   synchronously to learn its errno.
  * - What an fd is (file, socket, other stream; blocking or not) is learnt
  *   with fstat/fcntl on first use and kept until the fd is closed through
- *   its owner (`watchCloses`), `associate()` is called again, or an
- *   operation shows it stale (ESPIPE, ENOTSOCK, or an offset rule broken).
- *   An fd closed behind the port's back and its number reused by a file of
- *   another kind may keep the old kind until then.
- * - One thread at most is parked, in poll() on the epoll fd and an eventfd
- *   that interrupts it, and only while operations wait for readiness or a
- *   `wait()` is pending; events are harvested by a synchronous epoll_wait
- *   on this thread. After a harvest that found events, the next turns of
- *   the event loop look again for up to 50 µs before a thread is parked.
- *   An idle port keeps no process alive.
+ *   its owner, `associate()` is called again, or an operation shows it
+ *   stale (ESPIPE, ENOTSOCK, or an offset rule broken). An fd closed behind
+ *   the port's back and its number reused by a file of another kind may
+ *   keep the old kind until then.
+ * - A parked thread waits in poll() on the epoll fd and an eventfd that
+ *   interrupts it (`_epoll_park.ts`); events are harvested by a synchronous
+ *   epoll_wait on this thread. Posted packets never touch the kernel.
  * - Streams without O_NONBLOCK (a terminal, a pipe from elsewhere) are
  *   never tried before they are ready, and a write to one moves at most
- *   PIPE_BUF bytes per readiness; sockets are called with MSG_DONTWAIT.
- *   An fd epoll cannot watch (EPERM: /dev/null, /dev/zero) is called at
- *   once.
- * - Synchronous completions are budgeted: after ~5 ms of them without the
- *   event loop turning, the next operations wait for one turn
- *   (setImmediate), so that timers and other I/O still run.
+ *   PIPE_BUF bytes per readiness; sockets are called with MSG_DONTWAIT. An
+ *   fd epoll cannot watch (EPERM: /dev/null, /dev/zero) is called at once.
  *
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import {
-  checkCancelOptions,
-  checkConnectAddress,
-  checkIoBuffer,
-  checkKey,
-  checkOffset,
-  checkPost,
-  checkWaitOptions,
-  type Completion,
-  type CompletionPort,
-  type Handle,
-  type IoOptions,
-  settleWait,
-  startWait,
-  type Waiter,
-} from "./_completion.ts";
+  ACCEPT,
+  actionFor,
+  ASSOCIATE,
+  BY_SIGNAL,
+  CONNECT,
+  type Engine,
+  FILE,
+  Operation,
+  PortCore,
+  READ,
+  SOCKET,
+  STREAM,
+  WRITE,
+} from "./_completion_core.ts";
+import { checkCancelOptions, type CompletionPort } from "./_completion.ts";
 import { describe } from "./_events.ts";
-import { drainEventFd, openEventFd, signalEventFd } from "./_linux.ts";
-import { normalizeTimeout, type WaitOptions } from "./_selector.ts";
+import { EpollPark } from "./_epoll_park.ts";
 import { unwatchCloses, watchCloses } from "../_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
 import {
@@ -84,7 +77,6 @@ import {
   ENOTCONN,
   ENOTSOCK,
   EPERM,
-  EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   EPOLL_CTL_MOD,
@@ -104,14 +96,11 @@ import {
   INT_SIZE,
   ioSize,
   type Libc,
-  MAX_TIMEOUT_MS,
+  MAX_IO,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
   O_NONBLOCK,
   PIPE_BUF,
-  POLLFD_EVENTS_OFFSET,
-  POLLFD_SIZE,
-  POLLIN,
   releaseLibc,
   S_IFBLK,
   S_IFMT,
@@ -123,7 +112,7 @@ import {
   STAT_MODE_OFFSET,
   STAT_SIZE,
 } from "../ffi/libc.ts";
-import { formatAddress } from "../net/_address.ts";
+import { formatAddress, type SocketAddress } from "../net/_address.ts";
 import {
   addressOf,
   adoptConn,
@@ -131,10 +120,8 @@ import {
   openStreamSocket,
   sockaddrOf,
 } from "../net/_posix.ts";
-import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../net/_types.ts";
+import type { CancelOptions, TcpConn, TcpListener } from "../net/_types.ts";
 
-/** Packets one `get()`/`wait()` returns at most (as IOCP's dequeue does). */
-const BATCH = 256;
 /** Events one epoll_wait takes at most; a full batch is followed by another. */
 const EVENTS = 256;
 /** Full batches harvested in a row at most, before the event loop gets a turn. */
@@ -154,22 +141,8 @@ const GEN_WORD = FD_WORD + 1;
  * @internal
  */
 export const OFFLOAD_BYTES: number = 256 * 1024;
-/** After this long of synchronous completions without a turn of the event loop, yield. */
-const STARVATION_MS = 5;
-/**
- * A pump that found events within SPIN_WINDOW_MS looks again on the next
- * turns of the event loop for up to SPIN_MS before it parks a thread (as
- * the Selector's wait() does).
- */
-const SPIN_WINDOW_MS = 1;
-const SPIN_MS = 0.05;
-/** Synchronous operations between two looks at the clock. */
-const CLOCK_EVERY = 64;
-/** The largest offset (off_t is signed 64-bit). */
-const MAX_OFFSET = (1n << 63n) - 1n;
 /** fds are C ints. */
 const MAX_FD = 0x7fffffff;
-const MAX_SLICE_MS = MAX_TIMEOUT_MS;
 /** Read readiness: data, the end of the stream, an error. */
 const READ_READY = EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
 /** The final states of the reading side: the peer's shutdown, a hangup, an error. */
@@ -177,17 +150,8 @@ const READ_CLOSED = EPOLLRDHUP | EPOLLERR | EPOLLHUP;
 /** Write readiness: room, an error, a hangup. */
 const WRITE_READY = EPOLLOUT | EPOLLERR | EPOLLHUP;
 const SEND_FLAGS = MSG_NOSIGNAL | MSG_DONTWAIT;
-
-/** What an fd is. */
-const FILE = 0; // a regular file or a block device: pread/pwrite at offsets
-const SOCKET = 1; // recv/send with MSG_DONTWAIT (and MSG_NOSIGNAL)
-const STREAM = 2; // anything else (pipes, eventfds, ttys...): read/write
-
-/** What an operation does. */
-const READ = 0;
-const WRITE = 1;
-const ACCEPT = 2;
-const CONNECT = 3;
+/** The index of the interrupter in the park's poll set. */
+const INTERRUPTER = 1;
 
 // Scratch space for the calls that fill a struct (one thread runs this module instance).
 const statBuffer = new Uint8Array(STAT_SIZE);
@@ -197,7 +161,7 @@ const optionLength = new Uint32Array(1);
 const storage = new Uint8Array(SOCKADDR_STORAGE_SIZE);
 const storageLength = new Uint32Array(1);
 
-/** What the port knows of one fd, and the operations waiting on it. */
+/** What the engine knows of one fd, and the operations waiting on it. */
 class FdState {
   readonly fd: number;
   /** Tags its epoll registration: events of an older state of the same number are dropped. */
@@ -206,12 +170,12 @@ class FdState {
   /** A stream without O_NONBLOCK: waited for before each call, which then moves what fits. */
   blocking: boolean;
   /** Reads and accepts not yet done, in order. */
-  reads: Op[] = [];
+  reads: EpollOp[] = [];
   /** Writes and connects not yet done, in order. */
-  writes: Op[] = [];
+  writes: EpollOp[] = [];
   /** The epoll bits armed in the kernel (0: disarmed, or not registered). */
   armed = 0;
-  /** Whether the fd is in the epoll set, as far as the port knows. */
+  /** Whether the fd is in the epoll set, as far as the engine knows. */
   registered = false;
   /** epoll cannot watch it (EPERM): its calls never block. */
   unwatchable = false;
@@ -226,12 +190,10 @@ class FdState {
    * always tried from then on (as tokio keeps READ_CLOSED).
    */
   readClosed = false;
-  /** Whether it is in the port's list of fds to run after a yield. */
-  kicked = false;
   /**
    * A socket the port made (connect) or took (accept): its close is always
-   * seen (`watchCloses`), so it is registered once, edge-triggered, for
-   * both directions, and never re-armed.
+   * seen, so it is registered once, edge-triggered, for both directions,
+   * and never re-armed.
    */
   readonly edge: boolean;
 
@@ -248,176 +210,98 @@ class FdState {
   }
 }
 
-/** An operation that could not be done at once. */
-class Op {
-  readonly type: number;
-  readonly state: FdState;
-  readonly buffer: Uint8Array;
-  /** Bytes written so far (writes). */
-  done = 0;
-  readonly offset: bigint | undefined;
-  readonly signal: AbortSignal | undefined;
-  /** The listener (accept), or the formatted peer (connect). */
-  readonly target: TcpListener | string | undefined;
+/** What an accept or a connect carries. */
+interface SocketTarget {
+  where: string;
+  listener?: TcpListener;
+}
+
+/** An operation of this engine: the core's slot, and the fd state it waits on. */
+class EpollOp extends Operation {
+  state: FdState | undefined = undefined;
   /** Running on a worker thread: no longer cancellable. */
   offloaded = false;
-  resolve!: (value: unknown) => void;
-  reject!: (reason: unknown) => void;
-  readonly cancel: (op: Op) => void;
+  /** Whether it waits in its fd's queue. */
+  queued = false;
+  /** Whether the fd's kind was learnt again after a call showed it stale. */
+  relearnt = false;
 
-  constructor(
-    type: number,
-    state: FdState,
-    buffer: Uint8Array,
-    offset: bigint | undefined,
-    signal: AbortSignal | undefined,
-    target: TcpListener | string | undefined,
-    cancel: (op: Op) => void,
-  ) {
-    this.type = type;
-    this.state = state;
-    this.buffer = buffer;
-    this.offset = offset;
-    this.signal = signal;
-    this.target = target;
-    this.cancel = cancel;
-  }
-
-  /** The abort listener: the op itself, so that no closure is made per operation. */
-  handleEvent(): void {
-    this.cancel(this);
-  }
-
-  /** What it was doing, as the start of its error messages. */
-  get action(): string {
-    const fd = this.state.fd;
-    switch (this.type) {
-      case READ:
-        return `Cannot read from fd ${fd}`;
-      case WRITE:
-        return `Cannot write to fd ${fd}`;
-      case ACCEPT:
-        return `Cannot accept on ${formatAddress((this.target as TcpListener).addr)}`;
-      default:
-        return `Cannot connect to ${this.target}`;
-    }
+  override reset(): void {
+    this.state = undefined;
+    this.offloaded = false;
+    this.queued = false;
+    this.relearnt = false;
   }
 }
 
-/** The op whose promise is being made (a shared executor makes no closure per operation). */
-let making: Op;
-function executor(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
-  making.resolve = resolve;
-  making.reject = reject;
-}
-function promiseOf<T>(op: Op): Promise<T> {
-  making = op;
-  return new Promise(executor) as Promise<T>;
-}
-
-/** The start of the message of a read or write on `handle`. */
-function actionOf(type: number, handle: unknown): string {
-  return type === READ
-    ? `Cannot read from fd ${describe(handle)}`
-    : `Cannot write to fd ${describe(handle)}`;
-}
-
-/** Checks a handle: an fd, a non-negative integer. */
-function checkHandle(action: string, handle: unknown): number {
-  if (typeof handle !== "number" || !Number.isInteger(handle) || handle < 0 || handle > MAX_FD) {
-    throw new TypeError(
-      `${action}: handle must be an fd (an integer from 0 to ${MAX_FD}), got ${describe(handle)}`,
-    );
-  }
-  return handle;
-}
-
-/** The CompletionPort over epoll. */
-class EpollPort implements CompletionPort {
+/** The kernel side of the epoll CompletionPort. */
+class EpollEngine implements Engine<EpollOp> {
   readonly backend = "epoll";
+  readonly parksForWait = false;
+  readonly maxIo = MAX_IO;
   #libc: Libc;
-  #epfd: number;
-  /** Ends a parked poll(). */
-  #interrupter: number;
-  #closed = false;
-  #released = false;
-  #whenReleased: Promise<void>;
-  #onReleased!: () => void;
+  #park: EpollPark;
+  #core!: PortCore<EpollOp>;
   /** What is known of each fd, by number. */
   #fds: (FdState | undefined)[] = [];
   #nextGen = 1;
   /** The keys of associate(): recorded, for nothing on Linux needs them. */
   #keys = new Map<number, number>();
-  /** Posted packets not yet returned. */
-  #queue: Completion[] = [];
-  #waiter: Waiter | undefined;
-  #delivering = false;
-  /** Operations in the fds' queues (waiting for readiness, or for a turn of the event loop). */
+  /** Operations in the fds' queues, waiting for readiness. */
   #queued = 0;
   /** File operations on worker threads. */
   #offloaded = 0;
-  /** fds with operations deferred to the next turn of the event loop. */
-  #kicked: FdState[] = [];
-  #resumeScheduled = false;
-  #pumping = false;
-  #parked = false;
-  /** Synchronous operations since the event loop last turned, and when the first of them ran. */
-  #streak = 0;
-  #streakStart = 0;
-  /** When a harvest last found events. */
-  #lastReady = -Infinity;
+  /** Whether a park is out (its interrupter is drained after it). */
+  #parkOut = false;
   #events = new Uint8Array(EVENTS * EPOLL_EVENT_SIZE);
   #eventWords = new Uint32Array(this.#events.buffer);
-  /** One epoll_event for epoll_ctl. */
-  #ctl = new Uint8Array(16);
-  #ctlWords = new Uint32Array(this.#ctl.buffer);
-  /** {epfd, POLLIN} and {interrupter, POLLIN}: what a parked thread waits on. */
-  #park = new Uint8Array(2 * POLLFD_SIZE);
-  #parkPointer: Deno.PointerValue;
-  #cancelOp = (op: Op): void => this.#cancel(op);
-  #onFdClose = (fd: number): void => this.#forget(fd);
-  #resume = (): void => this.#runKicked();
+  #onFdClose = (fd: number): void => this.#core.handleClosing(fd);
 
   constructor(libc: Libc) {
     this.#libc = libc;
-    const action = "Cannot open completion port";
-    const epfd = libc.epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0) throw osError(`${action}: cannot create an epoll fd`, errno());
-    try {
-      this.#interrupter = openEventFd(libc, action);
-    } catch (error) {
-      libc.close(epfd);
-      throw error;
-    }
-    this.#epfd = epfd;
-    const view = new DataView(this.#park.buffer);
-    view.setInt32(0, epfd, true);
-    view.setInt16(POLLFD_EVENTS_OFFSET, POLLIN, true);
-    view.setInt32(POLLFD_SIZE, this.#interrupter, true);
-    view.setInt16(POLLFD_SIZE + POLLFD_EVENTS_OFFSET, POLLIN, true);
-    this.#parkPointer = Deno.UnsafePointer.of(this.#park);
-    this.#whenReleased = new Promise((resolve) => this.#onReleased = resolve);
+    this.#park = new EpollPark(libc, "Cannot open completion port");
+  }
+
+  /** Connects the engine to its core, and to the closes of this module's fds. */
+  attach(core: PortCore<EpollOp>): void {
+    this.#core = core;
     watchCloses(this.#onFdClose);
   }
 
-  get closed(): boolean {
-    return this.#closed;
+  operation(slot: number, core: PortCore<EpollOp>): EpollOp {
+    return new EpollOp(slot, core);
   }
 
-  #checkOpen(action: string): void {
-    if (this.#closed) {
-      throw new Deno.errors.BadResource(`${action}: the completion port is closed`);
+  handleOf(handle: unknown, kind: number): number {
+    if (
+      typeof handle !== "number" || !(handle >= 0 && handle <= MAX_FD && handle % 1 === 0)
+    ) {
+      throw new TypeError(
+        `${
+          actionFor(kind, `fd ${describe(handle)}`)
+        }: handle must be an fd (an integer from 0 to ${MAX_FD}), got ${describe(handle)}`,
+      );
     }
+    return handle;
+  }
+
+  nameOf(key: number): string {
+    return `fd ${key}`;
+  }
+
+  kindOf(fd: number, kind: number, again = false): number {
+    let state = this.#fds[fd];
+    if (state === undefined || (again && state.idle)) {
+      const action = actionFor(kind, `fd ${fd}`);
+      this.#checkNotOwn(action, fd);
+      state = this.#learn(action, fd);
+    }
+    return state.kind;
   }
 
   /** The port's own fds are refused as a closed fd would be. */
   #checkNotOwn(action: string, fd: number): void {
-    if (fd === this.#epfd || fd === this.#interrupter) throw osError(action, EBADF);
-  }
-
-  /** What is known of `fd`, learnt now if nothing is. */
-  #stateOf(action: string, fd: number): FdState {
-    return this.#fds[fd] ?? this.#learn(action, fd);
+    if (this.#park.owns(fd)) throw osError(`${action} (the completion port's own fd)`, EBADF);
   }
 
   /** Asks the kernel what `fd` is (fstat, and fcntl for O_NONBLOCK) and records it. */
@@ -447,208 +331,204 @@ class EpollPort implements CompletionPort {
     return gen;
   }
 
-  associate(handle: Handle, key: number): void {
-    const action = `Cannot associate fd ${describe(handle)} with the completion port`;
-    const fd = checkHandle(action, handle);
-    checkKey(action, key);
-    this.#checkOpen(action);
+  associate(fd: number, key: number): void {
+    const action = actionFor(ASSOCIATE, `fd ${fd}`);
     this.#checkNotOwn(action, fd);
     if (this.#libc.fcntl(fd, F_GETFD) < 0) throw osError(action, errno());
-    // The number may name another file than the one the port knew: learn it again.
+    // The number may name another file than the one the engine knew: learn it again.
     const state = this.#fds[fd];
     if (state !== undefined && state.idle) this.#learn(action, fd);
     this.#keys.set(fd, key);
   }
 
-  post(key: number, bytes = 0, overlapped: Deno.PointerValue = null): void {
-    const action = "Cannot post to the completion port";
-    checkPost(action, key, bytes, overlapped);
-    this.#checkOpen(action);
-    this.#queue.push({ key, bytes, error: 0, overlapped });
-    // A pending wait gets the packets posted in this run of JavaScript together.
-    if (this.#waiter !== undefined && !this.#delivering) {
-      this.#delivering = true;
-      queueMicrotask(() => {
-        this.#delivering = false;
-        const waiter = this.#waiter;
-        if (waiter !== undefined && this.#queue.length > 0) this.#endWait(waiter, this.#take());
-      });
+  post(): boolean {
+    return false; // posted packets stay in memory
+  }
+
+  // ---------------------------------------------------------------------------
+  // Starting and retrying
+
+  start(op: EpollOp): void {
+    let state = op.state ?? this.#fds[op.handle];
+    if (state === undefined) state = this.#learn(this.#core.action(op), op.handle);
+    op.state = state;
+    switch (op.kind) {
+      case READ:
+        return this.#startRead(op, state);
+      case WRITE:
+        return this.#startWrite(op, state);
+      case ACCEPT:
+        if (state.reads.length > 0 || !this.#attempt(op)) this.#enqueue(op, state.reads);
+        return;
+      default:
+        this.#enqueue(op, state.writes); // a connect waits for writability
     }
   }
 
-  /** Up to BATCH posted packets, oldest first. */
-  #take(): Completion[] {
-    const queue = this.#queue;
-    if (queue.length <= BATCH) {
-      this.#queue = [];
-      return queue;
+  #startRead(op: EpollOp, state: FdState): void {
+    if (state.reads.length > 0 || state.blocking) return this.#enqueue(op, state.reads);
+    if (state.kind === FILE) return this.#fileOp(op);
+    if (state.drained) return this.#enqueue(op, state.reads);
+    const n = this.#readOnce(state, op.buffer!, op.length);
+    if (n >= 0) {
+      state.drained = n > 0 && n < op.length && !state.readClosed;
+      return this.#core.transferred(op, n);
     }
-    return queue.splice(0, BATCH);
+    if (n === -EAGAIN) return this.#enqueue(op, state.reads);
+    this.#failedAtOnce(op, state, -n);
   }
 
-  get(timeout?: number): Completion[] {
-    const action = "Cannot get from the completion port";
-    const ms = normalizeTimeout(() => action, timeout);
-    this.#checkOpen(action);
-    if (this.#waiter !== undefined) {
-      throw new Deno.errors.Busy(`${action}: a wait() is pending on this port`);
-    }
-    if (ms !== 0 && (this.#queued > 0 || this.#offloaded > 0)) {
-      throw new Deno.errors.Busy(
-        `${action}: operations started through the port are in flight; use wait()`,
-      );
-    }
-    // Ready work is done on this thread.
-    if (this.#queued > 0) this.#harvest(0);
-    if (this.#queue.length > 0) return this.#take();
-    if (ms === 0) return [];
-    // Nothing is in flight, and nothing can post while this thread blocks:
-    // sleep out the timeout in epoll_wait (never returning early).
-    const deadline = ms === Infinity ? Infinity : performance.now() + ms;
+  #startWrite(op: EpollOp, state: FdState): void {
+    if (state.writes.length > 0 || state.blocking) return this.#enqueue(op, state.writes);
+    if (state.kind === FILE) return this.#fileOp(op);
     for (;;) {
-      let slice = -1;
-      if (deadline !== Infinity) {
-        const left = deadline - performance.now();
-        if (left <= 0) return [];
-        slice = Math.min(Math.ceil(left), MAX_SLICE_MS);
+      const n = this.#writeOnce(state, op);
+      // The fd is full (EAGAIN, after which readiness, an edge included, is
+      // sure to come): the rest waits for room.
+      if (n === -EAGAIN || n === 0) return this.#enqueue(op, state.writes);
+      if (n < 0) {
+        if (op.done === 0) return this.#failedAtOnce(op, state, -n);
+        return this.#core.failed(op, osError(this.#core.action(op), -n));
       }
-      this.#harvest(slice);
+      if (op.done + n >= op.length) return this.#core.transferred(op, n);
+      op.done += n;
     }
-  }
-
-  wait(options?: WaitOptions): Promise<Completion[]> {
-    const action = "Cannot wait on the completion port";
-    let ms: number;
-    let signal: AbortSignal | undefined;
-    try {
-      ({ ms, signal } = checkWaitOptions(action, options));
-      this.#checkOpen(action);
-      if (this.#waiter !== undefined) {
-        throw new Deno.errors.Busy(`${action}: another wait() is pending on this port`);
-      }
-      signal?.throwIfAborted();
-      // Ready work is done on this thread: no thread hop.
-      if (this.#queued > 0) this.#harvest(0);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.#queue.length > 0 || ms === 0) return Promise.resolve(this.#take());
-    return new Promise((resolve, reject) => {
-      this.#waiter = startWait(resolve, reject, ms, signal, this.#endWait);
-      this.#pump();
-    });
-  }
-
-  /** Settles a pending wait, and lets the parked thread go if nothing else needs it. */
-  #endWait = (waiter: Waiter, completions?: Completion[], reason?: unknown): void => {
-    if (this.#waiter !== waiter) return;
-    this.#waiter = undefined;
-    settleWait(waiter, completions, reason);
-    this.#unparkIfIdle();
-  };
-
-  /** A thread parked for nothing is sent home. */
-  #unparkIfIdle(): void {
-    if (this.#parked && this.#queued === 0 && this.#waiter === undefined) this.#interrupt();
-  }
-
-  #interrupt(): void {
-    signalEventFd(this.#libc, this.#interrupter, "Cannot interrupt the completion port's wait");
-  }
-
-  /** Parks a thread on the epoll fd while operations wait for readiness or a wait() is pending. */
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    const libc = this.#libc;
-    try {
-      while (this.#needsPump()) {
-        // Busy a moment ago: look again on the next turns of the event loop
-        // before paying a park (under request-response traffic the next
-        // event usually comes sooner than the thread hop, ~25 µs).
-        if (performance.now() - this.#lastReady < SPIN_WINDOW_MS && await this.#spin()) continue;
-        if (!this.#needsPump()) break;
-        this.#parked = true;
-        // Only readiness is learnt there; errno of that thread is not read.
-        await libc.poll_parked(this.#parkPointer, 2n, -1);
-        this.#parked = false;
-        drainEventFd(libc, this.#interrupter);
-        this.#streak = 0; // the event loop has turned
-        if (this.#closed) break;
-        if (this.#harvest(0) > 0) this.#lastReady = performance.now();
-      }
-    } catch (error) {
-      const waiter = this.#waiter;
-      if (waiter !== undefined) this.#endWait(waiter, undefined, error);
-    } finally {
-      this.#pumping = false;
-      this.#parked = false;
-      if (this.#closed) this.#release();
-    }
-  }
-
-  #needsPump(): boolean {
-    return !this.#closed && (this.#queued > 0 || this.#waiter !== undefined);
   }
 
   /**
-   * Looks for events on the next turns of the event loop, for up to
-   * SPIN_MS; returns whether some came (false: park).
+   * A call that failed at once with `e`: a stale idea of the fd (ENOTSOCK,
+   * ESPIPE) is learnt again and the call made once more.
    */
-  async #spin(): Promise<boolean> {
-    const end = performance.now() + SPIN_MS;
-    do {
-      await new Promise((resolve) => setImmediate(resolve));
-      this.#streak = 0; // the event loop has turned
-      if (!this.#needsPump()) return true; // the loop ends (or closes) without a park
-      if (this.#harvest(0) > 0) {
-        this.#lastReady = performance.now();
-        return true;
+  #failedAtOnce(op: EpollOp, state: FdState, e: number): void {
+    const action = this.#core.action(op);
+    if ((e === ENOTSOCK || e === ESPIPE || e === EBADF) && !op.relearnt && state.idle) {
+      if (this.#fds[state.fd] === state) this.#fds[state.fd] = undefined;
+      if (e !== EBADF) {
+        op.relearnt = true;
+        let fresh: FdState;
+        try {
+          fresh = this.#learn(action, state.fd);
+        } catch (error) {
+          return this.#core.failed(op, error);
+        }
+        if ((fresh.kind === FILE) !== (op.handleKind === FILE)) {
+          return this.#core.failed(
+            op,
+            new TypeError(
+              op.handleKind === FILE
+                ? `${action}: offset must be omitted on a stream`
+                : `${action}: offset is required on a file (it has no position here)`,
+            ),
+          );
+        }
+        op.handleKind = fresh.kind;
+        op.state = fresh;
+        return this.start(op);
       }
-    } while (performance.now() < end);
-    return false;
+    }
+    this.#core.failed(op, osError(action, e));
   }
 
-  /**
-   * Takes the ready events (waiting at most `timeoutMs`) and does the work
-   * they allow; returns how many there were.
-   */
-  #harvest(timeoutMs: number): number {
+  /** One read: the bytes (0 at the end), or -errno (never EINTR). */
+  #readOnce(state: FdState, buffer: Uint8Array, length: number): number {
     const libc = this.#libc;
-    const words = this.#eventWords;
-    const fds = this.#fds;
-    let events = 0;
-    for (let round = 0; round < MAX_HARVESTS; round++) {
-      const n = libc.epoll_wait(this.#epfd, this.#events, EVENTS, round === 0 ? timeoutMs : 0);
-      if (n <= 0) break; // nothing, or EINTR: the caller looks again
-      events += n;
-      for (let i = 0, w = 0; i < n; i++, w += STRIDE_WORDS) {
-        const state = fds[words[w + FD_WORD]];
-        // A registration of an fd the port has forgotten since: dropped.
-        if (state === undefined || state.gen !== words[w + GEN_WORD]) continue;
-        const bits = words[w];
-        // (Also when no read waits: an edge comes once.)
-        if (bits & READ_READY) state.drained = false;
-        if (bits & READ_CLOSED) state.readClosed = true;
-        if (bits & READ_READY && state.reads.length > 0) this.#run(state.reads);
-        if (bits & WRITE_READY && state.writes.length > 0) this.#run(state.writes);
-        if (state.edge) continue;
-        state.armed = 0; // EPOLLONESHOT: disarmed until armed again
-        if (!state.idle) this.#arm(state);
-      }
-      if (n < EVENTS) break;
+    const size = ioSize(length);
+    for (;;) {
+      const n = state.kind === SOCKET
+        ? libc.recv(state.fd, buffer, size, MSG_DONTWAIT)
+        : libc.read(state.fd, buffer, size);
+      if (n >= 0) return n;
+      const e = errno();
+      if (e !== EINTR) return -e;
     }
-    this.#unparkIfIdle();
-    return events;
   }
 
-  /** Does the operations of one queue in order, until one would block. */
-  #run(queue: Op[]): void {
-    while (queue.length > 0) {
-      if (!this.#attempt(queue[0])) return;
-      queue.shift();
-      this.#queued--;
+  /** One write of what is left after `op.done` bytes: the bytes taken, or -errno (never EINTR). */
+  #writeOnce(state: FdState, op: EpollOp): number {
+    const libc = this.#libc;
+    const done = op.done;
+    const rest = done === 0 ? op.buffer! : op.buffer!.subarray(done, op.length);
+    let count = op.length - done;
+    // A blocking pipe is written no more than it takes without blocking once writable.
+    if (state.blocking && count > PIPE_BUF) count = PIPE_BUF;
+    const size = ioSize(count);
+    for (;;) {
+      const n = state.kind === SOCKET
+        ? libc.send(state.fd, rest, size, SEND_FLAGS)
+        : libc.write(state.fd, rest, size);
+      if (n >= 0) return n;
+      const e = errno();
+      if (e !== EINTR) return -e;
     }
+  }
+
+  /** One pread or pwrite at the operation's offset, after what is done: the bytes, or -errno. */
+  #fileOnce(op: EpollOp, rest: Uint8Array, offset: bigint): number {
+    const libc = this.#libc;
+    const size = ioSize(rest.length);
+    for (;;) {
+      const n = op.kind === READ
+        ? libc.pread(op.handle, rest, size, offset)
+        : libc.pwrite(op.handle, rest, size, offset);
+      if (n >= 0) return n;
+      const e = errno();
+      if (e !== EINTR) return -e;
+    }
+  }
+
+  /** A file operation: synchronously if it is small, else on a worker thread. */
+  #fileOp(op: EpollOp): void {
+    const done = op.done;
+    const rest = op.buffer!.subarray(done, op.length);
+    const offset = BigInt(op.offset) + BigInt(done);
+    if (rest.length >= OFFLOAD_BYTES && !this.#core.closed) return this.#offload(op, rest, offset);
+    const n = this.#fileOnce(op, rest, offset);
+    if (n < 0) return this.#core.failed(op, osError(this.#core.action(op), -n));
+    this.#core.transferred(op, n);
+  }
+
+  /** A large pread/pwrite on a worker thread; a failure is redone here to learn errno. */
+  #offload(op: EpollOp, rest: Uint8Array, offset: bigint): void {
+    op.offloaded = true;
+    this.#offloaded++;
+    const libc = this.#libc;
+    const size = ioSize(rest.length);
+    const call = op.kind === READ
+      ? libc.pread_offloaded(op.handle, rest, size, offset)
+      : libc.pwrite_offloaded(op.handle, rest, size, offset);
+    call.then(
+      (n) => {
+        this.#offloaded--;
+        op.offloaded = false;
+        // The worker's errno cannot be read here: the call is made again to learn it.
+        if (n < 0) n = this.#fileOnce(op, rest, offset);
+        if (n < 0) return this.#core.failed(op, osError(this.#core.action(op), -n));
+        this.#core.transferred(op, n);
+      },
+      (error) => {
+        this.#offloaded--;
+        op.offloaded = false;
+        this.#core.failed(op, error);
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------
+  // Waiting for readiness
+
+  /** Queues `op` on its fd, and arms the fd for it. */
+  #enqueue(op: EpollOp, queue: EpollOp[]): void {
+    queue.push(op);
+    op.queued = true;
+    this.#queued++;
+    this.#arm(op.state!);
+  }
+
+  #dequeue(op: EpollOp, queue: EpollOp[]): void {
+    const at = queue.indexOf(op);
+    if (at >= 0) queue.splice(at, 1);
+    op.queued = false;
+    this.#queued--;
   }
 
   /**
@@ -664,11 +544,10 @@ class EpollPort implements CompletionPort {
       // Registered once for good: the next edge brings it back.
       if (!state.registered) {
         const bits = (EPOLLIN | EPOLLRDHUP | EPOLLOUT | EPOLLET) >>> 0;
-        const e = this.#ctlErrno(EPOLL_CTL_ADD, state, bits);
+        const e = this.#ctl(EPOLL_CTL_ADD, state, bits);
         if (e !== 0) return this.#armFailed(state, e);
         state.registered = true;
       }
-      this.#pump();
       return;
     }
     if ((want & ~state.armed) === 0) return;
@@ -676,21 +555,24 @@ class EpollPort implements CompletionPort {
     const bits = (want | EPOLLONESHOT) >>> 0;
     let e: number;
     if (state.registered) {
-      e = this.#ctlErrno(EPOLL_CTL_MOD, state, bits);
+      e = this.#ctl(EPOLL_CTL_MOD, state, bits);
       // ENOENT: the file was closed, its number reused; EEXIST cannot follow.
-      if (e === ENOENT) e = this.#ctlErrno(EPOLL_CTL_ADD, state, bits);
+      if (e === ENOENT) e = this.#ctl(EPOLL_CTL_ADD, state, bits);
     } else {
-      e = this.#ctlErrno(EPOLL_CTL_ADD, state, bits);
+      e = this.#ctl(EPOLL_CTL_ADD, state, bits);
       // EEXIST: still registered under an earlier state of this number.
-      if (e === EEXIST) e = this.#ctlErrno(EPOLL_CTL_MOD, state, bits);
+      if (e === EEXIST) e = this.#ctl(EPOLL_CTL_MOD, state, bits);
     }
     if (e === 0) {
       state.registered = true;
       state.armed = want;
-      this.#pump();
       return;
     }
     this.#armFailed(state, e);
+  }
+
+  #ctl(op: number, state: FdState, bits: number): number {
+    return this.#park.ctl(op, state.fd, bits, state.fd, state.gen);
   }
 
   /** An fd epoll refused: called at once if it cannot be watched, else its operations fail. */
@@ -701,16 +583,14 @@ class EpollPort implements CompletionPort {
       state.blocking = false;
       return this.#runUnwatchable(state);
     }
-    this.#failAll(state, (op) => osError(`${op.action}: cannot watch it with epoll`, e));
-  }
-
-  /** epoll_ctl for `state`'s fd; returns errno or 0. */
-  #ctlErrno(op: number, state: FdState, bits: number): number {
-    const words = this.#ctlWords;
-    words[0] = bits;
-    words[FD_WORD] = state.fd;
-    words[GEN_WORD] = state.gen;
-    return this.#libc.epoll_ctl(this.#epfd, op, state.fd, this.#ctl) < 0 ? errno() : 0;
+    for (const queue of [state.reads, state.writes]) {
+      for (const op of queue.splice(0)) {
+        op.queued = false;
+        this.#queued--;
+        if (op.kind === CONNECT) this.#abandonConnect(op);
+        this.#core.failed(op, osError(`${this.#core.action(op)}: cannot watch it with epoll`, e));
+      }
+    }
   }
 
   /** Does every operation of an fd epoll cannot watch; one that would block fails. */
@@ -718,408 +598,122 @@ class EpollPort implements CompletionPort {
     for (const queue of [state.reads, state.writes]) {
       while (queue.length > 0) {
         const op = queue[0];
-        const settled = this.#attempt(op);
         queue.shift();
+        op.queued = false;
         this.#queued--;
-        if (!settled) {
-          this.#fail(
+        if (!this.#attempt(op)) {
+          this.#core.failed(
             op,
-            osError(`${op.action}: epoll cannot watch it`, EPERM, Deno.errors.NotSupported),
+            osError(
+              `${this.#core.action(op)}: epoll cannot watch it`,
+              EPERM,
+              Deno.errors.NotSupported,
+            ),
           );
         }
       }
     }
-    this.#unparkIfIdle();
   }
 
-  /** Rejects every operation of `state` with `error(op)`. */
-  #failAll(state: FdState, error: (op: Op) => unknown): void {
-    for (const queue of [state.reads, state.writes]) {
-      const ops = queue.splice(0);
-      this.#queued -= ops.length;
-      for (const op of ops) {
-        if (op.type === CONNECT) this.#abandonConnect(op);
-        this.#fail(op, error(op));
+  harvest(timeoutMs: number): number {
+    if (this.#parkOut) {
+      this.#parkOut = false;
+      if (this.#park.rang(INTERRUPTER)) this.#park.drain();
+    }
+    // Nothing waits for readiness: nothing can come but after the timeout.
+    const words = this.#eventWords;
+    const fds = this.#fds;
+    let events = 0;
+    for (let round = 0; round < MAX_HARVESTS; round++) {
+      const n = this.#park.wait(this.#events, EVENTS, round === 0 ? timeoutMs : 0);
+      if (n <= 0) break; // nothing, or EINTR: the caller looks again
+      events += n;
+      for (let i = 0, w = 0; i < n; i++, w += STRIDE_WORDS) {
+        const state = fds[words[w + FD_WORD]];
+        // A registration of an fd the engine has forgotten since: dropped.
+        if (state === undefined || state.gen !== words[w + GEN_WORD]) continue;
+        const bits = words[w];
+        // (Also when no read waits: an edge comes once.)
+        if (bits & READ_READY) state.drained = false;
+        if (bits & READ_CLOSED) state.readClosed = true;
+        if (bits & READ_READY && state.reads.length > 0) this.#run(state.reads);
+        if (bits & WRITE_READY && state.writes.length > 0) this.#run(state.writes);
+        if (state.edge) continue;
+        state.armed = 0; // EPOLLONESHOT: disarmed until armed again
+        if (!state.idle && this.#fds[state.fd] === state) this.#arm(state);
+      }
+      if (n < EVENTS) break;
+    }
+    return events;
+  }
+
+  /** Does the operations of one queue in order, until one would block. */
+  #run(queue: EpollOp[]): void {
+    while (queue.length > 0) {
+      const op = queue[0];
+      queue.shift();
+      op.queued = false;
+      this.#queued--;
+      if (!this.#attempt(op)) {
+        queue.unshift(op);
+        op.queued = true;
+        this.#queued++;
+        return;
       }
     }
-    this.#unparkIfIdle();
-  }
-
-  #settle(op: Op, value: unknown): void {
-    op.signal?.removeEventListener("abort", op);
-    op.resolve(value);
-  }
-
-  #fail(op: Op, reason: unknown): void {
-    op.signal?.removeEventListener("abort", op);
-    op.reject(reason);
-  }
-
-  /**
-   * Whether an operation may be done synchronously now: not while a yield
-   * to the event loop is due (after STARVATION_MS of synchronous work).
-   */
-  #mayRunNow(): boolean {
-    if (this.#resumeScheduled) return false;
-    const streak = ++this.#streak;
-    if (streak === 1) {
-      this.#streakStart = performance.now();
-    } else if (
-      streak % CLOCK_EVERY === 0 && performance.now() - this.#streakStart >= STARVATION_MS
-    ) {
-      return false;
-    }
-    return true;
-  }
-
-  /** Queues `op` on its fd: armed in epoll, or, while a yield is due, run after it. */
-  #enqueue(op: Op, queue: Op[], deferred: boolean): void {
-    queue.push(op);
-    this.#queued++;
-    op.signal?.addEventListener("abort", op);
-    const state = op.state;
-    if (!deferred) return this.#arm(state);
-    if (!state.kicked) {
-      state.kicked = true;
-      this.#kicked.push(state);
-    }
-    if (!this.#resumeScheduled) {
-      this.#resumeScheduled = true;
-      setImmediate(this.#resume);
-    }
-  }
-
-  /** After a turn of the event loop: does the deferred operations. */
-  #runKicked(): void {
-    this.#resumeScheduled = false;
-    this.#streak = 0;
-    const kicked = this.#kicked;
-    this.#kicked = [];
-    for (const state of kicked) {
-      state.kicked = false;
-      if (this.#closed || this.#fds[state.fd] !== state) continue;
-      if (state.kind === FILE || !state.blocking) {
-        this.#run(state.reads);
-        this.#run(state.writes);
-      }
-      if (!state.idle) this.#arm(state);
-    }
-    this.#unparkIfIdle();
-    if (this.#closed) this.#release();
-  }
-
-  read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null> {
-    return this.#transfer(READ, handle, buffer, options, false) as Promise<number | null>;
-  }
-
-  write(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number> {
-    return this.#transfer(WRITE, handle, buffer, options, false) as Promise<number>;
-  }
-
-  /** A read or a write: done at once if it can be, else queued on its fd. */
-  #transfer(
-    type: number,
-    handle: unknown,
-    buffer: Uint8Array,
-    options: IoOptions | undefined,
-    relearnt: boolean,
-  ): Promise<number | null> {
-    let state: FdState;
-    let offset: bigint | undefined;
-    let signal: AbortSignal | undefined;
-    try {
-      const fd = typeof handle === "number" && handle >= 0 && handle <= MAX_FD &&
-          Number.isInteger(handle)
-        ? handle
-        : checkHandle(actionOf(type, handle), handle);
-      if (!(buffer instanceof Uint8Array)) checkIoBuffer(actionOf(type, fd), buffer);
-      const backing = buffer.buffer;
-      if (!(backing instanceof ArrayBuffer) || backing.resizable || backing.detached) {
-        checkIoBuffer(actionOf(type, fd), buffer);
-      }
-      if (options !== undefined) {
-        if (typeof options !== "object" || options === null) {
-          throw new TypeError(
-            `${actionOf(type, fd)}: options must be an object, got ${describe(options)}`,
-          );
-        }
-        const at = options.offset;
-        if (at !== undefined) {
-          offset = typeof at === "number" && Number.isSafeInteger(at) && at >= 0
-            ? BigInt(at)
-            : typeof at === "bigint" && at >= 0n && at <= MAX_OFFSET
-            ? at
-            : checkOffset(actionOf(type, fd), at);
-        }
-        signal = options.signal;
-        if (signal !== undefined && !(signal instanceof AbortSignal)) {
-          throw new TypeError(
-            `${actionOf(type, fd)}: signal must be an AbortSignal, got ${describe(signal)}`,
-          );
-        }
-      }
-      if (this.#closed) this.#checkOpen(actionOf(type, fd));
-      state = this.#fds[fd] ?? this.#classify(type, fd);
-      if ((state.kind === FILE) !== (offset !== undefined)) {
-        state = this.#checkOffsetRule(type, state, offset);
-      }
-      signal?.throwIfAborted();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const length = buffer.length;
-    if (length === 0) return Promise.resolve(0);
-    const queue = type === READ ? state.reads : state.writes;
-    let done = 0;
-    let deferred = false;
-    if (queue.length === 0 && !state.blocking) {
-      if (!this.#mayRunNow()) {
-        deferred = true;
-      } else if (state.kind === FILE) {
-        if (length < OFFLOAD_BYTES) {
-          const n = this.#fileOnce(type, state.fd, buffer, offset!);
-          if (n < 0) return this.#failedAtOnce(type, state, buffer, options, -n, relearnt);
-          if (type === READ) return Promise.resolve(n > 0 ? n : null);
-          if (n === length || n === 0) return Promise.resolve(n);
-          done = n; // a short write (a full disk, a limit): the rest goes the long way
-        }
-      } else if (type === READ) {
-        if (!state.drained) {
-          const n = this.#readOnce(state, buffer);
-          if (n > 0) {
-            state.drained = n < length && !state.readClosed;
-            return Promise.resolve(n);
-          }
-          if (n === 0) return Promise.resolve(null);
-          if (n !== -EAGAIN) {
-            return this.#failedAtOnce(type, state, buffer, options, -n, relearnt);
-          }
-        }
-      } else {
-        // Until all is written or the fd is full (EAGAIN, after which
-        // readiness, an edge included, is sure to come): the rest waits for room.
-        do {
-          const n = this.#writeOnce(state, buffer, done);
-          if (n === -EAGAIN || n === 0) break;
-          if (n < 0) {
-            if (done === 0) return this.#failedAtOnce(type, state, buffer, options, -n, relearnt);
-            return Promise.reject(osError(actionOf(type, state.fd), -n));
-          }
-          done += n;
-        } while (done < length);
-        if (done === length) return Promise.resolve(length);
-      }
-    } else if (state.kind === FILE) {
-      deferred = true; // behind operations deferred to the next turn
-    }
-    const op = new Op(type, state, buffer, offset, signal, undefined, this.#cancelOp);
-    op.done = done;
-    const promise = promiseOf<number | null>(op);
-    if (state.kind === FILE && !deferred && queue.length === 0) {
-      this.#fileOp(op);
-    } else {
-      this.#enqueue(op, queue, deferred);
-    }
-    return promise;
-  }
-
-  /** Learns what a new fd is; the port's own fds are refused. */
-  #classify(type: number, fd: number): FdState {
-    const action = actionOf(type, fd);
-    this.#checkNotOwn(action, fd);
-    return this.#learn(action, fd);
-  }
-
-  /**
-   * An offset given on a stream, or missing on a file: asks the kernel
-   * again whether the fd is what the port thinks (its number may name
-   * another file now) before it throws the TypeError.
-   */
-  #checkOffsetRule(type: number, state: FdState, offset: bigint | undefined): FdState {
-    const action = actionOf(type, state.fd);
-    if (state.idle) state = this.#learn(action, state.fd);
-    if (state.kind === FILE && offset === undefined) {
-      throw new TypeError(`${action}: offset is required on a file (it has no position here)`);
-    }
-    if (state.kind !== FILE && offset !== undefined) {
-      throw new TypeError(`${action}: offset must be omitted on a stream`);
-    }
-    return state;
-  }
-
-  /**
-   * A read or write that failed at once with `e`: a stale idea of the fd
-   * (ENOTSOCK, ESPIPE) is learnt again and the call made once more.
-   */
-  #failedAtOnce(
-    type: number,
-    state: FdState,
-    buffer: Uint8Array,
-    options: IoOptions | undefined,
-    e: number,
-    relearnt: boolean,
-  ): Promise<number | null> {
-    if ((e === ENOTSOCK || e === ESPIPE || e === EBADF) && !relearnt && state.idle) {
-      if (this.#fds[state.fd] === state) this.#fds[state.fd] = undefined;
-      if (e !== EBADF) return this.#transfer(type, state.fd, buffer, options, true);
-    }
-    return Promise.reject(osError(actionOf(type, state.fd), e));
-  }
-
-  /** One read: the bytes (0 at the end), or -errno (never EINTR). */
-  #readOnce(state: FdState, buffer: Uint8Array): number {
-    const libc = this.#libc;
-    const size = ioSize(buffer.length);
-    for (;;) {
-      const n = state.kind === SOCKET
-        ? libc.recv(state.fd, buffer, size, MSG_DONTWAIT)
-        : libc.read(state.fd, buffer, size);
-      if (n >= 0) return n;
-      const e = errno();
-      if (e !== EINTR) return -e;
-    }
-  }
-
-  /** One write of what is left after `done` bytes: the bytes taken, or -errno (never EINTR). */
-  #writeOnce(state: FdState, buffer: Uint8Array, done: number): number {
-    const libc = this.#libc;
-    const rest = done === 0 ? buffer : buffer.subarray(done);
-    let count = rest.length;
-    // A blocking pipe is written no more than it takes without blocking once writable.
-    if (state.blocking && count > PIPE_BUF) count = PIPE_BUF;
-    const size = ioSize(count);
-    for (;;) {
-      const n = state.kind === SOCKET
-        ? libc.send(state.fd, rest, size, SEND_FLAGS)
-        : libc.write(state.fd, rest, size);
-      if (n >= 0) return n;
-      const e = errno();
-      if (e !== EINTR) return -e;
-    }
-  }
-
-  /** One pread or pwrite at `offset`: the bytes, or -errno (never EINTR). */
-  #fileOnce(type: number, fd: number, buffer: Uint8Array, offset: bigint): number {
-    const libc = this.#libc;
-    const size = ioSize(buffer.length);
-    for (;;) {
-      const n = type === READ
-        ? libc.pread(fd, buffer, size, offset)
-        : libc.pwrite(fd, buffer, size, offset);
-      if (n >= 0) return n;
-      const e = errno();
-      if (e !== EINTR) return -e;
-    }
-  }
-
-  /**
-   * Does a file operation that has left (or never entered) its queue:
-   * synchronously if it is small, else on a worker thread. Returns true
-   * (it never waits for readiness).
-   */
-  #fileOp(op: Op): boolean {
-    const fd = op.state.fd;
-    for (;;) {
-      const rest = op.done === 0 ? op.buffer : op.buffer.subarray(op.done);
-      const offset = op.done === 0 ? op.offset! : op.offset! + BigInt(op.done);
-      if (rest.length >= OFFLOAD_BYTES && !this.#closed) {
-        this.#offload(op, rest, offset);
-        return true;
-      }
-      const n = this.#fileOnce(op.type, fd, rest, offset);
-      if (this.#fileDone(op, n)) return true;
-    }
-  }
-
-  /** Records a file call's result; returns whether the operation is settled. */
-  #fileDone(op: Op, n: number): boolean {
-    if (n < 0) {
-      this.#fail(op, osError(op.action, -n));
-      return true;
-    }
-    if (op.type === READ) {
-      this.#settle(op, n > 0 ? n : null);
-      return true;
-    }
-    op.done += n;
-    if (op.done >= op.buffer.length || n === 0) {
-      this.#settle(op, op.done);
-      return true;
-    }
-    return false;
-  }
-
-  /** A large pread/pwrite on a worker thread; a failure is redone here to learn errno. */
-  #offload(op: Op, rest: Uint8Array, offset: bigint): void {
-    op.offloaded = true;
-    op.signal?.removeEventListener("abort", op); // it runs to its end now
-    this.#offloaded++;
-    const libc = this.#libc;
-    const fd = op.state.fd;
-    const size = ioSize(rest.length);
-    const call = op.type === READ
-      ? libc.pread_offloaded(fd, rest, size, offset)
-      : libc.pwrite_offloaded(fd, rest, size, offset);
-    call.then(
-      (n) => {
-        this.#offloaded--;
-        // The worker's errno cannot be read here: the call is made again to learn it.
-        if (n < 0) n = this.#fileOnce(op.type, fd, rest, offset);
-        if (!this.#fileDone(op, n)) this.#fileOp(op);
-        if (this.#closed) this.#release();
-      },
-      (error) => {
-        this.#offloaded--;
-        this.#fail(op, error);
-        if (this.#closed) this.#release();
-      },
-    );
   }
 
   /**
    * Does an operation that waited for its fd, once: returns whether it is
-   * settled (false: it would block; it stays first in its queue).
+   * out of the queue (settled, or gone on; false: it would block).
    */
-  #attempt(op: Op): boolean {
-    const state = op.state;
-    switch (op.type) {
+  #attempt(op: EpollOp): boolean {
+    const state = op.state!;
+    switch (op.kind) {
       case READ: {
-        if (state.kind === FILE) return this.#fileOp(op);
-        const n = this.#readOnce(state, op.buffer);
-        state.drained = n > 0 && n < op.buffer.length && !state.readClosed;
-        if (n >= 0) this.#settle(op, n > 0 ? n : null);
+        if (state.kind === FILE) {
+          this.#fileOp(op);
+          return true;
+        }
+        const n = this.#readOnce(state, op.buffer!, op.length);
+        state.drained = n > 0 && n < op.length && !state.readClosed;
+        if (n >= 0) this.#core.transferred(op, n);
         else if (n === -EAGAIN) return false;
-        else this.#fail(op, osError(op.action, -n));
+        else this.#core.failed(op, osError(this.#core.action(op), -n));
         return true;
       }
       case WRITE: {
-        if (state.kind === FILE) return this.#fileOp(op);
-        // Until all is written or the fd is full (EAGAIN: readiness, an edge
-        // included, is sure to come); a blocking pipe gets one write per readiness.
-        do {
-          const n = this.#writeOnce(state, op.buffer, op.done);
-          if (n === -EAGAIN || n === 0) return false;
-          if (n < 0) {
-            this.#fail(op, osError(op.action, -n));
-            return true;
-          }
+        if (state.kind === FILE) {
+          this.#fileOp(op);
+          return true;
+        }
+        const n = this.#writeOnce(state, op);
+        if (n === -EAGAIN || n === 0) return false;
+        if (n < 0) {
+          this.#core.failed(op, osError(this.#core.action(op), -n));
+          return true;
+        }
+        if (op.done + n < op.length) {
+          // Not all of it: it stays first in its queue; the rest is tried
+          // again at once until the fd is full (a blocking pipe: at its next
+          // readiness).
           op.done += n;
-        } while (op.done < op.buffer.length && !state.blocking);
-        if (op.done < op.buffer.length) return false;
-        this.#settle(op, op.done);
+          return state.blocking ? false : this.#attempt(op);
+        }
+        this.#core.transferred(op, n);
         return true;
       }
       case ACCEPT: {
         let conn;
         try {
-          conn = (op.target as TcpListener).accept();
+          conn = (op.target as SocketTarget).listener!.accept();
         } catch (error) {
-          this.#fail(op, error);
+          this.#core.failed(op, error);
           return true;
         }
         if (conn === null) return false;
         this.#took(conn.fd);
-        this.#settle(op, conn);
+        this.#core.succeeded(op, conn);
         return true;
       }
       default:
@@ -1127,71 +721,67 @@ class EpollPort implements CompletionPort {
     }
   }
 
-  accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn> {
-    try {
-      if (!isPosixListener(listener)) {
-        throw new TypeError(
-          `Cannot accept: listener must be a TcpListener from listenTcp(), got ${
-            describe(listener)
-          }`,
-        );
-      }
-      const action = `Cannot accept on ${formatAddress(listener.addr)}`;
-      const signal = checkCancelOptions(action, options);
-      if (listener.closed) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
-      this.#checkOpen(action);
-      signal?.throwIfAborted();
-      const state = this.#stateOf(action, listener.fd);
-      const deferred = !this.#mayRunNow();
-      if (state.reads.length === 0 && !deferred) {
-        const conn = listener.accept();
-        if (conn !== null) {
-          this.#took(conn.fd);
-          return Promise.resolve(conn);
-        }
-      }
-      const op = new Op(ACCEPT, state, EMPTY, undefined, signal, listener, this.#cancelOp);
-      const promise = promiseOf<TcpConn>(op);
-      this.#enqueue(op, state.reads, deferred);
-      return promise;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  needsPark(): boolean {
+    return this.#queued > 0;
   }
 
-  connect(address: TcpAddress, options?: CancelOptions): Promise<TcpConn> {
-    try {
-      const target = checkConnectAddress(address);
-      const where = formatAddress(target);
-      const action = `Cannot connect to ${where}`;
-      const signal = checkCancelOptions(action, options);
-      this.#checkOpen(action);
-      signal?.throwIfAborted();
-      const libc = this.#libc;
-      const fd = openStreamSocket(libc, target);
-      const sockaddr = sockaddrOf(target);
-      if (libc.connect(fd, sockaddr, sockaddr.length) === 0) {
-        return Promise.resolve(this.#adopt(fd, action));
-      }
-      const e = errno();
-      // After EINTR the connect goes on in the background, as after EINPROGRESS.
-      if (e !== EINPROGRESS && e !== EINTR) {
-        libc.close(fd);
-        throw osError(action, e);
-      }
-      const state = this.#took(fd);
-      const op = new Op(CONNECT, state, EMPTY, undefined, signal, where, this.#cancelOp);
-      const promise = promiseOf<TcpConn>(op);
-      this.#enqueue(op, state.writes, false);
-      return promise;
-    } catch (error) {
-      return Promise.reject(error);
+  park(): Promise<number> {
+    this.#parkOut = true;
+    return this.#park.park();
+  }
+
+  unpark(): void {
+    this.#park.interrupt("Cannot interrupt the completion port's wait");
+  }
+
+  // ---------------------------------------------------------------------------
+  // Sockets
+
+  accept(listener: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
+    if (!isPosixListener(listener)) {
+      throw new TypeError(
+        `Cannot accept: listener must be a TcpListener from listenTcp(), got ${describe(listener)}`,
+      );
     }
+    const where = formatAddress(listener.addr);
+    const action = `Cannot accept on ${where}`;
+    checkCancelOptions(action, options);
+    if (listener.closed) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
+    const signal = this.#core.checkStart(action, options);
+    const fd = listener.fd;
+    this.kindOf(fd, READ);
+    const op = this.#core.allocate(ACCEPT, fd, SOCKET);
+    const target: SocketTarget = { where, listener };
+    op.target = target;
+    op.state = this.#fds[fd];
+    return this.#core.launch(op, signal);
+  }
+
+  connect(where: string, target: SocketAddress, signal: AbortSignal | undefined): Promise<TcpConn> {
+    const action = `Cannot connect to ${where}`;
+    const libc = this.#libc;
+    const fd = openStreamSocket(libc, target);
+    const sockaddr = sockaddrOf(target);
+    if (libc.connect(fd, sockaddr, sockaddr.length) === 0) {
+      return Promise.resolve(this.#adopt(fd, action));
+    }
+    const e = errno();
+    // After EINTR the connect goes on in the background, as after EINPROGRESS.
+    if (e !== EINPROGRESS && e !== EINTR) {
+      libc.close(fd);
+      throw osError(action, e);
+    }
+    const state = this.#took(fd);
+    const op = this.#core.allocate(CONNECT, fd, SOCKET);
+    const connecting: SocketTarget = { where };
+    op.target = connecting;
+    op.state = state;
+    return this.#core.launch(op, signal);
   }
 
   /** A connect whose socket turned writable: done, failed, or (spuriously) still under way. */
-  #finishConnect(op: Op): boolean {
-    const fd = op.state.fd;
+  #finishConnect(op: EpollOp): boolean {
+    const fd = op.handle;
     const libc = this.#libc;
     option[0] = 0;
     optionLength[0] = INT_SIZE;
@@ -1202,14 +792,14 @@ class EpollPort implements CompletionPort {
       storageLength[0] = SOCKADDR_STORAGE_SIZE;
       if (libc.getpeername(fd, storage, storageLength) === 0) {
         const remote = addressOf(storage, storageLength[0]);
-        this.#settle(op, adoptConn(libc, fd, remote));
+        this.#core.succeeded(op, adoptConn(libc, fd, remote));
         return true;
       }
       e = errno();
       if (e === ENOTCONN) return false; // not connected yet: wait on
     }
     this.#abandonConnect(op);
-    this.#fail(op, osError(op.action, e));
+    this.#core.failed(op, osError(this.#core.action(op), e));
     return true;
   }
 
@@ -1218,7 +808,7 @@ class EpollPort implements CompletionPort {
    * (a TcpConn's): registered edge-triggered once it first waits.
    */
   #took(fd: number): FdState {
-    this.#forget(fd); // what the port knew of an earlier file of that number
+    this.forget(fd); // what the engine knew of an earlier file of that number
     const state = new FdState(fd, this.#gen(), SOCKET, false, true);
     this.#fds[fd] = state;
     return state;
@@ -1239,93 +829,69 @@ class EpollPort implements CompletionPort {
   }
 
   /** Closes the socket of a connect that will not complete. */
-  #abandonConnect(op: Op): void {
-    const state = op.state;
+  #abandonConnect(op: EpollOp): void {
+    const state = op.state!;
     if (this.#fds[state.fd] === state) this.#fds[state.fd] = undefined;
     this.#libc.close(state.fd);
   }
 
-  /** An abort: an operation not yet done is taken out and rejects with the reason. */
-  #cancel(op: Op): void {
-    if (op.offloaded) return; // running on a worker: it resolves with its result
-    const state = op.state;
-    const queue = op.type === WRITE || op.type === CONNECT ? state.writes : state.reads;
-    const at = queue.indexOf(op);
-    if (at < 0) return;
+  // ---------------------------------------------------------------------------
+  // Cancellation, closes
+
+  cancel(op: EpollOp): void {
+    if (op.offloaded) return; // running on a worker: it ends with its result
+    if (!op.queued) return; // not started yet, or settled: the core sees to it
+    const state = op.state!;
+    const queue = op.kind === WRITE || op.kind === CONNECT ? state.writes : state.reads;
     // First in its queue, on an fd whose calls do not block: what a kernel
     // would have completed by now (its fd is ready) is done, as a cancel
     // that comes too late; only an operation that would still wait is
     // cancelled.
-    const settled = at === 0 && state.kind !== FILE && !state.blocking && this.#attempt(op);
-    queue.splice(at, 1);
-    this.#queued--;
-    if (!settled) {
-      if (op.type === CONNECT) this.#abandonConnect(op);
-      this.#fail(op, op.signal!.reason);
+    if (
+      op.cancelled === BY_SIGNAL && queue[0] === op && state.kind !== FILE && !state.blocking
+    ) {
+      this.#dequeue(op, queue);
+      if (this.#attempt(op)) return;
+    } else {
+      this.#dequeue(op, queue);
     }
-    this.#unparkIfIdle();
+    if (op.kind === CONNECT) this.#abandonConnect(op);
+    this.#core.cancelled(op);
   }
 
-  /** An fd about to be closed by its owner: its operations reject, its registration goes. */
-  #forget(fd: number): void {
+  forget(fd: number): void {
     const state = this.#fds[fd];
     if (state === undefined) return;
     this.#fds[fd] = undefined;
     this.#keys.delete(fd);
-    if (state.registered) this.#ctlErrno(EPOLL_CTL_DEL, state, 0);
-    if (!state.idle) {
-      const what = state.kind === SOCKET ? "socket" : "fd";
-      this.#failAll(
-        state,
-        (op) => new Deno.errors.Interrupted(`${op.action}: the ${what} was closed`),
-      );
-    }
+    if (state.registered) this.#ctl(EPOLL_CTL_DEL, state, 0);
+  }
+
+  busy(): boolean {
+    return this.#offloaded > 0;
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
     unwatchCloses(this.#onFdClose);
-    this.#queue = [];
-    // A pending wait() ends at once; the operations once cancelled, as on a kernel port.
-    const waiter = this.#waiter;
-    if (waiter !== undefined) this.#endWait(waiter, []);
-    for (const state of this.#fds) {
-      if (state === undefined || state.idle) continue;
-      this.#failAll(
-        state,
-        (op) => new Deno.errors.Interrupted(`${op.action}: the completion port was closed`),
-      );
-    }
     this.#fds = [];
     this.#keys.clear();
-    if (this.#parked) this.#interrupt();
-    this.#release();
-  }
-
-  /** Frees the kernel objects once no thread is parked and nothing runs on a worker. */
-  #release(): void {
-    if (this.#released || this.#pumping || this.#offloaded > 0 || this.#resumeScheduled) return;
-    this.#released = true;
-    const libc = this.#libc;
-    libc.close(this.#interrupter);
-    libc.close(this.#epfd);
+    this.#park.close();
     releaseLibc();
-    this.#onReleased();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    await this.#whenReleased;
   }
 }
 
-/** The buffer of operations that move no bytes (accept, connect). */
-const EMPTY = new Uint8Array(0);
+/**
+ * The CompletionPort over epoll.
+ *
+ * @internal
+ */
+export class EpollPort extends PortCore<EpollOp> {
+  constructor(libc: Libc) {
+    const engine = new EpollEngine(libc);
+    super(engine);
+    engine.attach(this);
+  }
+}
 
 /**
  * Opens a CompletionPort that performs operations when their fds turn
