@@ -122,7 +122,7 @@ export function delay(ms: number): Promise<void> {
 /** A Worker from `_worker.ts`, ready to take one job; terminate it when done. */
 export class Helper {
   #worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
-  #messages: string[] = [];
+  #messages: unknown[] = [];
   #waiting: ((message: string) => void) | undefined;
 
   constructor() {
@@ -135,10 +135,10 @@ export class Helper {
   }
 
   /** The next message from the worker. */
-  next(): Promise<string> {
+  next<T = string>(): Promise<T> {
     const message = this.#messages.shift();
-    if (message !== undefined) return Promise.resolve(message);
-    return new Promise((resolve) => this.#waiting = resolve);
+    if (message !== undefined) return Promise.resolve(message as T);
+    return new Promise((resolve) => this.#waiting = resolve as (message: string) => void);
   }
 
   /** Starts a job and waits until the worker has taken it. */
