@@ -309,22 +309,6 @@ export function checkConnectAddress(address: unknown): SocketAddress {
 }
 
 /**
- * A pending `wait()` of a port.
- *
- * @internal
- */
-export interface Waiter {
-  resolve: (completions: Completion[]) => void;
-  reject: (reason: unknown) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-/** The longest timer one setTimeout takes; longer waits re-arm it. */
-const MAX_TIMER_MS = 0x7fffffff;
-
-/**
  * Checks the options of `wait()`: returns its timeout in milliseconds
  * (Infinity: none) and its signal.
  *
@@ -343,48 +327,4 @@ export function checkWaitOptions(
     throw new TypeError(`${action}: signal must be an AbortSignal, got ${describe(signal)}`);
   }
   return { ms, signal };
-}
-
-/**
- * Starts a pending `wait()`: `end(waiter, [])` ends it at its deadline
- * (never before; never for Infinity), `end(waiter, undefined, reason)` when
- * the signal aborts. `end` settles it with {@linkcode settleWait}.
- *
- * @internal
- */
-export function startWait(
-  resolve: (completions: Completion[]) => void,
-  reject: (reason: unknown) => void,
-  ms: number,
-  signal: AbortSignal | undefined,
-  end: (waiter: Waiter, completions?: Completion[], reason?: unknown) => void,
-): Waiter {
-  const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
-  if (ms !== Infinity) {
-    const deadline = performance.now() + ms;
-    const arm = () => {
-      const left = deadline - performance.now();
-      if (left > 0) waiter.timer = setTimeout(arm, Math.min(Math.ceil(left), MAX_TIMER_MS));
-      else end(waiter, []);
-    };
-    arm();
-  }
-  if (signal !== undefined) {
-    waiter.onAbort = () => end(waiter, undefined, signal.reason);
-    signal.addEventListener("abort", waiter.onAbort);
-  }
-  return waiter;
-}
-
-/**
- * Settles a pending `wait()` with completions, or rejects it with
- * `reason`; its timer and abort listener go.
- *
- * @internal
- */
-export function settleWait(waiter: Waiter, completions?: Completion[], reason?: unknown): void {
-  clearTimeout(waiter.timer);
-  waiter.signal?.removeEventListener("abort", waiter.onAbort!);
-  if (completions !== undefined) waiter.resolve(completions);
-  else waiter.reject(reason);
 }

@@ -47,20 +47,15 @@ import {
   type Selector,
   SelectorImpl,
 } from "./_selector.ts";
+import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
   acquireKernel32,
   ERROR_INVALID_HANDLE,
   FILE_SKIP_SET_EVENT_ON_HANDLE,
-  INFINITE,
   INVALID_HANDLE_ADDRESS,
   type Kernel32,
-  OVERLAPPED_ENTRY_KEY_OFFSET,
-  OVERLAPPED_ENTRY_OVERLAPPED_OFFSET,
-  OVERLAPPED_ENTRY_SIZE,
-  OVERLAPPED_ENTRY_STATUS_OFFSET,
   releaseKernel32,
-  WAIT_TIMEOUT,
 } from "../ffi/kernel32.ts";
 import {
   acquireNtdll,
@@ -117,12 +112,6 @@ const INTERRUPT_KEY = 2;
 const WAKER_KEY_BIG = BigInt(WAKER_KEY);
 const INTERRUPT_KEY_BIG = BigInt(INTERRUPT_KEY);
 
-/** OVERLAPPED_ENTRY in 32-bit words. */
-const ENTRY_WORDS = OVERLAPPED_ENTRY_SIZE / 4;
-const KEY_WORD = OVERLAPPED_ENTRY_KEY_OFFSET / 4;
-const OVERLAPPED_WORD = OVERLAPPED_ENTRY_OVERLAPPED_OFFSET / 4;
-const STATUS_WORD = OVERLAPPED_ENTRY_STATUS_OFFSET / 4;
-const TWO_32 = 2 ** 32;
 /** Entries one dequeue takes at first; it grows with the registrations. */
 const INITIAL_CAPACITY = 64;
 /** Entries a parked dequeue takes; the rest are taken by the synchronous one after it. */
@@ -308,23 +297,12 @@ class AfdDriver<T> implements Driver<T> {
   /** Polls whose packets have not been dequeued, by the address their packets carry. */
   #inflight = new Map<number, Poll<T>>();
   /** Watches reported since the last dequeue, to poll again before the next. */
-  #queue: Watch<T>[] = [];
+  #rearmQueue: Watch<T>[] = [];
   /** Whether a wakeup packet of this thread's is in the port (wakeups are not queued twice). */
   #wakePosted = false;
   /** The synchronous dequeue's entries. */
-  #capacity = INITIAL_CAPACITY;
-  #entries = new Uint8Array(new ArrayBuffer(INITIAL_CAPACITY * OVERLAPPED_ENTRY_SIZE));
-  #entryWords = new Uint32Array(this.#entries.buffer);
-  #removed = new Uint32Array(1);
-  #removedBytes = new Uint8Array(this.#removed.buffer);
-  /** The parked dequeue's entries and count, written by another thread. */
-  #parkEntries = new Uint8Array(new ArrayBuffer(PARK_CAPACITY * OVERLAPPED_ENTRY_SIZE));
-  #parkWords = new Uint32Array(this.#parkEntries.buffer);
-  #parkRemoved = new Uint32Array(new ArrayBuffer(4));
-  #parkEntriesPointer: Deno.PointerValue;
-  #parkRemovedPointer: Deno.PointerValue;
-  /** Entries a park dequeued that fill() has not handed out yet. */
-  #parked = 0;
+  /** The port's dequeue, synchronous and parked. */
+  #queue: CompletionQueue;
   /** Scratch space of WSAIoctl(SIO_BASE_HANDLE), NtCancelIoFileEx and GetHandleInformation. */
   #base = new BigUint64Array(1);
   #baseBytes = new Uint8Array(this.#base.buffer);
@@ -388,8 +366,13 @@ class AfdDriver<T> implements Driver<T> {
     this.#portValue = valueOf(port);
     this.#afd = afd;
     this.#afdValue = valueOf(afd);
-    this.#parkEntriesPointer = Deno.UnsafePointer.of(this.#parkEntries);
-    this.#parkRemovedPointer = Deno.UnsafePointer.of(this.#parkRemoved);
+    this.#queue = new CompletionQueue(
+      k32,
+      port,
+      `Cannot wait on afd completion port 0x${this.#portValue.toString(16)}`,
+      INITIAL_CAPACITY,
+      PARK_CAPACITY,
+    );
     openDrivers.add(this);
   }
 
@@ -552,7 +535,7 @@ class AfdDriver<T> implements Driver<T> {
   #enqueue(watch: Watch<T>): void {
     if (!watch.queued) {
       watch.queued = true;
-      this.#queue.push(watch);
+      this.#rearmQueue.push(watch);
     }
   }
 
@@ -562,7 +545,7 @@ class AfdDriver<T> implements Driver<T> {
    * reported once as an error, and not tried again until `modify()`.
    */
   #rearm(store: EventStore<T>, count: number): number {
-    const queue = this.#queue;
+    const queue = this.#rearmQueue;
     for (let i = 0; i < queue.length; i++) {
       const watch = queue[i];
       watch.queued = false;
@@ -587,10 +570,10 @@ class AfdDriver<T> implements Driver<T> {
   }
 
   /** Hands out `n` dequeued entries: events into `store` from `count` on; returns the new count. */
-  #dispatch(words: Uint32Array, n: number, store: EventStore<T>, count: number): number {
+  #dispatch(entries: Entries, n: number, store: EventStore<T>, count: number): number {
     const inflight = this.#inflight;
-    for (let i = 0, w = 0; i < n; i++, w += ENTRY_WORDS) {
-      const completionKey = words[w + KEY_WORD];
+    for (let i = 0; i < n; i++) {
+      const completionKey = entries.key(i);
       if (completionKey !== POLL_KEY) {
         if (completionKey === WAKER_KEY) {
           this.woken = true;
@@ -598,7 +581,7 @@ class AfdDriver<T> implements Driver<T> {
         }
         continue; // INTERRUPT_KEY: it only ended a park
       }
-      const address = words[w + OVERLAPPED_WORD + 1] * TWO_32 + words[w + OVERLAPPED_WORD];
+      const address = entries.overlapped(i);
       const poll = inflight.get(address);
       if (poll === undefined) continue;
       inflight.delete(address);
@@ -607,7 +590,7 @@ class AfdDriver<T> implements Driver<T> {
       poll.watch = undefined;
       watch.poll = undefined;
       watch.spare = poll;
-      const status = words[w + STATUS_WORD] | 0;
+      const status = entries.status(i);
       const reg = watch.reg;
       const interest = reg.key.interest;
       let afd: number;
@@ -640,48 +623,22 @@ class AfdDriver<T> implements Driver<T> {
     return count;
   }
 
-  /** One synchronous dequeue of at most `timeoutMs` (-1: no limit); returns the entries. */
-  #dequeue(timeoutMs: number): number {
-    this.#removed[0] = 0;
-    const ok = this.#k32.GetQueuedCompletionStatusEx(
-      this.#port,
-      this.#entries,
-      this.#capacity,
-      this.#removedBytes,
-      timeoutMs < 0 ? INFINITE : timeoutMs,
-      0,
-    );
-    if (ok) return this.#removed[0];
-    const error = this.#k32.GetLastError();
-    if (error === WAIT_TIMEOUT) return 0;
-    throw win32Error(`Cannot wait on afd completion port 0x${this.#portValue.toString(16)}`, error);
-  }
-
-  #grow(needed: number): void {
-    let capacity = this.#capacity * 2;
-    while (capacity < needed) capacity *= 2;
-    this.#capacity = capacity;
-    this.#entries = new Uint8Array(new ArrayBuffer(capacity * OVERLAPPED_ENTRY_SIZE));
-    this.#entryWords = new Uint32Array(this.#entries.buffer);
-  }
-
   fill(events: SelectorEvents<T>, timeoutMs: number): number {
     this.woken = false;
     // Room for every registered socket, the waker, and the end of a park:
     // one dequeue takes them all.
-    if (this.#capacity < this.#count + 2) this.#grow(this.#count + 2);
+    const queue = this.#queue;
+    queue.grow(this.#count + 2);
     const store = eventStore(events, this.#count + 1);
-    let count = this.#queue.length > 0 ? this.#rearm(store, 0) : 0;
-    if (this.#parked > 0) {
-      count = this.#dispatch(this.#parkWords, this.#parked, store, count);
-      this.#parked = 0;
-    }
+    let count = this.#rearmQueue.length > 0 ? this.#rearm(store, 0) : 0;
+    const parked = queue.takeParked();
+    if (parked > 0) count = this.#dispatch(queue.parked, parked, store, count);
     let wait = count > 0 || this.woken ? 0 : timeoutMs;
     for (;;) {
-      const n = this.#dequeue(wait);
-      count = this.#dispatch(this.#entryWords, n, store, count);
+      const n = queue.dequeue(wait);
+      count = this.#dispatch(queue.taken, n, store, count);
       // A full batch: more may be waiting (packets of cancelled polls take room too).
-      if (n < this.#capacity) break;
+      if (n < queue.capacity) break;
       wait = 0;
     }
     setEventCount(store, count);
@@ -690,18 +647,7 @@ class AfdDriver<T> implements Driver<T> {
 
   park(timeoutMs: number): Promise<void> {
     // The parked call dequeues packets itself; fill() hands them out afterwards.
-    // Its FALSE (a timeout) is not asked about: GetLastError there is another thread's.
-    this.#parkRemoved[0] = 0;
-    return this.#k32.GetQueuedCompletionStatusEx_parked(
-      this.#port,
-      this.#parkEntriesPointer,
-      PARK_CAPACITY,
-      this.#parkRemovedPointer,
-      timeoutMs < 0 ? INFINITE : timeoutMs,
-      0,
-    ).then((ok) => {
-      this.#parked = ok ? this.#parkRemoved[0] : 0;
-    });
+    return this.#queue.park(timeoutMs);
   }
 
   interrupt(): void {
@@ -717,17 +663,16 @@ class AfdDriver<T> implements Driver<T> {
   }
 
   /** Forgets the polls of `n` dequeued entries. */
-  #forget(words: Uint32Array, n: number): void {
-    for (let i = 0, w = 0; i < n; i++, w += ENTRY_WORDS) {
-      if (words[w + KEY_WORD] !== POLL_KEY) continue;
-      this.#inflight.delete(words[w + OVERLAPPED_WORD + 1] * TWO_32 + words[w + OVERLAPPED_WORD]);
+  #forget(entries: Entries, n: number): void {
+    for (let i = 0; i < n; i++) {
+      if (entries.key(i) !== POLL_KEY) continue;
+      this.#inflight.delete(entries.overlapped(i));
     }
   }
 
   close(): void {
     const k32 = this.#k32;
-    this.#forget(this.#parkWords, this.#parked);
-    this.#parked = 0;
+    this.#forget(this.#queue.parked, this.#queue.takeParked());
     if (this.#inflight.size > 0) {
       // Cancel every poll, and take their packets back before the buffers go.
       k32.CancelIoEx(this.#afd, null);
@@ -737,11 +682,11 @@ class AfdDriver<T> implements Driver<T> {
         if (left <= 0) break;
         let n: number;
         try {
-          n = this.#dequeue(left);
+          n = this.#queue.dequeue(left);
         } catch {
           break;
         }
-        this.#forget(this.#entryWords, n);
+        this.#forget(this.#queue.taken, n);
       }
       for (const poll of this.#inflight.values()) orphans.add(poll);
       this.#inflight.clear();
@@ -749,7 +694,7 @@ class AfdDriver<T> implements Driver<T> {
     k32.CloseHandle(this.#afd);
     k32.CloseHandle(this.#port);
     this.#watches = [];
-    this.#queue = [];
+    this.#rearmQueue = [];
     openDrivers.delete(this);
     releaseWs2_32();
     releaseNtdll();

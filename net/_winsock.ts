@@ -26,14 +26,13 @@
 
 import { forgetClosedHandle, type IocpPort } from "../backends/iocp.ts";
 import { describe } from "../backends/_events.ts";
-import { checkCancelOptions, checkConnectAddress } from "../backends/_completion.ts";
+import { checkCancelOptions } from "../backends/_completion.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
   acquireKernel32,
   ERROR_OPERATION_ABORTED,
   HANDLE_FLAG_INHERIT,
   type Kernel32,
-  OVERLAPPED_SIZE,
   releaseKernel32,
 } from "../ffi/kernel32.ts";
 import {
@@ -69,9 +68,6 @@ import {
   type Ws2_32,
   WSA_FLAG_NO_HANDLE_INHERIT,
   WSA_FLAG_OVERLAPPED,
-  WSABUF_BUF_OFFSET,
-  WSABUF_LEN_OFFSET,
-  WSABUF_SIZE,
   WSAECONNRESET,
   WSAEINTR,
   WSAEMSGSIZE,
@@ -185,8 +181,8 @@ function openSocket(
  * through a read or write), and gives its use of ws2_32 back.
  */
 function closeSocket(ws: Ws2_32, socket: Socket): void {
+  forgetClosedHandle(socket); // first: what is in flight on it is cancelled as a close
   ws.closesocket(socket);
-  forgetClosedHandle(socket);
   releaseWs2_32();
 }
 
@@ -418,7 +414,7 @@ export class WinsockListener implements TcpListener {
     };
     return port.start(
       listener,
-      new Uint8Array(OVERLAPPED_SIZE),
+      action,
       [addresses, received],
       signal,
       (overlapped) =>
@@ -496,20 +492,16 @@ export function acceptWinsock(
  * the address's family, ConnectEx, then SO_UPDATE_CONNECT_CONTEXT.
  *
  * @param port the port
- * @param address `{ hostname, port }`, unchecked
- * @param options an abort signal
+ * @param target the checked address
+ * @param signal an abort signal, checked (and not aborted)
  * @returns the connection
  */
 export async function connectWinsock(
   port: IocpPort,
-  address: unknown,
-  options: CancelOptions | undefined,
+  target: SocketAddress,
+  signal: AbortSignal | undefined,
 ): Promise<TcpConn> {
-  const target = checkConnectAddress(address);
   const action = `Cannot connect to ${formatAddress(target)}`;
-  const signal = checkCancelOptions(action, options);
-  if (port.closed) throw new Deno.errors.BadResource(`${action}: the completion port is closed`);
-  signal?.throwIfAborted();
   const { ws, socket } = openSocket(action, target.ipv6);
   let connectEx;
   try {
@@ -530,7 +522,7 @@ export async function connectWinsock(
   };
   return await port.start(
     socket,
-    new Uint8Array(OVERLAPPED_SIZE),
+    action,
     sockaddr,
     signal,
     (overlapped) =>
@@ -631,86 +623,6 @@ export class WinsockConn implements TcpConn {
 
   get closed(): boolean {
     return this.#closed;
-  }
-
-  /** A WSABUF over `buffer`'s first `length` bytes, followed by a DWORD of flags. */
-  #wsabuf(buffer: Uint8Array, length: number): Uint8Array {
-    const wsabuf = new Uint8Array(WSABUF_SIZE + INT_SIZE);
-    const view = new DataView(wsabuf.buffer);
-    view.setUint32(WSABUF_LEN_OFFSET, length, true);
-    view.setBigUint64(
-      WSABUF_BUF_OFFSET,
-      Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)),
-      true,
-    );
-    return wsabuf;
-  }
-
-  /**
-   * Receives into `buffer` through `port` (WSARecv): the bytes, or `null`
-   * at the end of the stream. Called by the port's `read()`, which has
-   * checked everything and made the OVERLAPPED.
-   *
-   * @internal
-   */
-  read(
-    port: IocpPort,
-    overlapped: Uint8Array,
-    buffer: Uint8Array,
-    length: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number | null> {
-    const action = `Cannot read from socket ${this.#fd}`;
-    const ws = this.#ws;
-    const socket = this.#socket;
-    const wsabuf = this.#wsabuf(buffer, length);
-    const flags = wsabuf.subarray(WSABUF_SIZE);
-    const outcome = (bytes: number, error: number, cancelled: Cancelled): number | null => {
-      if (error === 0) return bytes === 0 ? null : bytes;
-      throw operationError(action, error, cancelled, signal, this.#closed);
-    };
-    return port.start(
-      socket,
-      overlapped,
-      [buffer, wsabuf],
-      signal,
-      (ov) => ws.WSARecv(socket, wsabuf, 1, null, flags, ov, null) === 0 ? 0 : ws.WSAGetLastError(),
-      outcome,
-      (error) => outcome(0, error, undefined),
-    );
-  }
-
-  /**
-   * Sends `buffer`'s first `length` bytes through `port` (WSASend). Called
-   * by the port's `write()`, which has checked everything and made the
-   * OVERLAPPED.
-   *
-   * @internal
-   */
-  write(
-    port: IocpPort,
-    overlapped: Uint8Array,
-    buffer: Uint8Array,
-    length: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    const action = `Cannot write to socket ${this.#fd}`;
-    const ws = this.#ws;
-    const socket = this.#socket;
-    const wsabuf = this.#wsabuf(buffer, length);
-    const outcome = (bytes: number, error: number, cancelled: Cancelled): number => {
-      if (error === 0) return bytes;
-      throw operationError(action, error, cancelled, signal, this.#closed);
-    };
-    return port.start(
-      socket,
-      overlapped,
-      [buffer, wsabuf],
-      signal,
-      (ov) => ws.WSASend(socket, wsabuf, 1, null, 0, ov, null) === 0 ? 0 : ws.WSAGetLastError(),
-      outcome,
-      (error) => outcome(0, error, undefined),
-    );
   }
 
   tryRead(buffer: Uint8Array): number | null {
