@@ -973,6 +973,38 @@ portTest(
   },
 );
 
+for (const kind of STREAM_KINDS) {
+  portTest(
+    `a ${kind} write aborted after part of its bytes went out resolves with the bytes written`,
+    async (_t, backend) => {
+      using stream = openStream(kind);
+      await using port = open(backend);
+      // Far more than the stream holds, and nobody reads: part goes out, the rest waits.
+      const data = pattern(8 * 1024 * 1024, 11);
+      const controller = new AbortController();
+      const writing = port.write(stream.writer, data, { signal: controller.signal });
+      await delay(50);
+      controller.abort(new Error("enough"));
+      // Bytes that went out are never reported as not sent: it resolves with their count.
+      const written = await writing;
+      assert.ok(written > 0 && written < data.length, `written ${written}`);
+      const back = new Uint8Array(written);
+      for (let got = 0; got < written;) {
+        got += (await port.read(stream.reader, back.subarray(got), {
+          signal: AbortSignal.timeout(SLACK_MS),
+        }))!;
+      }
+      assertBytes(back, data.subarray(0, written));
+      // And nothing more came.
+      const more = new AbortController();
+      const reading = port.read(stream.reader, new Uint8Array(16), { signal: more.signal });
+      await delay(20);
+      more.abort(new Error("nothing more"));
+      await assert.rejects(reading, /nothing more/);
+    },
+  );
+}
+
 // ---------------------------------------------------------------------------
 // close()
 
