@@ -79,18 +79,33 @@ export class MicroSamples {
   }
 }
 
-/** The flags of the echo runners: `--runs`, `--seconds`, `--warmup`, `--write`. */
+/**
+ * How servers and the load generator share the CPUs: each on a CPU of its
+ * own (`taskset`), or left to the scheduler, as users run them.
+ */
+export type Pinning = "pinned" | "unpinned";
+
+/**
+ * The flags of the echo runners: `--runs`, `--seconds`, `--warmup`,
+ * `--write`, and `--pinning pinned|unpinned|both` (default both).
+ */
 export function echoFlags(
   defaultRuns: number,
-): { runs: number; seconds: number; warmup: number; write: boolean } {
+): { runs: number; seconds: number; warmup: number; write: boolean; pinnings: Pinning[] } {
   const { values } = parseArgs({
     options: {
       runs: { type: "string", default: String(defaultRuns) },
       seconds: { type: "string", default: "2" },
       warmup: { type: "string", default: "0.3" },
       write: { type: "boolean", default: false },
+      pinning: { type: "string", default: "both" },
     },
   });
+  const pinning = values.pinning;
+  if (pinning !== "both" && pinning !== "pinned" && pinning !== "unpinned") {
+    throw new TypeError("--pinning must be pinned, unpinned or both");
+  }
+  const pinnings: Pinning[] = pinning === "both" ? ["pinned", "unpinned"] : [pinning];
   const runs = Number(values.runs);
   const seconds = Number(values.seconds);
   const warmup = Number(values.warmup);
@@ -99,7 +114,7 @@ export function echoFlags(
   }
   if (!(seconds > 0)) throw new RangeError("--seconds must be a positive number");
   if (!(warmup >= 0)) throw new RangeError("--warmup must be a non-negative number");
-  return { runs, seconds, warmup, write: values.write };
+  return { runs, seconds, warmup, write: values.write, pinnings };
 }
 
 /** The median of `values`. */
@@ -185,9 +200,12 @@ export interface EchoScenario {
 export interface EchoFigure {
   /** Messages per second. */
   rate: number;
-  /** Round trip p50 and p99, in µs. */
+  /** Round trip p50, p99 and max, in µs (medians of the runs). */
   p50: number;
   p99: number;
+  max: number;
+  /** The longest round trip of all the runs, in µs. */
+  worst: number;
 }
 
 /** Options of {@linkcode measureEcho}. */
@@ -201,6 +219,8 @@ export interface EchoOptions {
   /** Each load's length, after its warm-up, in s. */
   seconds: number;
   warmup: number;
+  /** "pinned" (the default: where `taskset` and 2 CPUs exist) or "unpinned". */
+  pinning?: Pinning;
 }
 
 /** What {@linkcode measureEcho} found. */
@@ -259,8 +279,14 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
     }
 
     // Pinning: the load generator on CPU 0, the server on CPU 1.
-    const { pin: onCpu, pinned } = await cpuPinning();
-    if (!pinned) {
+    const { pin: onCpu, pinned } = options.pinning === "unpinned"
+      ? {
+        pin: (_cpu: number, command: string, args: string[]) =>
+          [command, args] as [string, string[]],
+        pinned: false,
+      }
+      : await cpuPinning();
+    if (!pinned && options.pinning !== "unpinned") {
       notes.push("Load generator and server were not pinned to CPUs (no `taskset`, or one CPU).");
     }
 
@@ -308,9 +334,9 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
             if (result.mismatches > 0) throw new Error(`${servers[s].name}: echoed bytes differ`);
             results.get(scenario.name)!.get(servers[s].name)!.push(result);
             console.error(
-              `run ${i + 1}/${runs}, ${scenario.name}, ${servers[s].name}: ` +
-                `${Math.round(result.messagesPerSecond)} messages/s, ` +
-                `p50 ${result.p50Us} µs, p99 ${result.p99Us} µs`,
+              `${pinned ? "pinned" : "unpinned"} run ${i + 1}/${runs}, ${scenario.name}, ` +
+                `${servers[s].name}: ${Math.round(result.messagesPerSecond)} messages/s, ` +
+                `p50 ${result.p50Us} µs, p99 ${result.p99Us} µs, max ${result.maxUs} µs`,
             );
           }
         }
@@ -334,6 +360,8 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
           rate: median(list.map((r) => r.messagesPerSecond)),
           p50: median(list.map((r) => r.p50Us)),
           p99: median(list.map((r) => r.p99Us)),
+          max: median(list.map((r) => r.maxUs)),
+          worst: Math.max(...list.map((r) => r.maxUs)),
         });
       }
       figures.set(scenario, map);
@@ -347,7 +375,8 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
 /**
  * The rows of an echo showdown's table: per scenario and server, messages
  * per second, its ratio to each of `references` (columns named by their
- * labels), and the round trip's p50 and p99.
+ * labels), and the round trip's p50, p99 and max (medians of the runs),
+ * and the longest round trip of any run.
  */
 export function echoTable(
   results: EchoResults,
@@ -359,19 +388,19 @@ export function echoTable(
   const lines = [
     `| load | server | messages/s | ${
       references.map((r) => `× ${r.label} |`).join(" ")
-    } round trip p50 | p99 |`,
-    `| --- | --- | ---: | ${references.map(() => "---: |").join(" ")} ---: | ---: |`,
+    } round trip p50 | p99 | max | worst max |`,
+    `| --- | --- | ---: | ${references.map(() => "---: |").join(" ")} ---: | ---: | ---: | ---: |`,
   ];
   for (const scenario of scenarios) {
     const map = results.figures.get(scenario.name)!;
     const bases = references.map((r) => r.server ? map.get(r.server)?.rate : undefined);
     for (const server of results.servers) {
-      const { rate, p50, p99 } = map.get(server.name)!;
+      const { rate, p50, p99, max, worst } = map.get(server.name)!;
       const ratios = bases.map((base) => base ? `${(rate / base).toFixed(2)}×` : "");
       lines.push(
         `| ${scenario.name} | ${server.name} | ${fmtRate(rate)} | ${
           ratios.map((r) => `${r} |`).join(" ")
-        } ${fmtUs(p50)} | ${fmtUs(p99)} |`,
+        } ${fmtUs(p50)} | ${fmtUs(p99)} | ${fmtUs(max)} | ${fmtUs(worst)} |`,
       );
     }
   }
@@ -389,5 +418,7 @@ export async function echoHeader(
     (results.compiler ? `, ${results.compiler} -O2` : "") +
     `; medians of ${runs} runs of ${seconds} s each (after a ${warmup} s warm-up), the load ` +
     "moving from server to server" +
-    (results.pinned ? "; load generator on CPU 0, servers on CPU 1 (taskset)." : ".");
+    (results.pinned
+      ? "; pinned: load generator on CPU 0, servers on CPU 1 (taskset)."
+      : "; unpinned: the scheduler places the load generator and the servers, as users run them.");
 }

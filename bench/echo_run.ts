@@ -9,13 +9,16 @@
  * and to Deno.listen, with the targets met or not.
  *
  *     deno run --allow-run --allow-read --allow-write --allow-env --allow-sys --allow-net \
- *       bench/echo_run.ts [--runs 11] [--seconds 2] [--warmup 0.3] [--write]
+ *       bench/echo_run.ts [--runs 11] [--seconds 2] [--warmup 0.3]
+ *       [--pinning pinned|unpinned|both] [--write]
  *
  * `--write` puts the table into bench/README.md between its `echo`
  * markers. The C programs are built with `cc -O2` when there is a `cc`;
  * without one the C server is skipped and examples/echo_client.ts is the
- * load generator (with a note). Where `taskset` exists, the load generator
- * runs on CPU 0 and the server on CPU 1 (on a 2-core machine, one each).
+ * load generator (with a note). Pinned, where `taskset` exists, the load
+ * generator runs on CPU 0 and the server on CPU 1 (on a 2-core machine, one
+ * each); unpinned, the scheduler places them, as users run them. Both by
+ * default, each with its table and targets.
  *
  * @module
  */
@@ -29,7 +32,7 @@ import {
   writeSection,
 } from "./_runner.ts";
 
-const { runs, seconds, warmup, write } = echoFlags(11);
+const { runs, seconds, warmup, write, pinnings } = echoFlags(11);
 
 const here = new URL(".", import.meta.url);
 const path = (name: string) => new URL(name, here).pathname;
@@ -66,68 +69,79 @@ const scenarios = [
   { name: "1 connection × 64 bytes", connections: 1, size: 64 },
 ];
 
-const results = await measureEcho({ servers, withC: true, scenarios, runs, seconds, warmup });
-const { figures, c: C, notes } = results;
-const lines = echoTable(results, scenarios, [
-  { label: "C", server: C },
-  { label: "Deno.listen", server: DENO },
-]);
-
 interface Target {
   what: string;
   value: number;
   limit: number;
 }
-const many = figures.get(scenarios[0].name)!;
-const one = figures.get(scenarios[1].name)!;
-const targets: Target[] = [];
-if (C) {
+
+const sections: string[] = [];
+for (const pinning of pinnings) {
+  const results = await measureEcho({
+    servers,
+    withC: true,
+    scenarios,
+    runs,
+    seconds,
+    warmup,
+    pinning,
+  });
+  const { figures, c: C, notes } = results;
+  const lines = echoTable(results, scenarios, [
+    { label: "C", server: C },
+    { label: "Deno.listen", server: DENO },
+  ]);
+
+  const many = figures.get(scenarios[0].name)!;
+  const one = figures.get(scenarios[1].name)!;
+  const targets: Target[] = [];
+  if (C) {
+    targets.push(
+      {
+        what: "64 connections: sync ÷ C",
+        value: many.get(SYNC)!.rate / many.get(C)!.rate,
+        limit: 0.9,
+      },
+      {
+        what: "64 connections: async ÷ C",
+        value: many.get(ASYNC)!.rate / many.get(C)!.rate,
+        limit: 0.85,
+      },
+    );
+  }
   targets.push(
     {
-      what: "64 connections: sync ÷ C",
-      value: many.get(SYNC)!.rate / many.get(C)!.rate,
-      limit: 0.9,
+      what: "64 connections: sync ÷ Deno.listen",
+      value: many.get(SYNC)!.rate / many.get(DENO)!.rate,
+      limit: 1.2,
     },
     {
-      what: "64 connections: async ÷ C",
-      value: many.get(ASYNC)!.rate / many.get(C)!.rate,
-      limit: 0.85,
+      what: "64 connections: async ÷ Deno.listen",
+      value: many.get(ASYNC)!.rate / many.get(DENO)!.rate,
+      limit: 1.2,
+    },
+    {
+      what: "1 connection: async ÷ Deno.listen",
+      value: one.get(ASYNC)!.rate / one.get(DENO)!.rate,
+      limit: 0.9,
     },
   );
-}
-targets.push(
-  {
-    what: "64 connections: sync ÷ Deno.listen",
-    value: many.get(SYNC)!.rate / many.get(DENO)!.rate,
-    limit: 1.2,
-  },
-  {
-    what: "64 connections: async ÷ Deno.listen",
-    value: many.get(ASYNC)!.rate / many.get(DENO)!.rate,
-    limit: 1.2,
-  },
-  {
-    what: "1 connection: async ÷ Deno.listen",
-    value: one.get(ASYNC)!.rate / one.get(DENO)!.rate,
-    limit: 0.9,
-  },
-);
-lines.push(
-  "",
-  "| target (epoll, messages/s) | measured | limit | met |",
-  "| --- | ---: | ---: | :---: |",
-);
-for (const target of targets) {
   lines.push(
-    `| ${target.what} | ${target.value.toFixed(3)} | ≥ ${target.limit} | ${
-      target.value >= target.limit ? "yes" : "**no**"
-    } |`,
+    "",
+    `| target (${pinning}; epoll, messages/s) | measured | limit | met |`,
+    "| --- | ---: | ---: | :---: |",
   );
+  for (const target of targets) {
+    lines.push(
+      `| ${target.what} | ${target.value.toFixed(3)} | ≥ ${target.limit} | ${
+        target.value >= target.limit ? "yes" : "**no**"
+      } |`,
+    );
+  }
+  if (notes.length) lines.push("", ...notes);
+  sections.push(await echoHeader(results, { runs, seconds, warmup }), "", ...lines, "");
 }
-if (notes.length) lines.push("", ...notes);
-
-const header = await echoHeader(results, { runs, seconds, warmup });
-const table = [header, "", ...lines].join("\n");
+const table = sections.join("\n").trimEnd();
 console.log(table);
 
 if (write) {

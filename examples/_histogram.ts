@@ -28,10 +28,16 @@ function bucketLow(index: number): number {
 export class Histogram {
   #counts = new Float64Array(BUCKETS);
   #total = 0;
+  #max = 0;
 
   /** How many durations were recorded. */
   get count(): number {
     return this.#total;
+  }
+
+  /** The longest duration recorded, in microseconds (exact); 0 if none was. */
+  get maxUs(): number {
+    return this.#max * 1000;
   }
 
   /**
@@ -43,6 +49,7 @@ export class Histogram {
     const ns = ms * 1e6;
     this.#counts[bucketOf(ns >= MAX_NS ? MAX_NS : ns > 0 ? Math.round(ns) : 0)]++;
     this.#total++;
+    if (ms > this.#max) this.#max = ms;
   }
 
   /**

@@ -151,6 +151,8 @@ export interface LoadResult {
   messagesPerSecond: number;
   p50Us: number;
   p99Us: number;
+  /** The longest round trip, in µs. */
+  maxUs: number;
   mismatches: number;
 }
 

@@ -9,9 +9,9 @@
  *       [--connections 64] [--size 64] [--seconds 3] [--warmup 0.5]
  *       [--backend epoll|poll|afd] [--json]
  *
- * Prints messages per second and the round trip's p50 and p99, or with
+ * Prints messages per second and the round trip's p50, p99 and max, or with
  * `--json` one line: `{"connections":64,"size":64,"seconds":3,"messages":…,
- * "messagesPerSecond":…,"p50Us":…,"p99Us":…,"mismatches":0}` (the fields
+ * "messagesPerSecond":…,"p50Us":…,"p99Us":…,"maxUs":…,"mismatches":0}` (the fields
  * bench/echo_load.c prints). Echoed bytes are compared with what was sent;
  * a mismatch, a server that closes or resets, or a connect that fails
  * makes it exit 1. At the end it stops sending, waits (at most 2 s) for
@@ -245,6 +245,7 @@ const result = {
   messagesPerSecond: Math.round(messages / seconds * 10) / 10,
   p50Us: Math.round(histogram.percentile(0.5) * 10) / 10,
   p99Us: Math.round(histogram.percentile(0.99) * 10) / 10,
+  maxUs: Math.round(histogram.maxUs * 10) / 10,
   mismatches,
 };
 if (values.json) {
@@ -253,7 +254,7 @@ if (values.json) {
   console.log(
     `${count} connection${count === 1 ? "" : "s"} × ${size} bytes for ${seconds} s: ` +
       `${Math.round(result.messagesPerSecond).toLocaleString("en")} messages/s, ` +
-      `round trip p50 ${result.p50Us} µs, p99 ${result.p99Us} µs` +
+      `round trip p50 ${result.p50Us} µs, p99 ${result.p99Us} µs, max ${result.maxUs} µs` +
       (mismatches ? `, ${mismatches} MISMATCHES` : ""),
   );
 }
