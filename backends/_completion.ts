@@ -97,14 +97,42 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    */
   wait(options?: WaitOptions): Promise<Completion[]>;
   /**
+   * Hands out memory of the port's own, for reads and writes that need no
+   * copy. The kernel reads and writes an operation's memory after the call
+   * that started it has returned; so that it never touches memory
+   * JavaScript has freed, a port copies an ordinary buffer through memory
+   * of its own (a read's bytes out when it completes, a write's in before
+   * it starts). Memory from `allocate()` is used as it is. It cannot be
+   * detached, transferred or resized (each attempt throws a TypeError), and
+   * is recycled once the view returned here has been garbage collected and
+   * no operation uses it: keep that view for as long as you use the memory
+   * (a view made from it does not keep it).
+   *
+   * @param size bytes, from 1 to 1 GiB
+   * @returns a view of `size` bytes, zeroed when new
+   * @throws {RangeError} if `size` is not an integer from 1 to 2^30
+   * @throws {Deno.errors.BadResource} if the port is closed
+   *
+   * @example Read into port memory
+   * ```ts
+   * import { openCompletionPort } from "@evented/io";
+   * import { equal } from "node:assert/strict";
+   *
+   * using port = openCompletionPort();
+   * const buffer = port.allocate(16 * 1024);
+   * equal(buffer.length, 16 * 1024);
+   * ```
+   */
+  allocate(size: number): Uint8Array;
+  /**
    * Reads from an overlapped handle through the port; from a TcpConn's
    * `fd`, receives (WSARecv on Windows, IORING_OP_RECV with io_uring).
    *
    * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
-   * @param buffer where the bytes go; neither resizable nor shared, and not to be transferred or resized until the promise settles
+   * @param buffer where the bytes go; neither resizable nor shared (one detached while the read is in flight makes it reject with a TypeError)
    * @param options the offset (files) and an abort signal
    * @returns the bytes read, or `null` at end of stream (end of file, a broken pipe, a peer's shutdown)
-   * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream
+   * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream, or a buffer detached while the operation was in flight (the message says how many bytes it moved)
    * @throws {Deno.errors.BadResource} if the handle is not open, or the port is closed
    * @throws {Deno.errors.ConnectionReset} if a socket's peer reset the connection
    * @throws {Deno.errors.Interrupted} if the port, or the TcpConn, was closed while the read was in flight
@@ -116,10 +144,10 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    * write takes all its bytes unless it fails.
    *
    * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
-   * @param buffer the bytes; neither resizable nor shared, and not to be transferred or resized until the promise settles
+   * @param buffer the bytes; neither resizable nor shared (one detached while the write is in flight makes it reject with a TypeError)
    * @param options the offset (files) and an abort signal
    * @returns the bytes written
-   * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream
+   * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream, or a buffer detached while the operation was in flight (the message says how many bytes it moved)
    * @throws {Deno.errors.BrokenPipe} if the reading end is gone, or the TcpConn was shut down for writing
    * @throws {Deno.errors.ConnectionReset} if a socket's peer reset the connection
    * @throws {Deno.errors.Interrupted} if the port, or the TcpConn, was closed while the write was in flight

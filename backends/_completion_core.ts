@@ -66,6 +66,7 @@ import {
   type IoOptions,
 } from "./_completion.ts";
 import { normalizeTimeout, type WaitOptions } from "./_selector.ts";
+import { MAX_SLOT, PortMemory, type Slot } from "./_port_memory.ts";
 import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../net/_types.ts";
 import { formatAddress, type SocketAddress } from "../net/_address.ts";
 
@@ -121,6 +122,8 @@ const CLOCK_EVERY = 64;
 const MAX_TIMER_MS = 0x7fffffff;
 /** The largest offset (off_t is signed 64-bit). */
 const MAX_OFFSET = (1n << 63n) - 1n;
+/** The largest allocation of port memory: 1 GiB. */
+const MAX_ALLOCATION = 1024 * 1024 * 1024;
 
 function noop(): void {}
 
@@ -146,6 +149,17 @@ export class Operation {
   length = 0;
   /** Bytes moved so far: a stream write continues until all are. */
   done = 0;
+  /**
+   * With an engine whose kernel works on its own (`ownsMemory`): the port
+   * memory this step reads into or writes from — a slot lent for it (a
+   * bounce buffer), or the caller's own port memory (`allocate()`) — its
+   * address, and the bytes of this step.
+   */
+  memory: Slot | undefined = undefined;
+  /** Whether `buffer` is the caller's port memory itself (no copy). */
+  zeroCopy = false;
+  address = 0;
+  step = 0;
   /** Where in a file (FILE only): a safe integer, or a bigint above 2^53. */
   offset: number | bigint = 0;
   /** NOT_CANCELLED, or why a cancellation was asked for. */
@@ -192,6 +206,15 @@ export interface Engine<O extends Operation = Operation> {
   readonly parksForWait: boolean;
   /** Most bytes one read or write asks for. */
   readonly maxIo: number;
+  /**
+   * Whether the kernel reads and writes an operation's memory on its own,
+   * after the call that started it has returned (io_uring, IOCP): the core
+   * then hands it only port memory (`Operation.memory`, `address`, `step`),
+   * never a caller's ordinary buffer. Otherwise (epoll) the engine calls
+   * the kernel with the caller's buffer on this thread, and checks it is
+   * still attached before each call.
+   */
+  readonly ownsMemory: boolean;
   /** Makes the object of a new slot. */
   operation(slot: number, core: PortCore<O>): O;
   /**
@@ -303,6 +326,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   #resumeScheduled = false;
   #resume = (): void => this.#runDeferred();
   #stats: CoreStats = { parks: 0 };
+  #memory = new PortMemory();
   // A shared executor: no closure per operation.
   // deno-lint-ignore no-explicit-any
   #nextResolve: (value: any) => void = noop;
@@ -370,7 +394,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
    *
    * @internal
    */
-  allocate(kind: number, handle = -1, handleKind = 0): O {
+  allocateOp(kind: number, handle = -1, handleKind = 0): O {
     const slot = this.#freeSlots.pop();
     let op: O;
     if (slot === undefined) {
@@ -409,6 +433,13 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     op.done = 0;
     op.length = 0;
     op.offset = 0;
+    if (op.memory !== undefined) {
+      this.#memory.give(op.memory);
+      op.memory = undefined;
+    }
+    op.zeroCopy = false;
+    op.address = 0;
+    op.step = 0;
     op.reset();
     this.#freeSlots.push(op.slot);
   }
@@ -467,12 +498,76 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   }
 
   #start(op: O): void {
+    this.#step(op);
+    this.#afterWork();
+  }
+
+  /** Starts an operation's next step, with its memory ready; a failure fails it. */
+  #step(op: O): void {
     try {
+      if (this.#engine.ownsMemory && (op.kind === READ || op.kind === WRITE)) {
+        if (!this.#prepare(op)) return;
+      }
       this.#engine.start(op);
     } catch (error) {
       if (op.kind !== FREE) this.failed(op, error);
     }
-    this.#afterWork();
+  }
+
+  /**
+   * Readies the port memory of a read's or write's next step: the caller's
+   * own port memory as it is, else a slot (a write's bytes copied in).
+   * Returns false when the caller's buffer was detached (the operation has
+   * failed then).
+   */
+  #prepare(op: O): boolean {
+    const buffer = op.buffer!;
+    if (op.memory === undefined) {
+      const own = this.#memory.use(buffer);
+      if (own !== undefined) {
+        op.memory = own;
+        op.zeroCopy = true;
+      }
+    }
+    const left = op.length - op.done;
+    if (op.zeroCopy) {
+      const slot = op.memory!;
+      op.address = slot.address + (buffer.byteOffset - slot.bytes.byteOffset) + op.done;
+      op.step = left;
+      return true;
+    }
+    if ((buffer.buffer as ArrayBuffer).detached) {
+      this.#detached(op, 0);
+      return false;
+    }
+    const step = left < MAX_SLOT ? left : MAX_SLOT;
+    let slot = op.memory;
+    if (slot === undefined || slot.capacity < step) {
+      if (slot !== undefined) this.#memory.give(slot);
+      slot = op.memory = this.#memory.take(step);
+    }
+    if (op.kind === WRITE) slot.bytes.set(buffer.subarray(op.done, op.done + step));
+    op.address = slot.address;
+    op.step = step;
+    return true;
+  }
+
+  /**
+   * Fails an operation whose buffer the caller detached while it was in
+   * flight, saying what it had moved: `n` bytes read (and lost), or the
+   * bytes written.
+   *
+   * @internal
+   */
+  detachedBuffer(op: O, n: number): void {
+    this.#detached(op, n);
+  }
+
+  #detached(op: O, n: number): void {
+    const what = op.kind === READ
+      ? `the buffer was detached while the read was in flight: ${n} bytes read and lost`
+      : `the buffer was detached while the write was in flight (${op.done} bytes written)`;
+    this.#fail(op, new TypeError(`${this.action(op)}: ${what}`));
   }
 
   /** Whether an operation may start now: not while a yield to the event loop is due. */
@@ -525,23 +620,38 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
    */
   transferred(op: O, n: number): void {
     if (op.kind === READ) {
-      this.#settle(op, n > 0 ? n : null);
+      // Out of a slot into the caller's buffer, if it is still there.
+      if (op.memory !== undefined && !op.zeroCopy) {
+        const buffer = op.buffer!;
+        if ((buffer.buffer as ArrayBuffer).detached) return this.#detached(op, n);
+        if (n > 0) buffer.set(op.memory.bytes.subarray(0, n), op.done);
+      }
+      const done = op.done += n;
+      // A file read in steps (a slot at a time) goes on until it is short or full.
+      if (
+        op.handleKind === FILE && n > 0 && n === op.step && done < op.length &&
+        op.cancelled === NOT_CANCELLED
+      ) {
+        return this.#step(op);
+      }
+      this.#settle(op, done > 0 ? done : null);
       return;
     }
     const done = op.done += n;
+    if (op.memory !== undefined && !op.zeroCopy && (op.buffer!.buffer as ArrayBuffer).detached) {
+      return this.#detached(op, 0);
+    }
     if (
-      op.handleKind === FILE || done >= op.length || n === 0 || op.cancelled === BY_SIGNAL
+      done >= op.length || n === 0 || op.cancelled === BY_SIGNAL ||
+      (op.handleKind === FILE && (op.step === 0 || n < op.step))
     ) {
+      // Done; or a file's write the kernel made short (a full disk, a limit).
       this.#settle(op, done);
     } else if (op.cancelled !== NOT_CANCELLED) {
       this.#fail(op, this.#interrupted(op));
     } else {
-      // A stream's write takes all its bytes: the engine is asked for the rest.
-      try {
-        this.#engine.start(op);
-      } catch (error) {
-        if (op.kind !== FREE) this.failed(op, error);
-      }
+      // A stream's write takes all its bytes, a file's its steps: the engine is asked for the rest.
+      this.#step(op);
     }
   }
 
@@ -561,7 +671,14 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
    * @internal
    */
   cancelled(op: O, n = 0): void {
-    if (op.kind === READ && n > 0) return this.#settle(op, n);
+    if (op.kind === READ && (n > 0 || op.done > 0)) {
+      // What it read before the cancel is the caller's.
+      if (n > 0 && op.memory !== undefined && !op.zeroCopy) {
+        if ((op.buffer!.buffer as ArrayBuffer).detached) return this.#detached(op, n);
+        op.buffer!.set(op.memory.bytes.subarray(0, n), op.done);
+      }
+      return this.#settle(op, op.done + n);
+    }
     op.done += n;
     if (op.kind === WRITE && op.done > 0 && op.cancelled === BY_SIGNAL) {
       return this.#settle(op, op.done); // bytes that went out are never reported as not sent
@@ -708,6 +825,31 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   }
 
   // ---------------------------------------------------------------------------
+  // Port memory
+
+  allocate(size: number): Uint8Array {
+    const action = "Cannot allocate port memory";
+    if (
+      typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 || size > MAX_ALLOCATION
+    ) {
+      throw new RangeError(
+        `${action}: size must be an integer from 1 to ${MAX_ALLOCATION}, got ${describe(size)}`,
+      );
+    }
+    this.#checkOpen(action);
+    return this.#memory.allocate(size);
+  }
+
+  /**
+   * The port's memory (an engine lends slots of it for work on other threads).
+   *
+   * @internal
+   */
+  get memory(): PortMemory {
+    return this.#memory;
+  }
+
+  // ---------------------------------------------------------------------------
   // Reads and writes
 
   read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null> {
@@ -781,7 +923,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
       signal?.throwIfAborted();
       const length = buffer.length < engine.maxIo ? buffer.length : engine.maxIo;
       if (length === 0) return Promise.resolve(0);
-      op = this.allocate(kind, key, handleKind);
+      op = this.allocateOp(kind, key, handleKind);
       op.buffer = buffer;
       op.length = length;
       if (offset !== undefined) op.offset = offset;
@@ -1012,6 +1154,9 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     this.#pumping = true;
     const engine = this.#engine;
     try {
+      // The rest of this turn first: a burst of operations started in it goes
+      // to the kernel together (an engine's flush is queued already).
+      await null;
       while (this.#needsPump()) {
         // Busy a moment ago: look again on the next turns of the event loop
         // before paying a park.
@@ -1104,6 +1249,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     this.#released = true;
     this.#ops = [];
     this.#freeSlots = [];
+    this.#memory.release();
     this.#engine.close();
     this.#onReleased();
   }

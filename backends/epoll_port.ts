@@ -22,13 +22,18 @@
  * - Cancellation by a signal: an operation first in its queue is tried once
  *   more, and completes if it can (its fd was ready: a kernel's port would
  *   have completed it by then); else, and always behind another, it is
- *   taken out and reported cancelled. A file operation on a worker thread
- *   runs to its end.
+ *   taken out and reported cancelled. A file transfer on a worker thread
+ *   runs to its end, whatever cancels it.
  * - Regular files and block devices, which epoll cannot watch, are read and
  *   written by pread/pwrite at the offset given: synchronously, or, from
  *   {@linkcode OFFLOAD_BYTES} up, on a worker thread (a nonblocking FFI
- *   call) so that the event loop stays free. A failed worker call is redone
- *   synchronously to learn its errno.
+ *   call) so that the event loop stays free, a slot of port memory at a
+ *   time (the worker never touches a buffer JavaScript could free
+ *   meanwhile). A failed worker call is redone synchronously to learn its
+ *   errno.
+ * - Every other call is made on this thread with the caller's buffer,
+ *   checked still attached before each: an operation whose buffer was
+ *   detached while it waited fails with a TypeError saying so.
  * - What an fd is (file, socket, other stream; blocking or not) is learnt
  *   with fstat/fcntl on first use and kept until the fd is closed through
  *   its owner, `associate()` is called again, or an operation shows it
@@ -54,6 +59,7 @@ import {
   CONNECT,
   type Engine,
   FILE,
+  NOT_CANCELLED,
   Operation,
   PortCore,
   READ,
@@ -66,6 +72,7 @@ import { describe } from "./_events.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { unwatchCloses, watchCloses } from "../_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
+import { MAX_SLOT } from "./_port_memory.ts";
 import {
   acquireLibc,
   EAGAIN,
@@ -239,6 +246,8 @@ class EpollEngine implements Engine<EpollOp> {
   readonly backend = "epoll";
   readonly parksForWait = false;
   readonly maxIo = MAX_IO;
+  // Calls are made on this thread with the caller's buffer, checked still attached before each.
+  readonly ownsMemory = false;
   #libc: Libc;
   #park: EpollPark;
   #core!: PortCore<EpollOp>;
@@ -365,8 +374,16 @@ class EpollEngine implements Engine<EpollOp> {
     }
   }
 
+  /** Whether the caller detached the operation's buffer (then it has failed). */
+  #lost(op: EpollOp): boolean {
+    if (!(op.buffer!.buffer as ArrayBuffer).detached) return false;
+    this.#core.detachedBuffer(op, 0);
+    return true;
+  }
+
   #startRead(op: EpollOp, state: FdState): void {
     if (state.reads.length > 0 || state.blocking) return this.#enqueue(op, state.reads);
+    if (this.#lost(op)) return;
     if (state.kind === FILE) return this.#fileOp(op);
     if (state.drained) return this.#enqueue(op, state.reads);
     const n = this.#readOnce(state, op.buffer!, op.length);
@@ -380,6 +397,7 @@ class EpollEngine implements Engine<EpollOp> {
 
   #startWrite(op: EpollOp, state: FdState): void {
     if (state.writes.length > 0 || state.blocking) return this.#enqueue(op, state.writes);
+    if (this.#lost(op)) return;
     if (state.kind === FILE) return this.#fileOp(op);
     for (;;) {
       const n = this.#writeOnce(state, op);
@@ -462,7 +480,7 @@ class EpollEngine implements Engine<EpollOp> {
     }
   }
 
-  /** One pread or pwrite at the operation's offset, after what is done: the bytes, or -errno. */
+  /** One pread or pwrite of `rest` at `offset`: the bytes, or -errno (never EINTR). */
   #fileOnce(op: EpollOp, rest: Uint8Array, offset: bigint): number {
     const libc = this.#libc;
     const size = ioSize(rest.length);
@@ -476,38 +494,67 @@ class EpollEngine implements Engine<EpollOp> {
     }
   }
 
-  /** A file operation: synchronously if it is small, else on a worker thread. */
+  /**
+   * A file operation's next step: synchronously if what is left is small,
+   * else on a worker thread, a port memory slot at a time.
+   */
   #fileOp(op: EpollOp): void {
+    if (this.#lost(op)) return;
     const done = op.done;
-    const rest = op.buffer!.subarray(done, op.length);
+    const left = op.length - done;
     const offset = BigInt(op.offset) + BigInt(done);
-    if (rest.length >= OFFLOAD_BYTES && !this.#core.closed) return this.#offload(op, rest, offset);
-    const n = this.#fileOnce(op, rest, offset);
+    if (left >= OFFLOAD_BYTES && !this.#core.closed) {
+      return this.#offload(op, left < MAX_SLOT ? left : MAX_SLOT, offset);
+    }
+    op.step = left;
+    const n = this.#fileOnce(op, op.buffer!.subarray(done, op.length), offset);
     if (n < 0) return this.#core.failed(op, osError(this.#core.action(op), -n));
     this.#core.transferred(op, n);
   }
 
-  /** A large pread/pwrite on a worker thread; a failure is redone here to learn errno. */
-  #offload(op: EpollOp, rest: Uint8Array, offset: bigint): void {
+  /**
+   * One pread/pwrite of `size` bytes on a worker thread, into or out of a
+   * slot of port memory: the worker writes where JavaScript can neither
+   * free nor move (the caller's buffer may be detached meanwhile). A
+   * failure is redone here to learn its errno.
+   */
+  #offload(op: EpollOp, size: number, offset: bigint): void {
+    const memory = this.#core.memory;
+    const slot = memory.take(size);
+    const bytes = slot.bytes.subarray(0, size);
+    if (op.kind === WRITE) bytes.set(op.buffer!.subarray(op.done, op.done + size));
     op.offloaded = true;
+    op.step = size;
     this.#offloaded++;
     const libc = this.#libc;
-    const size = ioSize(rest.length);
+    const length = ioSize(size);
     const call = op.kind === READ
-      ? libc.pread_offloaded(op.handle, rest, size, offset)
-      : libc.pwrite_offloaded(op.handle, rest, size, offset);
+      ? libc.pread_offloaded(op.handle, bytes, length, offset)
+      : libc.pwrite_offloaded(op.handle, bytes, length, offset);
+    const finish = (n: number) => {
+      this.#offloaded--;
+      op.offloaded = false;
+      if (n >= 0 && op.kind === READ) {
+        if ((op.buffer!.buffer as ArrayBuffer).detached) {
+          memory.give(slot);
+          return this.#core.detachedBuffer(op, n);
+        }
+        op.buffer!.set(bytes.subarray(0, n), op.done);
+      }
+      memory.give(slot);
+      if (n < 0) return this.#core.failed(op, osError(this.#core.action(op), -n));
+      // A read's bytes are in place: counted by the core as the step's.
+      this.#core.transferred(op, n);
+    };
     call.then(
       (n) => {
-        this.#offloaded--;
-        op.offloaded = false;
         // The worker's errno cannot be read here: the call is made again to learn it.
-        if (n < 0) n = this.#fileOnce(op, rest, offset);
-        if (n < 0) return this.#core.failed(op, osError(this.#core.action(op), -n));
-        this.#core.transferred(op, n);
+        finish(n < 0 ? this.#fileOnce(op, bytes, offset) : n);
       },
       (error) => {
         this.#offloaded--;
         op.offloaded = false;
+        memory.give(slot);
         this.#core.failed(op, error);
       },
     );
@@ -671,6 +718,7 @@ class EpollEngine implements Engine<EpollOp> {
     const state = op.state!;
     switch (op.kind) {
       case READ: {
+        if (this.#lost(op)) return true;
         if (state.kind === FILE) {
           this.#fileOp(op);
           return true;
@@ -683,6 +731,7 @@ class EpollEngine implements Engine<EpollOp> {
         return true;
       }
       case WRITE: {
+        if (this.#lost(op)) return true;
         if (state.kind === FILE) {
           this.#fileOp(op);
           return true;
@@ -750,7 +799,7 @@ class EpollEngine implements Engine<EpollOp> {
     const signal = this.#core.checkStart(action, options);
     const fd = listener.fd;
     this.kindOf(fd, READ);
-    const op = this.#core.allocate(ACCEPT, fd, SOCKET);
+    const op = this.#core.allocateOp(ACCEPT, fd, SOCKET);
     const target: SocketTarget = { where, listener };
     op.target = target;
     op.state = this.#fds[fd];
@@ -772,7 +821,7 @@ class EpollEngine implements Engine<EpollOp> {
       throw osError(action, e);
     }
     const state = this.#took(fd);
-    const op = this.#core.allocate(CONNECT, fd, SOCKET);
+    const op = this.#core.allocateOp(CONNECT, fd, SOCKET);
     const connecting: SocketTarget = { where };
     op.target = connecting;
     op.state = state;
@@ -839,7 +888,11 @@ class EpollEngine implements Engine<EpollOp> {
   // Cancellation, closes
 
   cancel(op: EpollOp): void {
-    if (op.offloaded) return; // running on a worker: it ends with its result
+    if (op.offloaded) {
+      // A file transfer on a worker runs to its end (its steps left are done after it).
+      op.cancelled = NOT_CANCELLED;
+      return;
+    }
     if (!op.queued) return; // not started yet, or settled: the core sees to it
     const state = op.state!;
     const queue = op.kind === WRITE || op.kind === CONNECT ? state.writes : state.reads;

@@ -152,6 +152,8 @@ const ONE_FD = 1n;
 const STAT_MODE_WORD = STAT_MODE_OFFSET / 4;
 /** user_data low word of the engine's own cancellations (their high word is 0). */
 const CANCEL = 2;
+/** A socklen_t. */
+const LENGTH_SIZE = 4;
 /** Doorbell bits: waiting to read (or accept), waiting to write (or connect). */
 const BELL_IN = EPOLLIN | EPOLLRDHUP;
 const BELL_OUT = EPOLLOUT;
@@ -221,8 +223,6 @@ interface SocketScratch {
 
 /** An operation of this engine. */
 class UringOp extends Operation {
-  /** The address of the buffer's first byte. */
-  address = 0;
   /** Waiting (POLL_ADD) until the fd is ready, to try again. */
   polling = false;
   /** A connect under way: an EISCONN then means it connected. */
@@ -235,25 +235,10 @@ class UringOp extends Operation {
   pointer: Deno.PointerValue = null;
 
   override reset(): void {
-    this.address = 0;
     this.polling = false;
     this.connecting = false;
     this.pointer = null;
   }
-}
-
-/** The base address of each ArrayBuffer handed to the kernel (backing stores do not move). */
-const bases = new WeakMap<ArrayBuffer, number>();
-
-/** The address of a buffer's first byte, as a number (user-space addresses fit in 53 bits). */
-function addressOf(bytes: Uint8Array): number {
-  const backing = bytes.buffer as ArrayBuffer;
-  let base = bases.get(backing);
-  if (base === undefined) {
-    base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(backing)));
-    bases.set(backing, base);
-  }
-  return base + bytes.byteOffset;
 }
 
 /** The name of a handle argument in messages, before it is known to be an fd. */
@@ -268,6 +253,7 @@ class UringEngine implements Engine<UringOp> {
   readonly backend = "io_uring";
   readonly parksForWait = false;
   readonly maxIo = MAX_IO;
+  readonly ownsMemory = true;
   #libc: Libc;
   #ring: Ring;
   #core!: PortCore<UringOp>;
@@ -419,7 +405,7 @@ class UringEngine implements Engine<UringOp> {
   }
 
   post(key: number, bytes: number, overlapped: Deno.PointerValue): boolean {
-    const op = this.#core.allocate(POST);
+    const op = this.#core.allocateOp(POST);
     op.key = key;
     op.bytes = bytes;
     op.pointer = overlapped;
@@ -437,9 +423,8 @@ class UringEngine implements Engine<UringOp> {
   // SQEs
 
   start(op: UringOp): void {
-    if (op.kind === READ || op.kind === WRITE) {
-      if (op.address === 0) op.address = addressOf(op.buffer!);
-      if (this.#ringing && op.handleKind !== FILE) this.#wantBell(op);
+    if (this.#ringing && (op.kind === READ || op.kind === WRITE) && op.handleKind !== FILE) {
+      this.#wantBell(op);
     }
     this.#pushOp(op);
   }
@@ -454,10 +439,11 @@ class UringEngine implements Engine<UringOp> {
       const events = op.kind === READ || op.kind === ACCEPT ? POLLIN : POLLOUT;
       op.sqPos = ring.push(IORING_OP_POLL_ADD, fd, 0, 0, 0, 0, 0, events, slot, gen);
     } else if (op.kind === READ || op.kind === WRITE) {
-      const address = op.address + op.done;
+      // The core readied this step's port memory: its address and length.
+      const address = op.address;
       const lo = address >>> 0;
       const hi = (address / TWO_32) >>> 0;
-      const length = op.length - op.done;
+      const length = op.step;
       if (op.handleKind === SOCKET) {
         const opcode = op.kind === READ ? IORING_OP_RECV : IORING_OP_SEND;
         const flags = op.kind === READ ? this.#msgFlags : this.#msgFlags | MSG_NOSIGNAL;
@@ -481,9 +467,10 @@ class UringEngine implements Engine<UringOp> {
         op.sqPos = ring.push(opcode, fd, offLo, offHi, lo, hi, length, this.#rwFlags, slot, gen);
       }
     } else if (op.kind === ACCEPT) {
-      const { storage, length } = op.target as SocketScratch;
-      const into = addressOf(storage!);
-      const lengthAt = addressOf(new Uint8Array(length!.buffer));
+      // The peer's address and its length go to port memory.
+      const { length } = op.target as SocketScratch;
+      const into = op.memory!.address;
+      const lengthAt = into + SOCKADDR_STORAGE_SIZE;
       length![0] = SOCKADDR_STORAGE_SIZE;
       op.sqPos = ring.push(
         IORING_OP_ACCEPT,
@@ -499,7 +486,7 @@ class UringEngine implements Engine<UringOp> {
       );
     } else {
       const { sockaddr } = op.target as SocketScratch;
-      const to = addressOf(sockaddr!);
+      const to = op.memory!.address;
       op.sqPos = ring.push(
         IORING_OP_CONNECT,
         fd,
@@ -805,11 +792,17 @@ class UringEngine implements Engine<UringOp> {
     const fd = listener.fd;
     if (fd < 0) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
     const signal = this.#core.checkStart(action, options);
-    const op = this.#core.allocate(ACCEPT, fd, SOCKET);
+    const op = this.#core.allocateOp(ACCEPT, fd, SOCKET);
+    // Where the kernel writes the peer's address and its length: port memory.
+    const memory = op.memory = this.#core.memory.take(SOCKADDR_STORAGE_SIZE + LENGTH_SIZE);
     const scratch: SocketScratch = {
       where,
-      storage: new Uint8Array(SOCKADDR_STORAGE_SIZE),
-      length: new Uint32Array(1),
+      storage: memory.bytes.subarray(0, SOCKADDR_STORAGE_SIZE),
+      length: new Uint32Array(
+        memory.bytes.buffer,
+        memory.bytes.byteOffset + SOCKADDR_STORAGE_SIZE,
+        1,
+      ),
     };
     op.target = scratch;
     if (this.#ringing) {
@@ -827,10 +820,14 @@ class UringEngine implements Engine<UringOp> {
     let op;
     try {
       this.#forgetBell(fd);
-      op = this.#core.allocate(CONNECT, fd, SOCKET);
+      op = this.#core.allocateOp(CONNECT, fd, SOCKET);
+      // The address the kernel reads: port memory.
+      const sockaddr = sockaddrOf(target);
+      const memory = op.memory = this.#core.memory.take(sockaddr.length);
+      memory.bytes.set(sockaddr);
       const scratch: SocketScratch = {
         where,
-        sockaddr: sockaddrOf(target),
+        sockaddr: memory.bytes.subarray(0, sockaddr.length),
         remote: { transport: "tcp", hostname: target.hostname, port: target.port },
       };
       op.target = scratch;

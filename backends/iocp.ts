@@ -121,7 +121,8 @@ class IocpOp extends Operation {
   readonly overlapped = new Uint8Array(new ArrayBuffer(OVERLAPPED_SIZE));
   readonly #view = new DataView(this.overlapped.buffer);
   readonly pointer: Deno.PointerValue = Deno.UnsafePointer.of(this.overlapped);
-  readonly address = addressOf(this.pointer);
+  /** Its OVERLAPPED's address: a packet names its operation by it. */
+  readonly overlappedAddress = addressOf(this.pointer);
   /** A WSABUF and a DWORD of flags (sockets), off the V8 heap. */
   readonly wsabuf = new Uint8Array(new ArrayBuffer(WSABUF_SIZE + INT_SIZE));
   readonly wsabufView = new DataView(this.wsabuf.buffer);
@@ -179,6 +180,7 @@ class IocpEngine implements Engine<IocpOp> {
   readonly backend = "iocp";
   readonly parksForWait = true;
   readonly maxIo = MAX_IO;
+  readonly ownsMemory = true;
   #k32: Kernel32;
   #ntdll: Ntdll;
   #ws: Ws2_32 | undefined;
@@ -233,7 +235,7 @@ class IocpEngine implements Engine<IocpOp> {
 
   operation(slot: number, core: PortCore<IocpOp>): IocpOp {
     const op = new IocpOp(slot, core);
-    this.#byAddress.set(op.address, op);
+    this.#byAddress.set(op.overlappedAddress, op);
     return op;
   }
 
@@ -333,11 +335,12 @@ class IocpEngine implements Engine<IocpOp> {
       if (op.handlePointer === null) {
         op.handlePointer = Deno.UnsafePointer.create(BigInt(op.handle));
       }
-      let length = op.length - op.done;
+      // The core readied this step's port memory: its address and length.
+      let length = op.step;
       if (op.kind !== READ && op.handleKind !== FILE && length > STREAM_WRITE_CHUNK) {
         length = STREAM_WRITE_CHUNK;
       }
-      const data = Deno.UnsafePointer.offset(Deno.UnsafePointer.of(op.buffer!)!, op.done);
+      const data = Deno.UnsafePointer.create(BigInt(op.address));
       if (op.handleKind === SOCKET) {
         const ws = this.#ws ??= acquireWs2_32();
         op.wsabufView.setUint32(WSABUF_LEN_OFFSET, length, true);
@@ -536,7 +539,7 @@ export class IocpPort extends PortCore<IocpOp> {
     finish: (bytes: number, error: number, cancelled: Cancelled) => R,
     failedAtOnce: (error: number) => R,
   ): Promise<R> {
-    const op = this.allocate(CALL, addressOf(handle), SOCKET);
+    const op = this.allocateOp(CALL, addressOf(handle), SOCKET);
     op.handlePointer = handle;
     op.target = { action };
     op.keep = keep;

@@ -400,7 +400,8 @@ export class WinsockListener implements TcpListener {
     }
     const listener = this.#socket;
     const addresses = new Uint8Array(2 * ACCEPT_ADDRESS_LENGTH);
-    const received = new Uint32Array(1);
+    // Written by the kernel after this call returns: off the V8 heap (a small array's bytes may move).
+    const received = new Uint32Array(new ArrayBuffer(4));
     const fail = (error: number, cancelled: Cancelled): typeof RETRY => {
       closeSocket(ws, socket);
       const wsa = winsockErrorOf(error);

@@ -8,7 +8,9 @@
 // grace period late now and then: about 1 round trip in 100 took 10-16 ms
 // (see backends/io_uring.ts). These tests fail on that, with bounds far
 // above the noise of a loaded 2-core machine: no round trip above
-// LIMIT_MS, and no more than MAX_SLOW above SLOW_MS.
+// LIMIT_MS, and no more than MAX_SLOW (0.5%) above SLOW_MS. (With the
+// doorbell turned off, 97 to 366 of 5,000 round trips took 10-28 ms; with
+// both cores oversubscribed by other work, at most 3 took over 9 ms.)
 import assert from "node:assert/strict";
 import { type CompletionPort, listenTcp, openPipe, openSocketPair } from "../mod.ts";
 import { openIoUringPort } from "../backends/io_uring.ts";
@@ -18,9 +20,9 @@ import { Helper, linuxTest } from "./_util.ts";
 const ROUND_TRIPS = 5_000;
 const SIZE = 64;
 /** A round trip slower than this is counted… */
-const SLOW_MS = 5;
+const SLOW_MS = 9;
 /** …and more than this many of them fail the test. */
-const MAX_SLOW = 5;
+const MAX_SLOW = 25;
 /** No round trip may take longer than this. */
 const LIMIT_MS = 250;
 
