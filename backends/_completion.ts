@@ -140,13 +140,15 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
   read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null>;
   /**
    * Writes to an overlapped handle through the port; to a TcpConn's `fd`,
-   * sends (WSASend on Windows, IORING_OP_SEND with io_uring). A socket's
-   * write takes all its bytes unless it fails.
+   * sends (WSASend on Windows, IORING_OP_SEND with io_uring). A stream's
+   * write (a pipe's, a socket's) takes all its bytes unless it fails or is
+   * aborted: aborted after part of them went out, it resolves with the
+   * number written (bytes that left are never reported as not sent).
    *
    * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
    * @param buffer the bytes; neither resizable nor shared (one detached while the write is in flight makes it reject with a TypeError)
    * @param options the offset (files) and an abort signal
-   * @returns the bytes written
+   * @returns the bytes written: all of them, or (a file's, or aborted after some went out) fewer
    * @throws {TypeError} for a bad buffer, or an offset missing on a file or given on a stream, or a buffer detached while the operation was in flight (the message says how many bytes it moved)
    * @throws {Deno.errors.BrokenPipe} if the reading end is gone, or the TcpConn was shut down for writing
    * @throws {Deno.errors.ConnectionReset} if a socket's peer reset the connection

@@ -1065,6 +1065,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
         completions: undefined,
         reason: undefined,
       };
+      this.#waiter = waiter;
       if (ms !== Infinity) {
         const deadline = performance.now() + ms;
         const arm = () => {
@@ -1072,13 +1073,14 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
           if (left > 0) waiter.timer = setTimeout(arm, Math.min(Math.ceil(left), MAX_TIMER_MS));
           else this.#endWait(waiter, []);
         };
-        arm();
+        // Always a timer first, never an end from here: a deadline already past
+        // (a slow or paused process) ends the wait on that timer.
+        waiter.timer = setTimeout(arm, Math.min(Math.ceil(ms), MAX_TIMER_MS));
       }
       if (signal !== undefined) {
         waiter.onAbort = () => this.#endWait(waiter, undefined, signal.reason);
         signal.addEventListener("abort", waiter.onAbort);
       }
-      this.#waiter = waiter;
       this.#pump();
     });
   }
