@@ -78,6 +78,16 @@ export function openFds(): number[] {
 }
 
 /**
+ * Asserts that no fd is open now that was not open in `before` (fds that
+ * closed meanwhile, such as an earlier test's Worker's, are no leak).
+ */
+export function assertNoNewFds(before: readonly number[], what = "fds left open"): void {
+  const was = new Set(before);
+  const added = openFds().filter((fd) => !was.has(fd));
+  if (added.length > 0) throw new Error(`${what}: ${added.join(", ")}`);
+}
+
+/**
  * The open fds once they stop changing: a Worker terminated by an earlier
  * test closes its runtime's own fds a little later, on its own thread.
  */

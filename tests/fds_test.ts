@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type NonblockingFd, openEventFd, openPipe, openSocketPair } from "../mod.ts";
-import { linuxTest, openFds, settledFds, withLibc } from "./_util.ts";
+import { assertNoNewFds, linuxTest, openFds, settledFds, withLibc } from "./_util.ts";
 
 /** libc calls the tests make themselves, to look at the fds from outside. */
 const TEST_LIBC = {
@@ -348,7 +348,7 @@ linuxTest("`using` closes pipes, socketpairs, eventfds and single ends", async (
     assert.equal(end.closed, true);
     assert.equal(end.fd, -1);
   }
-  assert.deepEqual(openFds(), before);
+  assertNoNewFds(before);
   const pipe = openPipe();
   {
     using reader = pipe.reader;
@@ -357,7 +357,7 @@ linuxTest("`using` closes pipes, socketpairs, eventfds and single ends", async (
   assert.equal(pipe.reader.closed, true);
   assert.equal(pipe.writer.closed, false);
   pipe.close();
-  assert.deepEqual(openFds(), before);
+  assertNoNewFds(before);
 });
 
 linuxTest("an eventfd adds up what is added, and take() takes it all", () => {
@@ -455,5 +455,5 @@ linuxTest("opening and closing 100 pipes, socketpairs and eventfds leaves no fd 
   for (const pipe of pipes) pipe.close();
   for (const pair of pairs) pair.close();
   for (const counter of counters) counter.close();
-  assert.deepEqual(openFds(), before);
+  assertNoNewFds(before);
 });
