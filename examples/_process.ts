@@ -152,6 +152,8 @@ export interface LoadResult {
   p50Us: number;
   p99Us: number;
   mismatches: number;
+  /** The longest round trip (examples/echo_client.ts prints it; bench/echo_load.c does not). */
+  maxUs?: number;
 }
 
 /**
