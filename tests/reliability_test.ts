@@ -28,7 +28,7 @@
 
 import assert from "node:assert/strict";
 import { connectTcp, Interest, openSelector, raiseFdLimit, type TcpConn } from "../mod.ts";
-import { runLoad, type RunningServer, startServer } from "../examples/_process.ts";
+import { fdKind, fdsOf, runLoad, type RunningServer, startServer } from "../examples/_process.ts";
 import { Random, withLibc } from "./_util.ts";
 
 /** Connections held open at once by the scale check's client (the probe's figure). */
@@ -102,44 +102,6 @@ const ENGINES: Engine[] = [
     stopped: PORT_STOPPED,
   },
 ];
-
-/** libc calls that list a directory and read a link (Deno's own would need --allow-all on /proc). */
-const DIRECTORY_CALLS = {
-  opendir: { parameters: ["buffer"], result: "pointer" },
-  readdir: { parameters: ["pointer"], result: "pointer" },
-  closedir: { parameters: ["pointer"], result: "i32" },
-  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
-} as const;
-/** offsetof(struct dirent, d_name) on x86_64 and aarch64. */
-const DIRENT_NAME_OFFSET = 19;
-const encoder = new TextEncoder();
-
-/** The fds a process has open, as /proc/PID/fd lists them. */
-function fdsOf(pid: number): number[] {
-  return withLibc(DIRECTORY_CALLS, (libc) => {
-    const dir = libc.opendir(encoder.encode(`/proc/${pid}/fd\0`));
-    assert.ok(dir !== null, `cannot list /proc/${pid}/fd`);
-    const fds: number[] = [];
-    try {
-      for (let entry = libc.readdir(dir); entry !== null; entry = libc.readdir(dir)) {
-        const name = new Deno.UnsafePointerView(entry).getCString(DIRENT_NAME_OFFSET);
-        if (name !== "." && name !== "..") fds.push(Number(name));
-      }
-    } finally {
-      libc.closedir(dir);
-    }
-    return fds;
-  });
-}
-
-/** What an fd of a process is (`socket`, `anon_inode:[eventfd]`, a path). */
-function fdKind(pid: number, fd: number): string {
-  return withLibc(DIRECTORY_CALLS, (libc) => {
-    const link = new Uint8Array(256);
-    const n = Number(libc.readlink(encoder.encode(`/proc/${pid}/fd/${fd}\0`), link, 256n));
-    return n < 0 ? "?" : new TextDecoder().decode(link.subarray(0, n)).replace(/:\[\d+\]$/, "");
-  });
-}
 
 /** Microseconds as milliseconds, for a summary line. */
 function ms(us: number): string {
