@@ -5,7 +5,7 @@
  * task test`.
  *
  *     deno task soak [--minutes 5] [--servers selector-sync,selector-async,port-io_uring,port-epoll]
- *       [--concurrency 64] [--size 64] [--interval 5] [--write]
+ *       [--concurrency 64] [--size 64] [--interval 5] [--v8-flags FLAGS] [--write]
  *
  * For each server in turn (examples/echo_server.ts --mode sync and async on
  * epoll, examples/echo_completion.ts on io_uring and on epoll, each run by
@@ -31,7 +31,9 @@
  * growth are printed beside it (bench/README.md, "The soak", has the
  * evidence).
  *
- * `--write` puts the summary and a timeline into bench/README.md.
+ * `--v8-flags` is handed to the servers' `deno run` (`--v8-flags=FLAGS`),
+ * for experiments such as `--max-semi-space-size=4`. `--write` puts the
+ * summary and a timeline into bench/README.md.
  *
  * @module
  */
@@ -42,7 +44,7 @@ import { cpuModel, median, writeSection } from "./_runner.ts";
 
 const USAGE = "Usage: deno task soak [--minutes 5] [--servers " +
   "selector-sync,selector-async,port-io_uring,port-epoll] [--concurrency 64] [--size 64] " +
-  "[--interval 5] [--write]";
+  "[--interval 5] [--v8-flags FLAGS] [--write]";
 
 /** The echo servers, by the name `--servers` takes. */
 const SERVERS: Record<string, { title: string; args: string[] }> = {
@@ -79,6 +81,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "64" },
     size: { type: "string", default: "64" },
     interval: { type: "string", default: "5" },
+    "v8-flags": { type: "string" },
     write: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -192,13 +195,24 @@ async function soak(name: string): Promise<Outcome> {
   const { title, args } = SERVERS[name];
   const failures: string[] = [];
   const server = new Deno.Command(deno, {
-    args: ["run", "--allow-ffi", "--allow-read", "bench/_soak_server.ts", ...args, "--port", "0"],
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      ...(values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : []),
+      "bench/_soak_server.ts",
+      ...args,
+      "--port",
+      "0",
+    ],
     cwd: root,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const pid = server.pid;
+  let serverExited = false;
+  server.status.then(() => serverExited = true);
   let memory: Memory | undefined;
   const serverErrors: string[] = [];
   const stderrDone = eachLine(server.stderr, (line) => {
@@ -278,6 +292,11 @@ async function soak(name: string): Promise<Outcome> {
       await delay(Math.min(100, due - performance.now()));
     }
     if (churnExited) break;
+    if (serverExited) {
+      failures.push(`the server ended during the churn, ${samples.length * intervalSeconds} s in`);
+      churn.kill("SIGKILL");
+      break;
+    }
     const t = (performance.now() - start) / 1000;
     const status = statusOf(pid);
     const sample: Sample = {
@@ -310,10 +329,11 @@ async function soak(name: string): Promise<Outcome> {
 
   // Fds back to those before the churn.
   const deadline = performance.now() + FDS_SETTLE_MS;
-  let left = fdsOf(pid).filter((fd) => !before.has(fd));
+  const extra = () => serverExited ? [] : fdsOf(pid).filter((fd) => !before.has(fd));
+  let left = extra();
   while (left.length > 0 && performance.now() < deadline) {
     await delay(100);
-    left = fdsOf(pid).filter((fd) => !before.has(fd));
+    left = extra();
   }
   const kinds = new Map<string, number>();
   for (const fd of left) kinds.set(fdKind(pid, fd), (kinds.get(fdKind(pid, fd)) ?? 0) + 1);
@@ -346,7 +366,11 @@ async function soak(name: string): Promise<Outcome> {
   }
 
   // A clean stop.
-  server.kill("SIGTERM");
+  try {
+    server.kill("SIGTERM");
+  } catch {
+    // It has ended already (reported above).
+  }
   const stopTimer = setTimeout(() => {
     try {
       server.kill("SIGKILL");
@@ -437,7 +461,8 @@ for (let i = step - 1; i < rows; i += step) {
 const header = `Measured ${began.toISOString().slice(0, 10)} on ${await cpuModel()} ` +
   `(${navigator.hardwareConcurrency} cores), Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}; ` +
   `${minutes} min of churn per server (${concurrency} connections at a time, ${size} bytes each), ` +
-  `sampled every ${intervalSeconds} s; warm-up ${warmupSeconds.toFixed(0)} s.`;
+  `sampled every ${intervalSeconds} s; warm-up ${warmupSeconds.toFixed(0)} s` +
+  (values["v8-flags"] ? `; servers run with --v8-flags=${values["v8-flags"]}.` : ".");
 console.log(`\n${header}\n\n${summary}\n\n${timeline.join("\n")}`);
 for (const o of outcomes) {
   for (const failure of o.failures) console.error(`${o.title}: ${failure}`);
