@@ -25,9 +25,11 @@
  * EBADF or ERROR_INVALID_HANDLE, `NotFound`, `AlreadyExists`,
  * `NotSupported`, …) with `code` (such as `"EBADF"` or
  * `"ERROR_INVALID_HANDLE"`) and `errno`, and a message naming the call and
- * the fd or handle. Bad
- * arguments are a `TypeError` or `RangeError` thrown before any system call,
- * and a failed call changes nothing.
+ * the fd or handle; the few codes Deno has no class for (`EMSGSIZE`,
+ * `EMFILE`, …) are a plain `Error` with the same `code` and `errno` (the
+ * README's error table lists every code and its class). Bad arguments are a
+ * `TypeError` or `RangeError` thrown before any system call, and a failed
+ * call changes nothing.
  *
  * @example Watch a pipe
  * ```ts

@@ -8,8 +8,8 @@
 
 import { describe } from "./backends/_events.ts";
 import type { Selector, SelectorBackend } from "./backends/_selector.ts";
-import { signalEventFd } from "./backends/_linux.ts";
-import { openAfdSelector, postWakeup } from "./backends/afd.ts";
+import { duplicateEventFd, signalEventFd } from "./backends/_linux.ts";
+import { duplicatePort, openAfdSelector, postWakeup } from "./backends/afd.ts";
 import { openEpollSelector } from "./backends/epoll.ts";
 import { openPollSelector } from "./backends/poll.ts";
 import { acquireKernel32, releaseKernel32 } from "./ffi/kernel32.ts";
@@ -125,16 +125,16 @@ export function openSelector<T = unknown>(options: OpenSelectorOptions = {}): Se
 
 /** Wakes one selector from another thread; from {@linkcode openWaker}. */
 export interface Waker extends Disposable {
-  /** The handle this waker wakes. */
+  /** The handle this waker was opened for (the selector's `wakerHandle`). */
   readonly handle: number;
   /** Whether `close()` has been called. */
   readonly closed: boolean;
   /**
    * Makes the selector's blocked `select()`, or pending `wait()`, return;
-   * with none blocked, its next call returns at once.
+   * with none blocked, its next call returns at once. After the selector
+   * has closed it wakes nothing and touches no other fd or port.
    *
-   * @throws {Deno.errors.BadResource} if the waker is closed, or the handle is no open fd
-   *   (Linux) or completion port (Windows)
+   * @throws {Deno.errors.BadResource} if the waker is closed
    */
   wake(): void;
   /** Releases the waker (not the selector); idempotent. */
@@ -158,14 +158,20 @@ function checkHandle(action: string, handle: unknown): number {
  * is one write(2) to the selector's eventfd (on Windows, one packet posted
  * to its completion port).
  *
- * The handle is valid only while the selector is open: after that, waking
- * writes to whatever fd (or completion port) has the number then. Close
- * the waker first.
+ * The waker owns a duplicate of the selector's eventfd (on Windows, of its
+ * completion port's handle), made here: a waker that outlives its selector
+ * wakes nothing, and never writes to a file (or posts to a port) that has
+ * the handle's number later. Open it while the selector is open: the
+ * handle is looked up now, and a number that has changed hands is what
+ * {@linkcode wake} warns about. On Linux an fd that is not an eventfd is
+ * refused (where /proc is mounted to tell).
  *
  * @param handle a selector's `wakerHandle`
  * @returns the waker; close it when done
  * @throws {TypeError} if `handle` is not an integer
  * @throws {RangeError} if `handle` is negative
+ * @throws {Deno.errors.BadResource} if `handle` is not an open fd (Linux; or an fd that is
+ *   not an eventfd) or handle (Windows)
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
  * @example Wake a selector twice
@@ -186,18 +192,42 @@ function checkHandle(action: string, handle: unknown): number {
  */
 export function openWaker(handle: number): Waker {
   checkHandle(`Cannot open waker for handle ${describe(handle)}`, handle);
+  return openWakerFor(handle, `Cannot open waker for handle ${handle}`);
+}
+
+/** A waker of `handle`, checked already; `openAction` names a failure to open it. */
+function openWakerFor(handle: number, openAction: string): Waker {
   const action = `Cannot wake selector handle ${handle}`;
   let signal: () => void;
   let release: () => void;
   if (Deno.build.os === "windows") {
     const k32 = acquireKernel32();
-    const port = Deno.UnsafePointer.create(BigInt(handle));
+    let port: Deno.PointerObject;
+    try {
+      port = duplicatePort(k32, handle, openAction);
+    } catch (error) {
+      releaseKernel32();
+      throw error;
+    }
     signal = () => postWakeup(k32, port, action);
-    release = releaseKernel32;
+    release = () => {
+      k32.CloseHandle(port);
+      releaseKernel32();
+    };
   } else {
     const libc = acquireLibc();
-    signal = () => signalEventFd(libc, handle, action);
-    release = releaseLibc;
+    let fd: number;
+    try {
+      fd = duplicateEventFd(libc, handle, openAction);
+    } catch (error) {
+      releaseLibc();
+      throw error;
+    }
+    signal = () => signalEventFd(libc, fd, action);
+    release = () => {
+      libc.close(fd);
+      releaseLibc();
+    };
   }
   let closed = false;
   const close = () => {
@@ -227,15 +257,24 @@ export function openWaker(handle: number): Waker {
  * binds libc anew (milliseconds): to wake repeatedly, use
  * {@linkcode openWaker}.
  *
- * The handle is only valid while the selector is open: waking a closed
- * selector's handle writes to whatever fd (or completion port) now has
- * that number.
+ * **The one-shot race.** A handle is a number, looked up when this is
+ * called. If the selector has closed by then, the number may already
+ * name something else, and that is what is signalled: on Linux only
+ * another eventfd can be (another selector's waker, a port's, or one of
+ * your own, whose counter then gains 1); any other fd is refused with
+ * `BadResource` and left untouched (where /proc is mounted to tell). On
+ * Windows another I/O completion port can be (it receives a packet with
+ * key 1, which a port of your own would return from `get()`); a handle
+ * that is no port is refused. So call it only while the selector is known
+ * to be open, for instance before the thread that owns it is told it may
+ * close it; a {@linkcode Waker}, opened while the selector is open, has no
+ * such race afterwards.
  *
  * @param handle a selector's `wakerHandle`
  * @throws {TypeError} if `handle` is not an integer
  * @throws {RangeError} if `handle` is negative
- * @throws {Deno.errors.BadResource} if `handle` is not an open fd (Linux) or completion
- *   port (Windows)
+ * @throws {Deno.errors.BadResource} if `handle` is not an open fd (Linux; or an fd that is
+ *   not an eventfd) or completion port (Windows)
  *
  * @example A wakeup is kept until a select() takes it
  * ```ts
@@ -252,6 +291,6 @@ export function openWaker(handle: number): Waker {
  */
 export function wake(handle: number): void {
   checkHandle(`Cannot wake selector handle ${describe(handle)}`, handle);
-  using waker = openWaker(handle);
+  using waker = openWakerFor(handle, `Cannot wake selector handle ${handle}`);
   waker.wake();
 }

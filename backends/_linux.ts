@@ -1,8 +1,9 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
  * What the Linux backends share: the eventfds a selector uses to end a wait
- * (written to wake, drained after; the exported `wake()` writes them too),
- * and the translation of the kernel's readiness bits.
+ * (written to wake, drained after; the exported `wake()` and a `Waker`
+ * write them too, each through a duplicate of its own), and the
+ * translation of the kernel's readiness bits.
  *
  * @module
  */
@@ -20,6 +21,7 @@ import {
   EPOLLPRI,
   EPOLLRDHUP,
   errno,
+  F_DUPFD_CLOEXEC,
   type Libc,
   POLLERR,
   POLLHUP,
@@ -92,4 +94,44 @@ export function signalEventFd(libc: Libc, fd: number, action: string): void {
  */
 export function drainEventFd(libc: Libc, fd: number): void {
   libc.read(fd, SINK, 8n);
+}
+
+/** What `/proc/self/fd/N` links to for an eventfd. */
+const EVENTFD_LINK = "anon_inode:[eventfd]";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const LINK_SIZE = 256;
+
+/**
+ * What an fd is, as `/proc/self/fd/<fd>` names it (`"pipe:[1234]"`,
+ * `"anon_inode:[eventfd]"`, a path), or `undefined` where /proc cannot
+ * tell (not mounted).
+ */
+function fdLink(libc: Libc, fd: number): string | undefined {
+  const link = new Uint8Array(LINK_SIZE);
+  const n = libc.readlink(encoder.encode(`/proc/self/fd/${fd}\0`), link, BigInt(LINK_SIZE));
+  return n < 0 ? undefined : decoder.decode(link.subarray(0, n));
+}
+
+/**
+ * Duplicates a selector's waker eventfd (close-on-exec), for a waker to
+ * own: what it writes then reaches that eventfd or nothing, never a file
+ * that has the number later. An fd that is not an eventfd is refused and
+ * left untouched (where /proc is mounted to tell).
+ *
+ * @throws {Deno.errors.BadResource} if `fd` is not open (EBADF) or is no eventfd
+ * @internal
+ */
+export function duplicateEventFd(libc: Libc, fd: number, action: string): number {
+  const copy = libc.fcntl_arg(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw osError(action, errno());
+  // Looked at through the copy: the number may change hands meanwhile, the copy cannot.
+  const link = fdLink(libc, copy);
+  if (link !== undefined && link !== EVENTFD_LINK) {
+    libc.close(copy);
+    throw new Deno.errors.BadResource(
+      `${action}: fd ${fd} is not a selector's waker (an eventfd), it is ${link}`,
+    );
+  }
+  return copy;
 }

@@ -27,8 +27,9 @@
  *   AFD_POLL_LOCAL_CLOSE: no event, no re-arm; its key stays until
  *   `unregister()`.
  * - The waker is a packet posted to the port with a key of its own, which
- *   another thread can post too (`wake(handle)`); a parked wait is ended
- *   with another key, which is not a wakeup.
+ *   another thread can post too (`wake(handle)`, or a `Waker`, which posts
+ *   through a duplicate of the port's handle that it owns); a parked wait
+ *   is ended with another key, which is not a wakeup.
  *
  * @module
  */
@@ -51,6 +52,8 @@ import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
   acquireKernel32,
+  CURRENT_PROCESS_ADDRESS,
+  DUPLICATE_SAME_ACCESS,
   ERROR_INVALID_HANDLE,
   FILE_SKIP_SET_EVENT_ON_HANDLE,
   INVALID_HANDLE_ADDRESS,
@@ -711,6 +714,32 @@ export function postWakeup(k32: Kernel32, port: Deno.PointerValue, action: strin
   if (!k32.PostQueuedCompletionStatus(port, 0, WAKER_KEY_BIG, null)) {
     throw win32Error(action, k32.GetLastError());
   }
+}
+
+/**
+ * Duplicates the handle of an afd selector's completion port, for a waker
+ * to own: the port lives while the copy does, so what the waker posts
+ * reaches that port (read by nobody once the selector has closed), never
+ * another port that has the handle's value later.
+ *
+ * @throws {Deno.errors.BadResource} if `handle` is not open (ERROR_INVALID_HANDLE)
+ * @internal
+ */
+export function duplicatePort(k32: Kernel32, handle: number, action: string): Deno.PointerObject {
+  const self = Deno.UnsafePointer.create(CURRENT_PROCESS_ADDRESS);
+  const copy = new BigUint64Array(1);
+  const ok = k32.DuplicateHandle(
+    self,
+    Deno.UnsafePointer.create(BigInt(handle)),
+    self,
+    new Uint8Array(copy.buffer),
+    0,
+    0,
+    DUPLICATE_SAME_ACCESS,
+  );
+  const pointer = ok ? Deno.UnsafePointer.create(copy[0]) : null;
+  if (pointer === null) throw win32Error(action, ok ? ERROR_INVALID_HANDLE : k32.GetLastError());
+  return pointer;
 }
 
 /**

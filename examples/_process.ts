@@ -1,8 +1,9 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
  * Runs an echo server or a load generator as a child process, for
- * examples/demo.ts, bench/echo_run.ts and the tests: servers print
- * `listening on HOST:PORT …` first, and stop on SIGTERM.
+ * examples/demo.ts, the benchmarks and the tests: servers print
+ * `listening on HOST:PORT …` first, and stop on SIGTERM. On Linux it also
+ * looks at a child from outside: the fds it has open and its RSS.
  *
  * @module
  */
@@ -209,4 +210,117 @@ export async function cpuPinning(): Promise<{ pin: Pin; pinned: boolean }> {
   const pin: Pin = (cpu, command, args) =>
     pinned ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
   return { pin, pinned };
+}
+
+/**
+ * libc calls that look into /proc: Deno's own file calls want --allow-all
+ * for /proc/PID.
+ */
+const PROC_CALLS = {
+  opendir: { parameters: ["buffer"], result: "pointer" },
+  readdir: { parameters: ["pointer"], result: "pointer" },
+  closedir: { parameters: ["pointer"], result: "i32" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+/** offsetof(struct dirent, d_name) on x86_64 and aarch64. */
+const DIRENT_NAME_OFFSET = 19;
+const O_RDONLY = 0;
+const O_CLOEXEC = 0o2000000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Runs `fn` with libc's calls into /proc bound, and unbinds them after. */
+function withProcCalls<R>(fn: (libc: Deno.DynamicLibrary<typeof PROC_CALLS>["symbols"]) => R): R {
+  const library = Deno.dlopen("libc.so.6", PROC_CALLS);
+  try {
+    return fn(library.symbols);
+  } finally {
+    library.close();
+  }
+}
+
+/**
+ * The fds a process has open, as /proc/PID/fd lists them (Linux; needs
+ * --allow-ffi).
+ *
+ * @param pid the process
+ * @returns its fd numbers
+ * @throws {Error} if /proc/PID/fd cannot be listed (the process is gone)
+ */
+export function fdsOf(pid: number): number[] {
+  return withProcCalls((libc) => {
+    const dir = libc.opendir(encoder.encode(`/proc/${pid}/fd\0`));
+    if (dir === null) throw new Error(`Cannot list /proc/${pid}/fd`);
+    const fds: number[] = [];
+    try {
+      for (let entry = libc.readdir(dir); entry !== null; entry = libc.readdir(dir)) {
+        const name = new Deno.UnsafePointerView(entry).getCString(DIRENT_NAME_OFFSET);
+        if (name !== "." && name !== "..") fds.push(Number(name));
+      }
+    } finally {
+      libc.closedir(dir);
+    }
+    return fds;
+  });
+}
+
+/**
+ * What an fd of a process is, as its /proc link says, without the inode
+ * number: `socket`, `pipe`, `anon_inode:[eventfd]`, a path; `?` if it is gone.
+ *
+ * @param pid the process
+ * @param fd one of its fds
+ * @returns its kind
+ */
+export function fdKind(pid: number, fd: number): string {
+  return withProcCalls((libc) => {
+    const link = new Uint8Array(256);
+    const n = Number(libc.readlink(encoder.encode(`/proc/${pid}/fd/${fd}\0`), link, 256n));
+    return n < 0 ? "?" : decoder.decode(link.subarray(0, n)).replace(/:\[\d+\]$/, "");
+  });
+}
+
+/** What /proc/PID/status says of a process's memory and threads. */
+export interface ProcessStatus {
+  /** VmRSS: resident memory, in bytes. */
+  rss: number;
+  /** RssAnon: the anonymous part of it (heaps, stacks), in bytes. */
+  rssAnon: number;
+  /** Threads: how many the process has. */
+  threads: number;
+}
+
+/**
+ * A process's resident memory and thread count, from /proc/PID/status
+ * (Linux; needs --allow-ffi).
+ *
+ * @param pid the process
+ * @returns its status
+ * @throws {Error} if /proc/PID/status cannot be read (the process is gone)
+ */
+export function statusOf(pid: number): ProcessStatus {
+  const text = withProcCalls((libc) => {
+    const fd = libc.open(encoder.encode(`/proc/${pid}/status\0`), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw new Error(`Cannot open /proc/${pid}/status`);
+    try {
+      const buffer = new Uint8Array(16 * 1024);
+      const n = Number(libc.read(fd, buffer, BigInt(buffer.length)));
+      return n < 0 ? "" : decoder.decode(buffer.subarray(0, n));
+    } finally {
+      libc.close(fd);
+    }
+  });
+  const field = (name: string) => {
+    const value = text.match(new RegExp(`^${name}:\\s*(\\d+)`, "m"))?.[1];
+    if (value === undefined) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(value);
+  };
+  return {
+    rss: field("VmRSS") * 1024,
+    rssAnon: field("RssAnon") * 1024,
+    threads: field("Threads"),
+  };
 }

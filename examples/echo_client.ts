@@ -1,21 +1,30 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * Load for an echo server: `--connections` connections, each sending a
- * `--size`-byte message and waiting for all of it to come back before
- * sending the next (ping-pong), for `--seconds` after a `--warmup`, all on
- * one Selector on this thread.
+ * Load for an echo server: `--connections` connections, all open at once,
+ * each sending a `--size`-byte message and waiting for all of it to come
+ * back before sending the next (ping-pong), for `--seconds` after a
+ * `--warmup`, all on one Selector on this thread.
  *
  *     deno run --allow-ffi examples/echo_client.ts --port 9000 [--host 127.0.0.1]
  *       [--connections 64] [--size 64] [--seconds 3] [--warmup 0.5]
- *       [--backend epoll|poll|afd] [--json]
+ *       [--rounds N | --until-stdin-closes] [--backend epoll|poll|afd] [--json]
  *
- * Prints messages per second and the round trip's p50, p99 and max, or with
- * `--json` one line: `{"connections":64,"size":64,"seconds":3,"messages":…,
- * "messagesPerSecond":…,"p50Us":…,"p99Us":…,"maxUs":…,"mismatches":0}` (the fields
- * bench/echo_load.c prints). Echoed bytes are compared with what was sent;
- * a mismatch, a server that closes or resets, or a connect that fails
- * makes it exit 1. At the end it stops sending, waits (at most 2 s) for
- * the echoes in flight, and closes every connection.
+ * - `--rounds N`: instead of a time, exactly N round trips per connection
+ *   (every one measured, no warm-up); all must be done within 60 s.
+ * - `--until-stdin-closes`: instead of `--seconds`, measure until stdin
+ *   (a pipe or a terminal) reaches its end: for a side client that runs
+ *   as long as something else does.
+ *
+ * Prints messages per second and the round trip's p50, p99 and maximum,
+ * or with `--json` one line: `{"connections":64,"size":64,"seconds":3,
+ * "messages":…,"messagesPerSecond":…,"p50Us":…,"p99Us":…,"mismatches":0,
+ * "maxUs":…}` (the fields bench/echo_load.c prints, and the maximum;
+ * `seconds` is the time measured). Each connection sends bytes of its own
+ * (a stretch of one pseudo-random sequence starting at its index), and what
+ * comes back is compared with them, so bytes delivered to the wrong
+ * connection show too; a mismatch, a server that closes or resets, or a
+ * connect that fails makes it exit 1. At the end it stops sending, waits
+ * (at most 2 s) for the echoes in flight, and closes every connection.
  *
  * @module
  */
@@ -34,7 +43,7 @@ import { Histogram } from "./_histogram.ts";
 
 const USAGE = "Usage: deno run --allow-ffi examples/echo_client.ts --port 9000 " +
   "[--host 127.0.0.1] [--connections 64] [--size 64] [--seconds 3] [--warmup 0.5] " +
-  "[--backend epoll|poll|afd] [--json]";
+  "[--rounds N | --until-stdin-closes] [--backend epoll|poll|afd] [--json]";
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +53,8 @@ const { values } = parseArgs({
     size: { type: "string", default: "64" },
     seconds: { type: "string", default: "3" },
     warmup: { type: "string", default: "0.5" },
+    rounds: { type: "string" },
+    "until-stdin-closes": { type: "boolean", default: false },
     // Default: the OS's own (epoll on Linux, afd on Windows).
     backend: { type: "string" },
     json: { type: "boolean", default: false },
@@ -71,17 +82,29 @@ const count = positive("connections", values.connections, true);
 const size = positive("size", values.size, true);
 const seconds = positive("seconds", values.seconds, false);
 const warmup = positive("warmup", values.warmup, false, true);
+const rounds = values.rounds === undefined ? undefined : positive("rounds", values.rounds, true);
+const untilStdinCloses = values["until-stdin-closes"];
+if (rounds !== undefined && untilStdinCloses) {
+  console.error(`--rounds and --until-stdin-closes exclude each other\n${USAGE}`);
+  Deno.exit(2);
+}
 
 /** How long connecting may take, in ms. */
 const CONNECT_TIMEOUT_MS = 30_000;
 /** How long the echoes in flight at the end may take, in ms. */
 const DRAIN_MS = 2_000;
+/** How long `--rounds` may take, in ms. */
+const ROUNDS_TIMEOUT_MS = 60_000;
 
 /** One connection: where its current message stands. */
 class Client {
   readonly conn: TcpConn;
   readonly fd: number;
+  /** The bytes this connection sends, each message. */
+  readonly payload: Uint8Array;
   connected = false;
+  /** Round trips done (counted for `--rounds`). */
+  rounds = 0;
   sent = 0;
   received = 0;
   /** performance.now() when the current message was sent. */
@@ -91,16 +114,23 @@ class Client {
   /** Whether a message is out (sent, not all of it back). */
   busy = false;
 
-  constructor(conn: TcpConn) {
+  constructor(conn: TcpConn, payload: Uint8Array) {
     this.conn = conn;
     this.fd = conn.fd;
+    this.payload = payload;
   }
 }
 
 // Windows has no fd limit to raise (its sockets are handles).
 if (Deno.build.os !== "windows") raiseFdLimit(count + 64);
-const payload = new Uint8Array(size);
-for (let i = 0; i < size; i++) payload[i] = 97 + (i % 26); // a…z
+/** Connection i sends source[i, i + size): a shifted pseudo-random sequence differs everywhere. */
+const source = new Uint8Array(size + count);
+for (let i = 0, x = 0x9e3779b9; i < source.length; i++) {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  source[i] = x & 0xff;
+}
 const buffer = new Uint8Array(Math.max(size, 64 * 1024));
 const histogram = new Histogram();
 using selector = openSelector<Client>({
@@ -111,6 +141,11 @@ const clients: Client[] = [];
 let failure: string | undefined;
 let mismatches = 0;
 let messages = 0;
+/** The longest round trip measured, in ms. */
+let maxMs = 0;
+/** Measured from, and to (when it ends early: stdin closed, or the rounds done). */
+let measuredFrom = 0;
+let measuredTo = 0;
 
 function fail(message: string): void {
   failure ??= message;
@@ -118,7 +153,7 @@ function fail(message: string): void {
 
 /** Writes what remains of the current message; asks for WRITABLE while some does not fit. */
 function sendRest(c: Client): void {
-  c.sent += c.conn.tryWrite(c.sent === 0 ? payload : payload.subarray(c.sent));
+  c.sent += c.conn.tryWrite(c.sent === 0 ? c.payload : c.payload.subarray(c.sent));
   const writing = c.sent < size;
   if (writing !== c.writing) {
     c.writing = writing;
@@ -138,7 +173,7 @@ try {
   // Connect them all (nonblocking: WRITABLE says the connect is over).
   const host = values.host;
   for (let i = 0; i < count; i++) {
-    const c = new Client(connectTcp({ hostname: host, port }));
+    const c = new Client(connectTcp({ hostname: host, port }), source.subarray(i, i + size));
     clients.push(c);
     selector.register(c.fd, Interest.WRITABLE, { data: c });
   }
@@ -169,9 +204,16 @@ try {
 
   // Ping-pong.
   const begin = performance.now();
-  const measureFrom = begin + warmup * 1000;
-  const measureTo = measureFrom + seconds * 1000;
-  const drainTo = measureTo + DRAIN_MS;
+  // With --rounds every round trip counts, and only the deadline bounds it.
+  const measureFrom = rounds === undefined ? begin + warmup * 1000 : begin;
+  let measureTo = rounds === undefined ? measureFrom + seconds * 1000 : Infinity;
+  let drainTo = rounds === undefined ? measureTo + DRAIN_MS : begin + ROUNDS_TIMEOUT_MS;
+  measuredFrom = measureFrom;
+  if (untilStdinCloses) {
+    measureTo = drainTo = Infinity;
+    // Its events carry no data; a pipe's end (or a tty's hangup) makes it readable.
+    selector.register(0, Interest.READABLE);
+  }
   let busy = 0;
   if (failure === undefined) {
     for (const c of clients) start(c, begin);
@@ -181,7 +223,15 @@ try {
   while (busy > 0 && failure === undefined) {
     const n = selector.selectInto(events, 100);
     for (let i = 0; i < n; i++) {
-      const c = events.data(i)!;
+      const c = events.data(i);
+      if (c === undefined) {
+        // stdin is readable: at its end, stop; what it says is ignored.
+        if (Deno.stdin.readSync(buffer) !== null) continue;
+        selector.unregister(0);
+        measureTo = Math.max(performance.now(), measureFrom);
+        drainTo = measureTo + DRAIN_MS;
+        continue;
+      }
       try {
         if (c.writing && events.writable(i)) sendRest(c);
         if (!events.readable(i)) continue;
@@ -195,6 +245,7 @@ try {
         const from = c.received;
         if (from + r > c.sent) mismatches++;
         else {
+          const payload = c.payload;
           for (let j = 0; j < r; j++) {
             if (buffer[j] !== payload[from + j]) {
               mismatches++;
@@ -205,11 +256,14 @@ try {
         c.received = from + r;
         if (c.received < size) continue;
         const now = performance.now();
+        c.rounds++;
         if (c.started >= measureFrom && now <= measureTo) {
-          histogram.record(now - c.started);
+          const ms = now - c.started;
+          histogram.record(ms);
+          if (ms > maxMs) maxMs = ms;
           messages++;
         }
-        if (sending && now < measureTo) {
+        if (sending && now < measureTo && (rounds === undefined || c.rounds < rounds)) {
           start(c, now);
         } else {
           sending = false;
@@ -224,10 +278,16 @@ try {
     const now = performance.now();
     if (now >= measureTo) sending = false;
     if (now >= drainTo) {
-      fail(`${busy} echoes still in flight ${DRAIN_MS} ms after the end`);
+      fail(
+        rounds === undefined
+          ? `${busy} echoes still in flight ${DRAIN_MS} ms after the end`
+          : `${busy} of ${count} connections not done with ${rounds} rounds after ` +
+            `${ROUNDS_TIMEOUT_MS} ms`,
+      );
       break;
     }
   }
+  measuredTo = Math.min(performance.now(), measureTo);
 } catch (error) {
   fail((error as Error).message);
 } finally {
@@ -237,22 +297,26 @@ try {
   }
 }
 
+// The time measured: --seconds, unless the run was cut short or ran by rounds or until stdin closed.
+const measured = rounds === undefined && !untilStdinCloses
+  ? seconds
+  : Math.round(Math.max(measuredTo - measuredFrom, 0)) / 1000;
 const result = {
   connections: count,
   size,
-  seconds,
+  seconds: measured,
   messages,
-  messagesPerSecond: Math.round(messages / seconds * 10) / 10,
+  messagesPerSecond: measured > 0 ? Math.round(messages / measured * 10) / 10 : 0,
   p50Us: Math.round(histogram.percentile(0.5) * 10) / 10,
   p99Us: Math.round(histogram.percentile(0.99) * 10) / 10,
-  maxUs: Math.round(histogram.maxUs * 10) / 10,
   mismatches,
+  maxUs: Math.round(maxMs * 10_000) / 10,
 };
 if (values.json) {
   console.log(JSON.stringify(result));
 } else {
   console.log(
-    `${count} connection${count === 1 ? "" : "s"} × ${size} bytes for ${seconds} s: ` +
+    `${count} connection${count === 1 ? "" : "s"} × ${size} bytes for ${measured} s: ` +
       `${Math.round(result.messagesPerSecond).toLocaleString("en")} messages/s, ` +
       `round trip p50 ${result.p50Us} µs, p99 ${result.p99Us} µs, max ${result.maxUs} µs` +
       (mismatches ? `, ${mismatches} MISMATCHES` : ""),

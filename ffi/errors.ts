@@ -5,7 +5,14 @@
  * @module
  */
 
-/** Linux errno numbers (identical on x86_64 and aarch64) and their names. */
+/**
+ * Linux errno numbers (identical on x86_64 and aarch64) and their names:
+ * every errno the man pages give for the calls this module makes (epoll,
+ * poll, eventfd, pipe2, fcntl, the socket calls, read/write, pread/pwrite,
+ * fstat, mmap, getrlimit/setrlimit, io_uring_setup/enter/register and what
+ * a completion's `res` carries). The README's error table lists each one
+ * with its class (tests/errors_test.ts holds the two to each other).
+ */
 const ERRNO_NAMES: Readonly<Record<number, string>> = {
   1: "EPERM",
   2: "ENOENT",
@@ -36,6 +43,10 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   36: "ENAMETOOLONG",
   38: "ENOSYS",
   40: "ELOOP",
+  64: "ENONET",
+  71: "EPROTO",
+  75: "EOVERFLOW",
+  77: "EBADFD",
   88: "ENOTSOCK",
   89: "EDESTADDRREQ",
   90: "EMSGSIZE",
@@ -55,21 +66,33 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   107: "ENOTCONN",
   110: "ETIMEDOUT",
   111: "ECONNREFUSED",
+  112: "EHOSTDOWN",
   113: "EHOSTUNREACH",
   114: "EALREADY",
   115: "EINPROGRESS",
+  122: "EDQUOT",
+  125: "ECANCELED",
 };
 
 type ErrorClass = new (message: string) => Error;
 
-/** The error class for each errno name, following Deno's own mapping. */
+/**
+ * The error class for each errno name, following Deno's own mapping, and
+ * where Deno has none the Windows twin's class (ENOTSOCK as WSAENOTSOCK,
+ * ECANCELED as ERROR_OPERATION_ABORTED) or the class whose meaning is the
+ * errno's (EBADFD, an fd in a bad state). A name not here is a plain
+ * `Error` with `code` and `errno`.
+ */
 const ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
   EPERM: Deno.errors.PermissionDenied,
   EACCES: Deno.errors.PermissionDenied,
   ENOENT: Deno.errors.NotFound,
   EINTR: Deno.errors.Interrupted,
+  ECANCELED: Deno.errors.Interrupted,
   EAGAIN: Deno.errors.WouldBlock,
   EBADF: Deno.errors.BadResource,
+  EBADFD: Deno.errors.BadResource,
+  ENOTSOCK: Deno.errors.BadResource,
   EBUSY: Deno.errors.Busy,
   EEXIST: Deno.errors.AlreadyExists,
   ENOTDIR: Deno.errors.NotADirectory,
@@ -111,6 +134,15 @@ export function errnoName(errno: number): string {
 }
 
 /**
+ * The errnos this module names (and the README's error table lists), for the tests.
+ *
+ * @returns their numbers
+ */
+export function namedErrnos(): number[] {
+  return Object.keys(ERRNO_NAMES).map(Number);
+}
+
+/**
  * Builds the error for a failed system call: the `Deno.errors` class of the
  * errno (or `errorClass` where the call gives the errno a meaning of its
  * own), a message "<action>: <CODE> (os error <n>)", `code` and `errno`.
@@ -133,7 +165,11 @@ export function osError(
   return error;
 }
 
-/** Win32 and Winsock error codes and their names. */
+/**
+ * Win32 and Winsock error codes and their names: those the Windows calls
+ * of this module meet (some only internally, such as ERROR_IO_PENDING),
+ * each listed in the README's error table with its class.
+ */
 const WIN32_NAMES: Readonly<Record<number, string>> = {
   1: "ERROR_INVALID_FUNCTION",
   2: "ERROR_FILE_NOT_FOUND",
@@ -265,6 +301,16 @@ const WIN32_CLASSES: Readonly<Record<string, ErrorClass>> = {
  */
 export function win32ErrorName(code: number): string {
   return WIN32_NAMES[code] ?? `ERROR_${code}`;
+}
+
+/**
+ * The Win32 and Winsock codes this module names (and the README's error table lists), for the
+ * tests.
+ *
+ * @returns their numbers
+ */
+export function namedWin32Errors(): number[] {
+  return Object.keys(WIN32_NAMES).map(Number);
 }
 
 /**

@@ -62,6 +62,11 @@ export const KERNEL32_SYMBOLS = {
   GetHandleInformation: { parameters: ["pointer", "buffer"], result: "i32" },
   /** BOOL SetHandleInformation(HANDLE hObject, DWORD dwMask, DWORD dwFlags); */
   SetHandleInformation: { parameters: ["pointer", "u32", "u32"], result: "i32" },
+  /** BOOL DuplicateHandle(HANDLE hSourceProcessHandle, HANDLE hSourceHandle, HANDLE hTargetProcessHandle, LPHANDLE lpTargetHandle, DWORD dwDesiredAccess, BOOL bInheritHandle, DWORD dwOptions); */
+  DuplicateHandle: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "u32", "i32", "u32"],
+    result: "i32",
+  },
   /** DWORD GetCurrentProcessId(void); */
   GetCurrentProcessId: { parameters: [], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -130,6 +135,10 @@ export const PIPE_REJECT_REMOTE_CLIENTS = 8;
 
 /** SetFileCompletionNotificationModes: do not set the handle's event when an operation completes. */
 export const FILE_SKIP_SET_EVENT_ON_HANDLE = 2;
+/** GetCurrentProcess()'s pseudo handle, (HANDLE)-1: this process. */
+export const CURRENT_PROCESS_ADDRESS = 0xffffffffffffffffn;
+/** DuplicateHandle: the copy has the access of the original. */
+export const DUPLICATE_SAME_ACCESS = 2;
 /** GetHandleInformation/SetHandleInformation: child processes inherit the handle. */
 export const HANDLE_FLAG_INHERIT = 1;
 

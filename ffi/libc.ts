@@ -56,6 +56,10 @@ export const LIBC_SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   /** int fcntl(int fd, int cmd, ... ); called with two arguments only */
   fcntl: { parameters: ["i32", "i32"], result: "i32" },
+  /** int fcntl(int fd, int cmd, int arg); the three-argument form (F_DUPFD_CLOEXEC) */
+  fcntl_arg: { name: "fcntl", parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** ssize_t readlink(const char *pathname, char *buf, size_t bufsiz); (see above for i32) */
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
   /** int dup(int oldfd); */
   dup: { parameters: ["i32"], result: "i32" },
   /** int socket(int domain, int type, int protocol); */
@@ -269,6 +273,8 @@ export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const F_GETFD = 1;
 export const F_GETFL = 3;
+/** fcntl: a duplicate at the lowest free number from the argument up, close-on-exec. */
+export const F_DUPFD_CLOEXEC = 1030;
 /** send/recv flag: this call does not block, whatever the fd's mode. */
 export const MSG_DONTWAIT = 0x40;
 /** Bytes a write to a pipe with room for one buffer takes without blocking. */

@@ -1,18 +1,19 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 // A Worker that acts on the main thread while it is blocked in select():
-// it wakes a selector, or sends a signal to the main thread itself; or a
-// peer on another thread that plays ping-pong with the main thread over a
-// pair of fds, timing each round trip.
+// it wakes a selector, writes to an fd, or sends a signal to the main
+// thread itself; or a peer on another thread that plays ping-pong with the
+// main thread over a pair of fds, timing each round trip.
 /// <reference lib="deno.worker" />
 import { wake } from "../mod.ts";
 
 interface Job {
   /**
-   * "wake": wake(handle); "signal": tgkill(pid, tid, SIGUSR1); "pingpong":
+   * "wake": wake(handle); "write": write(2) of 8 bytes (1 as a little-endian
+   * u64) to the fd `handle`; "signal": tgkill(pid, tid, SIGUSR1); "pingpong":
    * `count` times, write `size` bytes to `writeFd`, then read them back
    * from `readFd` (waiting with poll(), at most `timeout` ms each).
    */
-  kind: "wake" | "signal" | "pingpong";
+  kind: "wake" | "write" | "signal" | "pingpong";
   delay: number;
   handle?: number;
   pid?: number;
@@ -75,6 +76,13 @@ self.onmessage = (event: MessageEvent<Job>) => {
   setTimeout(() => {
     if (job.kind === "wake") {
       wake(job.handle!);
+    } else if (job.kind === "write") {
+      const libc = Deno.dlopen("libc.so.6", {
+        write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+      });
+      const written = libc.symbols.write(job.handle!, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]), 8n);
+      libc.close();
+      if (written !== 8n) throw new Error(`write(${job.handle}) gave ${written}`);
     } else {
       const libc = Deno.dlopen("libc.so.6", {
         tgkill: { parameters: ["i32", "i32", "i32"], result: "i32" },

@@ -881,6 +881,56 @@ windowsTest(
   },
 );
 
+windowsTest(
+  "a Waker used after its selector closed posts nothing to the port that took its handle",
+  () => {
+    const k32 = Deno.dlopen("kernel32.dll", {
+      CreateIoCompletionPort: {
+        parameters: ["pointer", "pointer", "usize", "u32"],
+        result: "pointer",
+      },
+      GetQueuedCompletionStatus: {
+        parameters: ["pointer", "buffer", "buffer", "buffer", "u32"],
+        result: "i32",
+      },
+      CloseHandle: { parameters: ["pointer"], result: "i32" },
+    });
+    const ports: Deno.PointerValue[] = [];
+    try {
+      const selector = openSelector();
+      const handle = selector.wakerHandle;
+      using waker = openWaker(handle);
+      selector.close();
+      // Windows hands a freed handle value out again: open ports until one has the waker's.
+      const none = Deno.UnsafePointer.create(0xffffffffffffffffn);
+      let port: Deno.PointerValue = null;
+      for (let i = 0; i < 256 && port === null; i++) {
+        const made = k32.symbols.CreateIoCompletionPort(none, null, 0n, 0);
+        assert.ok(made !== null, "CreateIoCompletionPort failed");
+        ports.push(made);
+        if (Number(Deno.UnsafePointer.value(made)) === handle) port = made;
+      }
+      assert.ok(port !== null, `no new port took handle ${handle}`);
+      waker.wake(); // wakes nothing, and throws nothing
+      waker.wake();
+      const bytes = new Uint32Array(1);
+      const key = new BigUint64Array(1);
+      const overlapped = new BigUint64Array(1);
+      const dequeued = k32.symbols.GetQueuedCompletionStatus(
+        port,
+        new Uint8Array(bytes.buffer),
+        new Uint8Array(key.buffer),
+        new Uint8Array(overlapped.buffer),
+        0,
+      );
+      assert.equal(dequeued, 0, `the new port received a packet with key ${key[0]}`);
+    } finally {
+      for (const port of ports) k32.symbols.CloseHandle(port);
+      k32.close();
+    }
+  },
+);
+
 // ---------------------------------------------------------------------------
 // wait()
 

@@ -382,7 +382,7 @@ for (const deferTaskrun of [true, false]) {
           const reading = port.read(reader, buffer);
           // Another thread writes 8 bytes in 200 ms; this one does nothing meanwhile.
           const start = performance.now();
-          await helper.start({ kind: "wake", delay: 200, handle: writer });
+          await helper.start({ kind: "write", delay: 200, handle: writer });
           assert.equal(await settledWithin(reading, 5_000), 8);
           assert.ok(performance.now() - start >= 150, "the read settled before the write");
           assert.deepEqual([...buffer.subarray(0, 8)], [1, 0, 0, 0, 0, 0, 0, 0]);

@@ -34,3 +34,26 @@ Deno.test({
     assert.equal(allowed.code, 0);
   },
 });
+
+Deno.test({
+  name:
+    "--allow-ffi alone listens and connects where Deno.listen() is refused: it bypasses --allow-net",
+  ignore: !linux,
+  async fn() {
+    const code = `
+      import { connectTcp, listenTcp } from "${MOD}";
+      try { Deno.listen({ hostname: "127.0.0.1", port: 0 }).close(); } catch (e) { console.log("Deno.listen", e.name); }
+      console.log("net", (await Deno.permissions.query({ name: "net" })).state);
+      using listener = listenTcp({ port: 0 });
+      using client = connectTcp({ port: listener.addr.port });
+      console.log("listenTcp and connectTcp", listener.addr.hostname, client.remoteAddr.port === listener.addr.port);
+    `;
+    const result = await run(["--allow-ffi"], code);
+    assert.equal(
+      new TextDecoder().decode(result.stdout),
+      "Deno.listen NotCapable\nnet prompt\nlistenTcp and connectTcp 127.0.0.1 true\n",
+      new TextDecoder().decode(result.stderr),
+    );
+    assert.equal(result.code, 0);
+  },
+});

@@ -10,9 +10,18 @@ import {
   Ready,
   type SelectorEvent,
   SelectorEvents,
+  wake,
 } from "../mod.ts";
 import { EPOLL_EVENT_DATA_OFFSET, EPOLL_EVENT_SIZE } from "../ffi/libc.ts";
-import { BACKENDS, fieldsOf, Helper, openFds, openTestLibc, settledFds } from "./_util.ts";
+import {
+  BACKENDS,
+  fieldsOf,
+  Helper,
+  openFds,
+  openTestLibc,
+  settledFds,
+  withLibc,
+} from "./_util.ts";
 
 const linux = Deno.build.os === "linux";
 const ONE = new Uint8Array([1]);
@@ -483,5 +492,89 @@ Deno.test({
     assert.throws(() => waker.wake(), Deno.errors.BadResource);
     assert.throws(() => openWaker(-1), RangeError);
     assert.throws(() => openWaker(0.5), TypeError);
+  },
+});
+
+/** libc calls that put a file at a chosen fd number, as a reuse of that number would. */
+const DUP2 = {
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+
+for (const backend of BACKENDS) {
+  Deno.test({
+    name:
+      `${backend}: a Waker used after its selector closed writes nothing into the pipe that took its number`,
+    ignore: !linux,
+    fn() {
+      const sel = openSelector({ backend });
+      const handle = sel.wakerHandle;
+      using waker = openWaker(handle);
+      using pipe = openPipe(); // opened first, so that neither end takes the number
+      sel.close();
+      withLibc(DUP2, (libc) => {
+        // The waker's number now names a fresh pipe's write end.
+        assert.equal(libc.dup2(pipe.writer.fd, handle), handle);
+        try {
+          waker.wake(); // wakes nothing, and throws nothing
+          waker.wake();
+          assert.equal(pipe.reader.tryRead(new Uint8Array(64)), 0, "the pipe received bytes");
+        } finally {
+          libc.close(handle);
+        }
+      });
+    },
+  });
+
+  Deno.test({
+    name: `${backend}: wake(handle) refuses a number that now names a pipe, and writes nothing`,
+    ignore: !linux,
+    fn() {
+      const sel = openSelector({ backend });
+      const handle = sel.wakerHandle;
+      using pipe = openPipe(); // opened first, so that neither end takes the number
+      sel.close();
+      withLibc(DUP2, (libc) => {
+        assert.equal(libc.dup2(pipe.writer.fd, handle), handle);
+        try {
+          assert.throws(() => wake(handle), (error: Error) => {
+            assert.ok(error instanceof Deno.errors.BadResource);
+            assert.match(
+              error.message,
+              new RegExp(
+                `^Cannot wake selector handle ${handle}: fd ${handle} is not a selector's waker ` +
+                  `\\(an eventfd\\), it is pipe:\\[\\d+\\]$`,
+              ),
+            );
+            return true;
+          });
+          assert.throws(() => openWaker(handle), Deno.errors.BadResource);
+          assert.equal(pipe.reader.tryRead(new Uint8Array(64)), 0, "the pipe received bytes");
+        } finally {
+          libc.close(handle);
+        }
+      });
+    },
+  });
+}
+
+Deno.test({
+  name: "a Waker holds one close-on-exec fd of its own until it is closed",
+  ignore: !linux,
+  async fn() {
+    using sel = openSelector();
+    const before = await settledFds();
+    const waker = openWaker(sel.wakerHandle);
+    const added = openFds().filter((fd) => !before.includes(fd));
+    assert.equal(added.length, 1);
+    withLibc({ fcntl: { parameters: ["i32", "i32"], result: "i32" } }, (libc) => {
+      const F_GETFD = 1;
+      const FD_CLOEXEC = 1;
+      assert.equal(libc.fcntl(added[0], F_GETFD), FD_CLOEXEC);
+    });
+    waker.wake();
+    assert.deepEqual(sel.select(10_000), []);
+    waker.close();
+    assert.deepEqual(openFds(), before);
   },
 });
