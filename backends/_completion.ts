@@ -348,7 +348,10 @@ export function checkWaitOptions(
 /**
  * Starts a pending `wait()`: `end(waiter, [])` ends it at its deadline
  * (never before; never for Infinity), `end(waiter, undefined, reason)` when
- * the signal aborts. `end` settles it with {@linkcode settleWait}.
+ * the signal aborts. `end` settles it with {@linkcode settleWait}. `end` is
+ * never called from here, only from a timer or the signal, so the caller
+ * has its waiter before it can end: a deadline already past when this runs
+ * (a slow or paused process, a 1 ms timeout) ends it on the first timer.
  *
  * @internal
  */
@@ -367,7 +370,7 @@ export function startWait(
       if (left > 0) waiter.timer = setTimeout(arm, Math.min(Math.ceil(left), MAX_TIMER_MS));
       else end(waiter, []);
     };
-    arm();
+    waiter.timer = setTimeout(arm, Math.min(ms, MAX_TIMER_MS));
   }
   if (signal !== undefined) {
     waiter.onAbort = () => end(waiter, undefined, signal.reason);

@@ -505,6 +505,32 @@ portTest(
 );
 
 portTest(
+  "a wait() whose deadline passed before it was even pending still resolves with []",
+  async (_t, backend) => {
+    // A process paused (by a GC, a debugger, an emulator) while wait()
+    // starts: every reading of the clock there is 50 ms later than the last.
+    await using port = open(backend);
+    const realNow = performance.now.bind(performance);
+    let jumps = 0;
+    Object.defineProperty(performance, "now", {
+      configurable: true,
+      value: () => realNow() + 50 * ++jumps,
+    });
+    let waiting: Promise<Completion[]>;
+    try {
+      waiting = port.wait({ timeout: 1 });
+    } finally {
+      delete (performance as { now?: unknown }).now;
+    }
+    assert.ok(jumps >= 1, "wait() never read the clock");
+    assert.deepEqual(await waiting, []);
+    // The port is left as it was: the next wait() takes the next packet.
+    port.post(4);
+    assert.deepEqual((await port.wait({ timeout: SLACK_MS })).map((c) => c.key), [4]);
+  },
+);
+
+portTest(
   "get(0), wait({ timeout: 0 }) and negative timeouts return at once",
   async (_t, backend) => {
     await using port = open(backend);
