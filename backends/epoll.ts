@@ -81,7 +81,7 @@ class EpollDriver<T> implements Driver<T> {
   #words: Uint32Array;
   #capacity: number;
   /** One epoll_event for epoll_ctl. */
-  #ctl = new Uint8Array(16);
+  #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
   #ctlWords = new Uint32Array(this.#ctl.buffer);
   /** Two pollfds, {epfd, POLLIN} and {interrupter, POLLIN}, that a parked thread waits on. */
   #park = new Uint8Array(2 * POLLFD_SIZE);

@@ -2,6 +2,7 @@
 /** Helpers shared by the tests. */
 
 import type { SelectorKey } from "../mod.ts";
+import { F_GETFD } from "../ffi/libc.ts";
 
 /** `Deno.test` for the Linux suite: its tests are ignored on other OSes. */
 export const linuxTest: typeof Deno.test.ignore = Deno.build.os === "linux"
@@ -66,7 +67,6 @@ export function openFds(): number[] {
     getdtablesize: { parameters: [], result: "i32" },
   });
   try {
-    const F_GETFD = 1;
     const fds = [];
     for (let fd = 0, limit = libc.symbols.getdtablesize(); fd < limit; fd++) {
       if (libc.symbols.fcntl(fd, F_GETFD) >= 0) fds.push(fd);

@@ -3,6 +3,7 @@
 // it wakes a selector, or sends a signal to the main thread itself.
 /// <reference lib="deno.worker" />
 import { wake } from "../mod.ts";
+import { SIGUSR1 } from "../ffi/libc.ts";
 
 interface Job {
   /** "wake": wake(handle); "signal": tgkill(pid, tid, SIGUSR1). */
@@ -12,8 +13,6 @@ interface Job {
   pid?: number;
   tid?: number;
 }
-
-const SIGUSR1 = 10;
 
 self.onmessage = (event: MessageEvent<Job>) => {
   const job = event.data;

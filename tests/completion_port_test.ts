@@ -36,6 +36,7 @@ import {
   OPEN_EXISTING,
   wide,
 } from "../ffi/kernel32.ts";
+import { LINGER_SIZE, O_CLOEXEC, O_RDWR, O_TMPFILE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
 import { delay, pattern } from "./_util.ts";
 
 const OS = Deno.build.os;
@@ -143,10 +144,6 @@ const TEST_LIBC = {
   close: { parameters: ["i32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
-const O_RDWR = 2;
-const O_CLOEXEC = 0o2000000;
-/** O_TMPFILE (with O_DIRECTORY): an unnamed regular file in a directory, gone once closed. */
-const O_TMPFILE = 0o20200000;
 
 /** A regular file to read and write at offsets. */
 interface TestFile extends Disposable {
@@ -1742,11 +1739,15 @@ function lingerZero(conn: TcpConn): void {
   }
   const libc = Deno.dlopen("libc.so.6", TEST_LIBC);
   try {
-    const SOL_SOCKET = 1;
-    const SO_LINGER = 13;
     const linger = new Int32Array([1, 0]);
     assert.equal(
-      libc.symbols.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, new Uint8Array(linger.buffer), 8),
+      libc.symbols.setsockopt(
+        conn.fd,
+        SOL_SOCKET,
+        SO_LINGER,
+        new Uint8Array(linger.buffer),
+        LINGER_SIZE,
+      ),
       0,
     );
   } finally {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { openCompletionPort, openPipe, openSocketPair, type Pipe } from "../mod.ts";
 import { IoUringPort, openIoUringPort } from "../backends/io_uring.ts";
-import { EPERM } from "../ffi/libc.ts";
+import { EPERM, O_CLOEXEC, O_RDWR, O_TMPFILE } from "../ffi/libc.ts";
 import { delay, Helper, linuxTest, openFds, pattern } from "./_util.ts";
 
 /** Whether this kernel lets us set up an io_uring (containers often forbid it). */
@@ -119,7 +119,11 @@ uringTest(
       open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
       close: { parameters: ["i32"], result: "i32" },
     });
-    const fd = libc.symbols.open(new TextEncoder().encode("/tmp\0"), 0o20200000 | 2, 0o600);
+    const fd = libc.symbols.open(
+      new TextEncoder().encode("/tmp\0"),
+      O_TMPFILE | O_RDWR | O_CLOEXEC,
+      0o600,
+    );
     try {
       assert.ok(fd >= 0);
       const data = pattern(64 * 4096, 9);
