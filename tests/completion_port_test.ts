@@ -37,7 +37,7 @@ import {
   wide,
 } from "../ffi/kernel32.ts";
 import { LINGER_SIZE, O_CLOEXEC, O_RDWR, O_TMPFILE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
-import { delay, pattern } from "./_util.ts";
+import { delay, ioUringNote, ioUringSupport, pattern } from "./_util.ts";
 
 const OS = Deno.build.os;
 /** The backends under test on this OS (none elsewhere: every test is then ignored). */
@@ -75,15 +75,26 @@ function timedTest(name: string, ignore: boolean, fn: (t: Deno.TestContext) => u
   });
 }
 
+/**
+ * Declares `fn` for `backend`, named "<backend>: <name>". An io_uring test
+ * where io_uring_setup refuses io_uring is ignored, and its name says
+ * "io_uring unavailable here" with the errno.
+ */
+function backendTest(backend: CompletionBackend, name: string, ignore: boolean, fn: PortTest) {
+  const unavailable = OS === "linux" && backend === "io_uring" && !ioUringSupport().usable;
+  const note = backend === "io_uring" ? ioUringNote() : "";
+  timedTest(`${backend}: ${name}${note}`, ignore || unavailable, (t) => fn(t, backend));
+}
+
 /** Declares `fn` once for each backend of this OS. */
 function portTest(name: string, fn: PortTest): void {
-  for (const backend of BACKENDS) timedTest(`${backend}: ${name}`, false, (t) => fn(t, backend));
+  for (const backend of BACKENDS) backendTest(backend, name, false, fn);
 }
 
 /** Declares `fn` once for each Linux backend (ignored elsewhere). */
 function linuxPortTest(name: string, fn: PortTest): void {
   for (const backend of ["io_uring", "epoll"] as const) {
-    timedTest(`${backend}: ${name}`, OS !== "linux", (t) => fn(t, backend));
+    backendTest(backend, name, OS !== "linux", fn);
   }
 }
 
