@@ -9,15 +9,57 @@
 import type { CompletionPort } from "./_completion.ts";
 import { openEpollPort } from "./epoll_port.ts";
 import { openIoUringPort } from "./io_uring.ts";
-import { EPERM } from "../ffi/libc.ts";
+import { errnoName } from "../ffi/errors.ts";
+import { EACCES, ENOMEM, ENOSYS, EPERM } from "../ffi/libc.ts";
 
 /** errnos with which io_uring_setup says "not here": fall back to epoll. */
 const REFUSALS = new Set([
   EPERM, // io_uring_disabled = 2, or a seccomp/LSM policy (containers)
-  13, // EACCES: io_uring_disabled = 1 and not in io_uring_group
-  38, // ENOSYS: a kernel without io_uring (or the features this port needs), or a seccomp filter
-  12, // ENOMEM: before Linux 5.12 the rings count against RLIMIT_MEMLOCK
+  EACCES, // io_uring_disabled = 1 and not in io_uring_group
+  ENOSYS, // a kernel without io_uring (or the features this port needs), an emulator, a seccomp filter
+  ENOMEM, // before Linux 5.12 the rings count against RLIMIT_MEMLOCK
 ]);
+
+/** The errno of `error` if it is io_uring_setup refusing io_uring here, else undefined. */
+function refusal(error: unknown): number | undefined {
+  const errno = (error as { errno?: unknown } | undefined)?.errno;
+  return typeof errno === "number" && REFUSALS.has(errno) ? errno : undefined;
+}
+
+/**
+ * What the kernel answered when asked for an io_uring: usable, or refused
+ * with an errno (ENOSYS from a kernel or an emulator without it, EPERM or
+ * EACCES where it is disabled or filtered, ENOMEM under an old memlock
+ * limit).
+ *
+ * @internal
+ */
+export type IoUringSupport =
+  | { readonly usable: true }
+  | { readonly usable: false; readonly errno: number; readonly code: string };
+
+/**
+ * Asks the kernel whether io_uring is usable here, the way
+ * `openCompletionPort()` learns it: by opening an io_uring port (so by
+ * `io_uring_setup` and its errno), then closing it. Needs `--allow-ffi`.
+ * Tests use it to decide what to expect, never a sysctl: an emulator or a
+ * seccomp profile refuses io_uring whatever `/proc` says.
+ *
+ * @returns usable, or the errno of the refusal
+ * @throws {Error} an error of io_uring_setup that is no refusal (EMFILE…)
+ *
+ * @internal
+ */
+export function probeIoUring(): IoUringSupport {
+  try {
+    openIoUringPort().close();
+    return { usable: true };
+  } catch (error) {
+    const errno = refusal(error);
+    if (errno === undefined) throw error;
+    return { usable: false, errno, code: errnoName(errno) };
+  }
+}
 
 /** Test hooks of {@linkcode openLinuxPort}. */
 export interface LinuxPortHooks {
@@ -40,10 +82,7 @@ export function openLinuxPort(
   try {
     return openIoUringPort({ setupErrno: hooks.setupErrno });
   } catch (error) {
-    const errno = (error as { errno?: unknown }).errno;
-    if (backend === undefined && typeof errno === "number" && REFUSALS.has(errno)) {
-      return openEpollPort();
-    }
+    if (backend === undefined && refusal(error) !== undefined) return openEpollPort();
     throw error;
   }
 }

@@ -23,6 +23,26 @@
  */
 
 import { type CompletionBackend, type CompletionPort, openCompletionPort } from "../mod.ts";
+import {
+  MAP_POPULATE,
+  MAP_SHARED,
+  O_CLOEXEC,
+  O_DIRECT,
+  PROT_READ,
+  PROT_WRITE,
+  SYS_IO_URING_ENTER,
+  SYS_IO_URING_SETUP,
+} from "../ffi/libc.ts";
+import {
+  CQE_SIZE,
+  IO_URING_PARAMS_SIZE,
+  IORING_ENTER_GETEVENTS,
+  IORING_FEAT_SINGLE_MMAP,
+  IORING_OFF_CQ_RING,
+  IORING_OFF_SQ_RING,
+  IORING_OFF_SQES,
+  SQE_SIZE,
+} from "../ffi/io_uring.ts";
 
 const linux = Deno.build.os === "linux";
 
@@ -51,18 +71,6 @@ const RAW_SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-const SYS_IO_URING_SETUP = 425n; // the same on x86_64 and aarch64
-const SYS_IO_URING_ENTER = 426n;
-const IORING_ENTER_GETEVENTS = 1;
-const IORING_FEAT_SINGLE_MMAP = 1;
-const IORING_OFF_SQ_RING = 0n;
-const IORING_OFF_CQ_RING = 0x8000000n;
-const IORING_OFF_SQES = 0x10000000n;
-const PROT_READ_WRITE = 0x1 | 0x2;
-const MAP_SHARED_POPULATE = 0x01 | 0x8000;
-const SQE_SIZE = 64;
-const CQE_SIZE = 16;
-const PARAMS_SIZE = 120;
 /** Ring entries of the raw ring, and the batch of the batched groups. */
 const BATCH = 256;
 
@@ -85,7 +93,7 @@ class RawRing {
   #tail: number;
 
   constructor(entries: number) {
-    const params = new Uint8Array(PARAMS_SIZE);
+    const params = new Uint8Array(IO_URING_PARAMS_SIZE);
     const fd = raw!.uringSetup(SYS_IO_URING_SETUP, entries, params);
     if (fd < 0) throw new Error("io_uring_setup failed");
     this.fd = fd;
@@ -103,8 +111,8 @@ class RawRing {
       const pointer = raw!.mmap(
         null,
         BigInt(size),
-        PROT_READ_WRITE,
-        MAP_SHARED_POPULATE,
+        PROT_READ | PROT_WRITE,
+        MAP_SHARED | MAP_POPULATE,
         fd,
         offset,
       );
@@ -246,8 +254,6 @@ const READS: [count: number, size: number][] = [[64, 4 * 1024], [64, 64 * 1024],
 const DIRECT_READS: [count: number, size: number][] = [[64, 4 * 1024], [64, 64 * 1024]];
 const FILE_SIZE = 64 * 1024 * 1024;
 const PAGE = 4096;
-const O_CLOEXEC = 0o2000000;
-const O_DIRECT = Deno.build.arch === "aarch64" ? 0o200000 : 0o40000;
 let cached = -1;
 let direct = -1;
 if (linux) {

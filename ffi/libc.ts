@@ -189,7 +189,12 @@ export function errno(): number {
   return errnoView.getInt32(0);
 }
 
-/** The most bytes one read or write is asked to move (Linux moves at most this much anyway). */
+/**
+ * The most bytes one read or write is asked to move: INT_MAX & PAGE_MASK with
+ * 4 KiB pages, which Linux moves at most anyway. A kernel with 64 KiB pages
+ * (some aarch64 distributions) moves at most 0x7fff0000: a shorter transfer,
+ * which every caller handles.
+ */
 export const MAX_IO = 0x7ffff000;
 /** Counts up to this many bytes have their BigInt kept once made. */
 const KEPT_SIZES = 0x10000;
@@ -216,12 +221,57 @@ export function ioSize(length: number): bigint {
   return lastSizeBig;
 }
 
-/** `struct epoll_event` is packed on x86_64 only. */
-const PACKED_EPOLL_EVENT = Deno.build.arch === "x86_64";
+/**
+ * The numbers that differ between the two architectures Deno ships for
+ * Linux, one column per arch. Everything else in this file is the same on
+ * both: both take the kernel's asm-generic headers, but for arm64's own
+ * `asm/fcntl.h` (open flags), x86_64's own `asm/stat.h` and x86_64's packed
+ * `struct epoll_event`, which are here. tests/abi_test.ts checks every
+ * number of this file, on both arches, against the headers' own, written
+ * out there once.
+ */
+export const ARCH_ABI = {
+  x86_64: {
+    /** sizeof(struct epoll_event): packed (EPOLL_PACKED), 4 + 8. */
+    EPOLL_EVENT_SIZE: 12,
+    /** offsetof(struct epoll_event, data) */
+    EPOLL_EVENT_DATA_OFFSET: 4,
+    /** sizeof(struct stat) (arch/x86/include/uapi/asm/stat.h) */
+    STAT_SIZE: 144,
+    /** offsetof(struct stat, st_mode): after st_dev, st_ino and a 64-bit st_nlink */
+    STAT_MODE_OFFSET: 24,
+    /** open(2) flag: the path must be a directory (asm-generic/fcntl.h) */
+    O_DIRECTORY: 0o200000,
+    /** open(2) flag: bypass the page cache (asm-generic/fcntl.h) */
+    O_DIRECT: 0o40000,
+    /** open(2) flag: __O_TMPFILE (0o20000000) | O_DIRECTORY */
+    O_TMPFILE: 0o20200000,
+  },
+  aarch64: {
+    /** sizeof(struct epoll_event): natural alignment, 4 + 4 padding + 8. */
+    EPOLL_EVENT_SIZE: 16,
+    /** offsetof(struct epoll_event, data) */
+    EPOLL_EVENT_DATA_OFFSET: 8,
+    /** sizeof(struct stat) (asm-generic/stat.h) */
+    STAT_SIZE: 128,
+    /** offsetof(struct stat, st_mode): after st_dev and st_ino; st_nlink is 32-bit and after it */
+    STAT_MODE_OFFSET: 16,
+    /** open(2) flag: the path must be a directory (arch/arm64/include/uapi/asm/fcntl.h) */
+    O_DIRECTORY: 0o40000,
+    /** open(2) flag: bypass the page cache (arch/arm64/include/uapi/asm/fcntl.h) */
+    O_DIRECT: 0o200000,
+    /** open(2) flag: __O_TMPFILE (0o20000000) | O_DIRECTORY */
+    O_TMPFILE: 0o20040000,
+  },
+} as const satisfies Record<typeof Deno.build.arch, Record<string, number>>;
+
+/** This machine's column of {@linkcode ARCH_ABI}. */
+const ABI = ARCH_ABI[Deno.build.arch];
+
 /** sizeof(struct epoll_event): 12 on x86_64 (packed), 16 on aarch64. */
-export const EPOLL_EVENT_SIZE = PACKED_EPOLL_EVENT ? 12 : 16;
+export const EPOLL_EVENT_SIZE: number = ABI.EPOLL_EVENT_SIZE;
 /** offsetof(struct epoll_event, data): 4 on x86_64, 8 on aarch64. */
-export const EPOLL_EVENT_DATA_OFFSET = PACKED_EPOLL_EVENT ? 4 : 8;
+export const EPOLL_EVENT_DATA_OFFSET: number = ABI.EPOLL_EVENT_DATA_OFFSET;
 /** sizeof(struct pollfd): int fd; short events; short revents. */
 export const POLLFD_SIZE = 8;
 /** offsetof(struct pollfd, events) */
@@ -255,8 +305,21 @@ export const POLLHUP = 0x010;
 export const POLLNVAL = 0x020;
 export const POLLRDHUP = 0x2000;
 
+export const O_RDONLY = 0;
+export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+/** open(2): the path must be a directory. 0o200000 on x86_64, 0o40000 on aarch64. */
+export const O_DIRECTORY: number = ABI.O_DIRECTORY;
+/** open(2): bypass the page cache. 0o40000 on x86_64, 0o200000 on aarch64. */
+export const O_DIRECT: number = ABI.O_DIRECT;
+/**
+ * open(2) of a directory: an unnamed regular file in it, gone once closed.
+ * 0o20200000 on x86_64, 0o20040000 on aarch64 (it includes O_DIRECTORY).
+ */
+export const O_TMPFILE: number = ABI.O_TMPFILE;
+/** memfd_create(2) flag: close-on-exec. */
+export const MFD_CLOEXEC = 1;
 export const EFD_SEMAPHORE = 1;
 export const EFD_NONBLOCK = O_NONBLOCK;
 export const EFD_CLOEXEC = O_CLOEXEC;
@@ -273,8 +336,14 @@ export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const F_GETFD = 1;
 export const F_GETFL = 3;
-/** fcntl: a duplicate at the lowest free number from the argument up, close-on-exec. */
+/** fcntl(2): dup to the lowest free fd at or above the argument, close-on-exec. */
 export const F_DUPFD_CLOEXEC = 1030;
+/** fcntl(2): a pipe's capacity in bytes. */
+export const F_GETPIPE_SZ = 1032;
+/** The fd flag F_GETFD reports: close-on-exec. */
+export const FD_CLOEXEC = 1;
+/** The signal tests send to a thread of their own. */
+export const SIGUSR1 = 10;
 /** send/recv flag: this call does not block, whatever the fd's mode. */
 export const MSG_DONTWAIT = 0x40;
 /** Bytes a write to a pipe with room for one buffer takes without blocking. */
@@ -309,14 +378,18 @@ export const RLIM_INFINITY = 0xffffffffffffffffn;
 export const SYS_IO_URING_SETUP = 425n;
 export const SYS_IO_URING_ENTER = 426n;
 export const SYS_IO_URING_REGISTER = 427n;
-/** `struct stat`: where `st_mode` is, and how large the struct is. */
-export const STAT_SIZE = 144;
-export const STAT_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+/** sizeof(struct stat): 144 on x86_64, 128 on aarch64. */
+export const STAT_SIZE: number = ABI.STAT_SIZE;
+/** offsetof(struct stat, st_mode), a u32: 24 on x86_64, 16 on aarch64. */
+export const STAT_MODE_OFFSET: number = ABI.STAT_MODE_OFFSET;
+/** offsetof(struct stat, st_size), an i64: 48 on both. */
+export const STAT_SIZE_OFFSET = 48;
 /** The file-type bits of `st_mode`, and the types that take offsets. */
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFBLK = 0o060000;
 export const S_IFSOCK = 0o140000;
+export const S_IFDIR = 0o040000;
 /** mmap: protection and flags of the io_uring rings, and what a failed mmap returns. */
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
@@ -328,6 +401,10 @@ export const EBADF = 9;
 export const EAGAIN = 11;
 export const EPERM = 1;
 export const ENOENT = 2;
+export const ENOMEM = 12;
+export const EACCES = 13;
+export const ENOTDIR = 20;
+export const EMFILE = 24;
 export const ECONNABORTED = 103;
 export const ENOTCONN = 107;
 export const EINPROGRESS = 115;

@@ -2,6 +2,8 @@
 /** Helpers shared by the tests. */
 
 import type { SelectorKey } from "../mod.ts";
+import { type IoUringSupport, probeIoUring } from "../backends/_linux_port.ts";
+import { F_GETFD } from "../ffi/libc.ts";
 
 /** `Deno.test` for the Linux suite: its tests are ignored on other OSes. */
 export const linuxTest: typeof Deno.test.ignore = Deno.build.os === "linux"
@@ -66,7 +68,6 @@ export function openFds(): number[] {
     getdtablesize: { parameters: [], result: "i32" },
   });
   try {
-    const F_GETFD = 1;
     const fds = [];
     for (let fd = 0, limit = libc.symbols.getdtablesize(); fd < limit; fd++) {
       if (libc.symbols.fcntl(fd, F_GETFD) >= 0) fds.push(fd);
@@ -195,4 +196,28 @@ export class Random {
     for (let i = 0; i < length; i++) bytes[i] = this.next() & 0xff;
     return bytes;
   }
+}
+
+let ioUring: IoUringSupport | undefined;
+
+/**
+ * Whether io_uring is usable here, as `io_uring_setup` answers (asked once,
+ * the way `openCompletionPort()` asks; never a sysctl: an emulator, a
+ * seccomp profile or a container refuses it whatever `/proc` says). Linux
+ * only.
+ */
+export function ioUringSupport(): IoUringSupport {
+  return ioUring ??= probeIoUring();
+}
+
+/**
+ * What a test that needs io_uring adds to its name: `""` where io_uring is
+ * usable (or off Linux, where such tests are ignored anyway), else
+ * `" [io_uring unavailable here: ENOSYS]"` (the errno io_uring_setup gave),
+ * and the test is ignored.
+ */
+export function ioUringNote(): string {
+  if (Deno.build.os !== "linux") return "";
+  const support = ioUringSupport();
+  return support.usable ? "" : ` [io_uring unavailable here: ${support.code}]`;
 }

@@ -5,6 +5,7 @@
 // main thread over a pair of fds, timing each round trip.
 /// <reference lib="deno.worker" />
 import { wake } from "../mod.ts";
+import { SIGUSR1 } from "../ffi/libc.ts";
 
 interface Job {
   /**
@@ -25,7 +26,6 @@ interface Job {
   timeout?: number;
 }
 
-const SIGUSR1 = 10;
 const POLLIN = 1;
 
 /** The ping-pong peer: posts the round trips' durations in ms (or an error message). */

@@ -36,7 +36,8 @@ import {
   OPEN_EXISTING,
   wide,
 } from "../ffi/kernel32.ts";
-import { delay, pattern } from "./_util.ts";
+import { LINGER_SIZE, O_CLOEXEC, O_RDWR, O_TMPFILE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
+import { delay, ioUringNote, ioUringSupport, pattern } from "./_util.ts";
 
 const OS = Deno.build.os;
 /** The backends under test on this OS (none elsewhere: every test is then ignored). */
@@ -74,15 +75,26 @@ function timedTest(name: string, ignore: boolean, fn: (t: Deno.TestContext) => u
   });
 }
 
+/**
+ * Declares `fn` for `backend`, named "<backend>: <name>". An io_uring test
+ * where io_uring_setup refuses io_uring is ignored, and its name says
+ * "io_uring unavailable here" with the errno.
+ */
+function backendTest(backend: CompletionBackend, name: string, ignore: boolean, fn: PortTest) {
+  const unavailable = OS === "linux" && backend === "io_uring" && !ioUringSupport().usable;
+  const note = backend === "io_uring" ? ioUringNote() : "";
+  timedTest(`${backend}: ${name}${note}`, ignore || unavailable, (t) => fn(t, backend));
+}
+
 /** Declares `fn` once for each backend of this OS. */
 function portTest(name: string, fn: PortTest): void {
-  for (const backend of BACKENDS) timedTest(`${backend}: ${name}`, false, (t) => fn(t, backend));
+  for (const backend of BACKENDS) backendTest(backend, name, false, fn);
 }
 
 /** Declares `fn` once for each Linux backend (ignored elsewhere). */
 function linuxPortTest(name: string, fn: PortTest): void {
   for (const backend of ["io_uring", "epoll"] as const) {
-    timedTest(`${backend}: ${name}`, OS !== "linux", (t) => fn(t, backend));
+    backendTest(backend, name, OS !== "linux", fn);
   }
 }
 
@@ -143,10 +155,6 @@ const TEST_LIBC = {
   close: { parameters: ["i32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
-const O_RDWR = 2;
-const O_CLOEXEC = 0o2000000;
-/** O_TMPFILE (with O_DIRECTORY): an unnamed regular file in a directory, gone once closed. */
-const O_TMPFILE = 0o20200000;
 
 /** A regular file to read and write at offsets. */
 interface TestFile extends Disposable {
@@ -501,6 +509,32 @@ portTest(
       assert.ok(elapsed >= timeout, `wait(${timeout}) resolved after ${elapsed} ms`);
       assert.ok(elapsed < timeout + SLACK_MS, `wait(${timeout}) resolved after ${elapsed} ms`);
     }
+  },
+);
+
+portTest(
+  "a wait() whose deadline passed before it was even pending still resolves with []",
+  async (_t, backend) => {
+    // A process paused (by a GC, a debugger, an emulator) while wait()
+    // starts: every reading of the clock there is 50 ms later than the last.
+    await using port = open(backend);
+    const realNow = performance.now.bind(performance);
+    let jumps = 0;
+    Object.defineProperty(performance, "now", {
+      configurable: true,
+      value: () => realNow() + 50 * ++jumps,
+    });
+    let waiting: Promise<Completion[]>;
+    try {
+      waiting = port.wait({ timeout: 1 });
+    } finally {
+      delete (performance as { now?: unknown }).now;
+    }
+    assert.ok(jumps >= 1, "wait() never read the clock");
+    assert.deepEqual(await waiting, []);
+    // The port is left as it was: the next wait() takes the next packet.
+    port.post(4);
+    assert.deepEqual((await port.wait({ timeout: SLACK_MS })).map((c) => c.key), [4]);
   },
 );
 
@@ -1748,11 +1782,15 @@ function lingerZero(conn: TcpConn): void {
   }
   const libc = Deno.dlopen("libc.so.6", TEST_LIBC);
   try {
-    const SOL_SOCKET = 1;
-    const SO_LINGER = 13;
     const linger = new Int32Array([1, 0]);
     assert.equal(
-      libc.symbols.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, new Uint8Array(linger.buffer), 8),
+      libc.symbols.setsockopt(
+        conn.fd,
+        SOL_SOCKET,
+        SO_LINGER,
+        new Uint8Array(linger.buffer),
+        LINGER_SIZE,
+      ),
       0,
     );
   } finally {

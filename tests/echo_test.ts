@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { connectTcp, Interest, openSelector, type Selector, type TcpConn } from "../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../examples/_process.ts";
 import { BACKENDS, linuxTest, Random, withLibc } from "./_util.ts";
+import { LINGER_SIZE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
 
 const DENO = Deno.execPath();
 const SERVER = new URL("./_echo_server_fds.ts", import.meta.url).pathname;
@@ -234,10 +235,8 @@ function reset(conn: TcpConn): void {
   withLibc(
     { setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" } },
     (libc) => {
-      const SOL_SOCKET = 1;
-      const SO_LINGER = 13;
       const linger = new Int32Array([1, 0]);
-      assert.equal(libc.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, linger, 8), 0);
+      assert.equal(libc.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, linger, LINGER_SIZE), 0);
     },
   );
   conn.close();

@@ -8,20 +8,13 @@
 import assert from "node:assert/strict";
 import { type NonblockingFd, openEventFd, openPipe, openSocketPair } from "../mod.ts";
 import { assertNoNewFds, linuxTest, openFds, settledFds, withLibc } from "./_util.ts";
+import { F_GETFD, F_GETFL, F_GETPIPE_SZ, FD_CLOEXEC, O_NONBLOCK, PIPE_BUF } from "../ffi/libc.ts";
 
 /** libc calls the tests make themselves, to look at the fds from outside. */
 const TEST_LIBC = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 type TestLibc = Deno.DynamicLibrary<typeof TEST_LIBC>["symbols"];
-
-const F_GETFD = 1;
-const F_GETFL = 3;
-const F_GETPIPE_SZ = 1032;
-const FD_CLOEXEC = 1;
-const O_NONBLOCK = 0o4000;
-/** Writes of at most this many bytes to a pipe are atomic: all or nothing. */
-const PIPE_BUF = 4096;
 
 /** Runs `fn` with the test's own libc, closed afterwards. */
 function withTestLibc<R>(fn: (libc: TestLibc) => R): R {

@@ -20,6 +20,15 @@ import {
   type TcpListener,
 } from "../mod.ts";
 import { linuxTest, openFds, settledFds, withLibc } from "./_util.ts";
+import {
+  F_GETFD,
+  F_GETFL,
+  FD_CLOEXEC,
+  O_NONBLOCK,
+  SO_LINGER,
+  SO_REUSEPORT,
+  SOL_SOCKET,
+} from "../ffi/libc.ts";
 
 /** libc calls the tests make themselves, on the library's fds. */
 const TEST_LIBC = {
@@ -28,14 +37,6 @@ const TEST_LIBC = {
   fcntl: { parameters: ["i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 type TestLibc = Deno.DynamicLibrary<typeof TEST_LIBC>["symbols"];
-
-const SOL_SOCKET = 1;
-const SO_REUSEPORT = 15;
-const SO_LINGER = 13;
-const F_GETFD = 1;
-const F_GETFL = 3;
-const FD_CLOEXEC = 1;
-const O_NONBLOCK = 0o4000;
 
 /** A Linux test that must leave no fd open: the fds after are the fds before. */
 function netTest(name: string, fn: () => void | Promise<void>): void {

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { assertNoNewFds, BACKENDS, linuxTest, openFds, settledFds, withLibc } from "./_util.ts";
+import { F_DUPFD_CLOEXEC, F_GETFD, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
 import {
   Interest,
   openPipe,
@@ -25,10 +26,6 @@ const TEST_LIBC = {
 } as const satisfies Deno.ForeignLibraryInterface;
 type TestLibc = Deno.DynamicLibrary<typeof TEST_LIBC>["symbols"];
 
-const O_RDONLY = 0;
-const O_CLOEXEC = 0o2000000;
-const F_GETFD = 1;
-const F_DUPFD_CLOEXEC = 1030;
 /** fds numbered from here are never handed out by the lowest-free rule in a test process. */
 const HIGH_FD = 1000;
 
