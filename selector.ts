@@ -134,7 +134,8 @@ export interface Waker extends Disposable {
    * with none blocked, its next call returns at once. After the selector
    * has closed it wakes nothing and touches no other fd or port.
    *
-   * @throws {Deno.errors.BadResource} if the waker is closed
+   * @throws {Deno.errors.BadResource} if the waker is closed, or (Windows) the handle it was
+   *   opened for is no completion port
    */
   wake(): void;
   /** Releases the waker (not the selector); idempotent. */
