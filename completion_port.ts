@@ -5,10 +5,10 @@
  * @module
  */
 
-import { describe } from "./backends/_events.ts";
-import type { CompletionBackend, CompletionPort } from "./backends/_completion.ts";
-import { IocpPort } from "./backends/iocp.ts";
-import { openLinuxPort } from "./backends/_linux_port.ts";
+import { describe } from "./types/selector_events.ts";
+import type { CompletionBackend, CompletionPort } from "./backends/_port_checks.ts";
+import { IocpPort } from "./backends/windows/iocp.ts";
+import { openLinuxPort } from "./backends/linux/_open_port.ts";
 
 export type {
   Completion,
@@ -16,7 +16,7 @@ export type {
   CompletionPort,
   Handle,
   IoOptions,
-} from "./backends/_completion.ts";
+} from "./backends/_port_checks.ts";
 
 /** Options of {@linkcode openCompletionPort}. */
 export interface OpenCompletionPortOptions {

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { describe } from "./backends/_events.ts";
-import { OwnedFd } from "./_owned_fd.ts";
+import { describe } from "./types/selector_events.ts";
+import { OwnedFd } from "./net/_owned_fd.ts";
 import { osError } from "./ffi/errors.ts";
 import {
   acquireLibc,

@@ -25,8 +25,8 @@
  * @module
  */
 
-import { describe } from "./backends/_events.ts";
-import { formatAddress, parseAddress } from "./net/_address.ts";
+import { describe } from "./types/selector_events.ts";
+import { formatAddress, parseAddress } from "./backends/shared/_address.ts";
 import { bindPosixUdp, connectPosix, listenPosix } from "./net/_posix.ts";
 import type {
   BindUdpOptions,
@@ -35,7 +35,7 @@ import type {
   TcpConn,
   TcpListener,
   UdpSocket,
-} from "./net/_types.ts";
+} from "./types/net.ts";
 import { bindWinsockUdp, listenWinsock, startConnectWinsock } from "./net/_winsock.ts";
 
 /** The backlog of a listener when none is given (as Node.js and libuv do). */
@@ -52,7 +52,7 @@ export type {
   TcpListener,
   UdpAddress,
   UdpSocket,
-} from "./net/_types.ts";
+} from "./types/net.ts";
 
 /** The error for an OS with no sockets here. */
 function unsupportedOs(action: string): Error {

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { describe } from "./backends/_events.ts";
-import type { Selector, SelectorBackend } from "./backends/_selector.ts";
-import { duplicateEventFd, signalEventFd } from "./backends/_linux.ts";
-import { duplicatePort, openAfdSelector, postWakeup } from "./backends/afd.ts";
-import { openEpollSelector } from "./backends/epoll.ts";
-import { openPollSelector } from "./backends/poll.ts";
+import { describe } from "./types/selector_events.ts";
+import type { Selector, SelectorBackend } from "./backends/_selector_core.ts";
+import { duplicateEventFd, signalEventFd } from "./backends/linux/_eventfd.ts";
+import { duplicatePort, openAfdSelector, postWakeup } from "./backends/windows/afd.ts";
+import { openEpollSelector } from "./backends/linux/epoll.ts";
+import { openPollSelector } from "./backends/linux/poll.ts";
 import { acquireKernel32, releaseKernel32 } from "./ffi/kernel32.ts";
 import { acquireLibc, releaseLibc } from "./ffi/libc.ts";
 
@@ -21,8 +21,8 @@ export type {
   SelectorBackend,
   SelectorKey,
   WaitOptions,
-} from "./backends/_selector.ts";
-export { Interest, Ready, type SelectorEvent, SelectorEvents } from "./backends/_events.ts";
+} from "./backends/_selector_core.ts";
+export { Interest, Ready, type SelectorEvent, SelectorEvents } from "./types/selector_events.ts";
 
 /** Options of {@linkcode openSelector}. */
 export interface OpenSelectorOptions {

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { describe } from "./backends/_events.ts";
-import { forgetClosedHandle } from "./backends/iocp.ts";
+import { describe } from "./types/selector_events.ts";
+import { forgetClosedHandle } from "./backends/windows/iocp.ts";
 import { win32Error } from "./ffi/errors.ts";
 import {
   acquireKernel32,

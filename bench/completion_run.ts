@@ -33,7 +33,7 @@
  */
 
 import { openCompletionPort } from "../mod.ts";
-import { openIoUringPort } from "../backends/io_uring.ts";
+import { openIoUringPort } from "../backends/linux/io_uring.ts";
 import {
   cpuModel,
   echoFlags,

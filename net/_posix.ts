@@ -15,8 +15,8 @@
  * @module
  */
 
-import { describe } from "../backends/_events.ts";
-import { OwnedFd } from "../_owned_fd.ts";
+import { describe } from "../types/selector_events.ts";
+import { OwnedFd } from "./_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
 import {
   acquireLibc,
@@ -55,8 +55,8 @@ import {
   formatAddress,
   type SocketAddress,
   UdpDestinations,
-} from "./_address.ts";
-import type { ShutdownHow, TcpConn, TcpListener, UdpAddress, UdpSocket } from "./_types.ts";
+} from "../backends/shared/_address.ts";
+import type { ShutdownHow, TcpConn, TcpListener, UdpAddress, UdpSocket } from "../types/net.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** Every socket made or accepted here is nonblocking and close-on-exec. */

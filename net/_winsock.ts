@@ -24,9 +24,9 @@
  * @module
  */
 
-import { forgetClosedHandle, type IocpPort } from "../backends/iocp.ts";
-import { describe } from "../backends/_events.ts";
-import { checkCancelOptions } from "../backends/_completion.ts";
+import { forgetClosedHandle, type IocpPort } from "../backends/windows/iocp.ts";
+import { describe } from "../types/selector_events.ts";
+import { checkCancelOptions } from "../backends/_port_checks.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
   acquireKernel32,
@@ -84,7 +84,7 @@ import {
   type SocketAddress,
   UdpDestinations,
   wildcardOf,
-} from "./_address.ts";
+} from "../backends/shared/_address.ts";
 import type {
   CancelOptions,
   ShutdownHow,
@@ -92,7 +92,7 @@ import type {
   TcpListener,
   UdpAddress,
   UdpSocket,
-} from "./_types.ts";
+} from "../types/net.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** What AcceptEx may write for each address (the largest, IPv6, plus its 16 bytes). */

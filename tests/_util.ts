@@ -2,7 +2,7 @@
 /** Helpers shared by the tests. */
 
 import type { SelectorKey } from "../mod.ts";
-import { type IoUringSupport, probeIoUring } from "../backends/_linux_port.ts";
+import { type IoUringSupport, probeIoUring } from "../backends/linux/_open_port.ts";
 import { F_GETFD } from "../ffi/libc.ts";
 
 /** `Deno.test` for the Linux suite: its tests are ignored on other OSes. */

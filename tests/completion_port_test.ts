@@ -433,7 +433,7 @@ portTest(
   },
 );
 
-/** Packets one dequeue of backends/iocp.ts takes at most (its BATCH). */
+/** Packets one dequeue of backends/windows/iocp.ts takes at most (its BATCH). */
 const IOCP_BATCH = 256;
 
 portTest("600 posted packets come back from get(), in order, none lost", (_t, backend) => {

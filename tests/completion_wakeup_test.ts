@@ -6,15 +6,15 @@
 // On loopback a round trip takes tens of microseconds. The io_uring engine
 // once parked on the ring's eventfd alone, which Linux 6.18 signals one RCU
 // grace period late now and then: about 1 round trip in 100 took 10-16 ms
-// (see backends/io_uring.ts). These tests fail on that, with bounds far
+// (see backends/linux/io_uring.ts). These tests fail on that, with bounds far
 // above the noise of a loaded 2-core machine: no round trip above
 // LIMIT_MS, and no more than MAX_SLOW (0.5%) above SLOW_MS. (With the
 // doorbell turned off, 97 to 366 of 5,000 round trips took 10-28 ms; with
 // both cores oversubscribed by other work, at most 3 took over 9 ms.)
 import assert from "node:assert/strict";
 import { type CompletionPort, listenTcp, openPipe, openSocketPair } from "../mod.ts";
-import { openIoUringPort } from "../backends/io_uring.ts";
-import { openEpollPort } from "../backends/epoll_port.ts";
+import { openIoUringPort } from "../backends/linux/io_uring.ts";
+import { openEpollPort } from "../backends/linux/epoll_port.ts";
 import { Helper, linuxTest } from "./_util.ts";
 
 const ROUND_TRIPS = 5_000;

@@ -21,8 +21,8 @@ import {
   openSocketPair,
   type TcpConn,
 } from "../mod.ts";
-import { OFFLOAD_BYTES } from "../backends/epoll_port.ts";
-import { openLinuxPort } from "../backends/_linux_port.ts";
+import { OFFLOAD_BYTES } from "../backends/linux/epoll_port.ts";
+import { openLinuxPort } from "../backends/linux/_open_port.ts";
 import {
   EACCES,
   EMFILE,

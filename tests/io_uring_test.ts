@@ -7,7 +7,7 @@
 // contract every backend meets is tested in completion_port_test.ts.
 import assert from "node:assert/strict";
 import { openCompletionPort, openPipe, openSocketPair, type Pipe } from "../mod.ts";
-import { IoUringPort, openIoUringPort } from "../backends/io_uring.ts";
+import { IoUringPort, openIoUringPort } from "../backends/linux/io_uring.ts";
 import { EPERM, O_CLOEXEC, O_RDWR, O_TMPFILE } from "../ffi/libc.ts";
 import {
   delay,

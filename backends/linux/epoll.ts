@@ -6,17 +6,22 @@
  * @module
  */
 
-import { clearEvents, eventStore, type SelectorEvents, setEventCount } from "./_events.ts";
+import {
+  clearEvents,
+  eventStore,
+  type SelectorEvents,
+  setEventCount,
+} from "../../types/selector_events.ts";
 import {
   type Action,
   type Driver,
   openSelectorWith,
   type Registration,
   type Selector,
-} from "./_selector.ts";
+} from "../_selector_core.ts";
 import { EpollPark } from "./_epoll_park.ts";
-import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_linux.ts";
-import { osError } from "../ffi/errors.ts";
+import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_eventfd.ts";
+import { osError } from "../../ffi/errors.ts";
 import {
   EBADF,
   EINTR,
@@ -36,7 +41,7 @@ import {
   errno,
   type Libc,
   releaseLibc,
-} from "../ffi/libc.ts";
+} from "../../ffi/libc.ts";
 
 /**
  * epoll_event in 32-bit words: the stride, and the words of `data`: the low

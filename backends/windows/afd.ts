@@ -40,16 +40,16 @@ import {
   Ready,
   type SelectorEvents,
   setEventCount,
-} from "./_events.ts";
+} from "../../types/selector_events.ts";
 import {
   type Action,
   type Driver,
   type Registration,
   type Selector,
   SelectorImpl,
-} from "./_selector.ts";
+} from "../_selector_core.ts";
 import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
-import { win32Error } from "../ffi/errors.ts";
+import { win32Error } from "../../ffi/errors.ts";
 import {
   acquireKernel32,
   CURRENT_PROCESS_ADDRESS,
@@ -59,7 +59,7 @@ import {
   INVALID_HANDLE_ADDRESS,
   type Kernel32,
   releaseKernel32,
-} from "../ffi/kernel32.ts";
+} from "../../ffi/kernel32.ts";
 import {
   acquireNtdll,
   AFD_DEVICE_NAME,
@@ -96,7 +96,7 @@ import {
   UNICODE_STRING_LENGTH_OFFSET,
   UNICODE_STRING_MAXIMUM_LENGTH_OFFSET,
   UNICODE_STRING_SIZE,
-} from "../ffi/ntdll.ts";
+} from "../../ffi/ntdll.ts";
 import {
   acquireWs2_32,
   POINTER_SIZE,
@@ -106,7 +106,7 @@ import {
   type Ws2_32,
   WSAENOTSOCK,
   WSAEOPNOTSUPP,
-} from "../ffi/ws2_32.ts";
+} from "../../ffi/ws2_32.ts";
 
 /** Completion keys: the helper handle's polls, the waker, and the end of a park. */
 const POLL_KEY = 0;

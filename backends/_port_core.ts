@@ -50,7 +50,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { describe } from "./_events.ts";
+import { describe } from "../types/selector_events.ts";
 import {
   checkCancelOptions,
   checkConnectAddress,
@@ -64,11 +64,11 @@ import {
   type CompletionPort,
   type Handle,
   type IoOptions,
-} from "./_completion.ts";
-import { normalizeTimeout, type WaitOptions } from "./_selector.ts";
-import { MAX_SLOT, PortMemory, type Slot } from "./_port_memory.ts";
-import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../net/_types.ts";
-import { formatAddress, type SocketAddress } from "../net/_address.ts";
+} from "./_port_checks.ts";
+import { normalizeTimeout, type WaitOptions } from "./_selector_core.ts";
+import { MAX_SLOT, PortMemory, type Slot } from "./shared/_port_memory.ts";
+import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../types/net.ts";
+import { formatAddress, type SocketAddress } from "./shared/_address.ts";
 
 /** Operation kinds (`Operation.kind`); 0 is a free slot. */
 export const FREE = 0;

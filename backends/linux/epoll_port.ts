@@ -4,7 +4,7 @@
  * or refused: an operation is performed when its fd turns ready. What every
  * port shares (arguments, the slot table, outcomes, posted packets,
  * `get()`/`wait()`, the pump, close) is the core's
- * (`_completion_core.ts`); this file only starts, retries, cancels and
+ * (`_port_core.ts`); this file only starts, retries, cancels and
  * harvests.
  *
  * - An operation is first tried synchronously (as mio and tokio do: on a
@@ -66,13 +66,13 @@ import {
   SOCKET,
   STREAM,
   WRITE,
-} from "./_completion_core.ts";
-import { checkCancelOptions, type CompletionPort } from "./_completion.ts";
-import { describe } from "./_events.ts";
+} from "../_port_core.ts";
+import { checkCancelOptions, type CompletionPort } from "../_port_checks.ts";
+import { describe } from "../../types/selector_events.ts";
 import { EpollPark } from "./_epoll_park.ts";
-import { unwatchCloses, watchCloses } from "../_owned_fd.ts";
-import { osError } from "../ffi/errors.ts";
-import { MAX_SLOT } from "./_port_memory.ts";
+import { unwatchCloses, watchCloses } from "../../net/_owned_fd.ts";
+import { osError } from "../../ffi/errors.ts";
+import { MAX_SLOT } from "../shared/_port_memory.ts";
 import {
   acquireLibc,
   EAGAIN,
@@ -118,16 +118,16 @@ import {
   SOL_SOCKET,
   STAT_MODE_OFFSET,
   STAT_SIZE,
-} from "../ffi/libc.ts";
-import { formatAddress, type SocketAddress } from "../net/_address.ts";
+} from "../../ffi/libc.ts";
+import { formatAddress, type SocketAddress } from "../shared/_address.ts";
 import {
   addressOf,
   adoptConn,
   isPosixListener,
   openStreamSocket,
   sockaddrOf,
-} from "../net/_posix.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../net/_types.ts";
+} from "../../net/_posix.ts";
+import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 
 /** Events one epoll_wait takes at most; a full batch is followed by another. */
 const EVENTS = 256;

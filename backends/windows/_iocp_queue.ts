@@ -14,7 +14,7 @@
  * @module
  */
 
-import { win32Error } from "../ffi/errors.ts";
+import { win32Error } from "../../ffi/errors.ts";
 import {
   INFINITE,
   type Kernel32,
@@ -24,7 +24,7 @@ import {
   OVERLAPPED_ENTRY_SIZE,
   OVERLAPPED_ENTRY_STATUS_OFFSET,
   WAIT_TIMEOUT,
-} from "../ffi/kernel32.ts";
+} from "../../ffi/kernel32.ts";
 
 /** OVERLAPPED_ENTRY in 32-bit words. */
 const ENTRY_WORDS = OVERLAPPED_ENTRY_SIZE / 4;

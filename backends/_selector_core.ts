@@ -8,7 +8,13 @@
  */
 
 import { setImmediate } from "node:timers";
-import { clearEvents, describe, Interest, type SelectorEvent, SelectorEvents } from "./_events.ts";
+import {
+  clearEvents,
+  describe,
+  Interest,
+  type SelectorEvent,
+  SelectorEvents,
+} from "../types/selector_events.ts";
 import { acquireLibc, type Libc, releaseLibc } from "../ffi/libc.ts";
 
 /** The engines a Selector can run on. */

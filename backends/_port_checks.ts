@@ -6,10 +6,10 @@
  * @module
  */
 
-import { describe } from "./_events.ts";
-import { normalizeTimeout, type WaitOptions } from "./_selector.ts";
-import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../net/_types.ts";
-import { parseAddress, type SocketAddress } from "../net/_address.ts";
+import { describe } from "../types/selector_events.ts";
+import { normalizeTimeout, type WaitOptions } from "./_selector_core.ts";
+import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../types/net.ts";
+import { parseAddress, type SocketAddress } from "./shared/_address.ts";
 
 /** A Windows HANDLE (or SOCKET), as a pointer or a number; an fd number elsewhere. */
 export type Handle = Deno.PointerValue | number;

@@ -5,7 +5,7 @@
  * the calls of the socket code (AcceptEx, ConnectEx) through
  * {@linkcode IocpPort.start}. What every port shares (arguments, the slot
  * table, outcomes, `get()`/`wait()`, the pump, close) is the core's
- * (`_completion_core.ts`); the batched dequeue is `_iocp_queue.ts`.
+ * (`_port_core.ts`); the batched dequeue is `_iocp_queue.ts`.
  *
  * - Each slot owns one OVERLAPPED, off the V8 heap, for its whole life: a
  *   packet is matched to its operation by that address, and a slot is
@@ -40,10 +40,10 @@ import {
   READ,
   SOCKET,
   STREAM,
-} from "./_completion_core.ts";
+} from "../_port_core.ts";
 import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
-import { describe } from "./_events.ts";
-import { win32Error } from "../ffi/errors.ts";
+import { describe } from "../../types/selector_events.ts";
+import { win32Error } from "../../ffi/errors.ts";
 import {
   acquireKernel32,
   ERROR_BROKEN_PIPE,
@@ -57,8 +57,8 @@ import {
   OVERLAPPED_OFFSET_OFFSET,
   OVERLAPPED_SIZE,
   releaseKernel32,
-} from "../ffi/kernel32.ts";
-import { acquireNtdll, type Ntdll, releaseNtdll } from "../ffi/ntdll.ts";
+} from "../../ffi/kernel32.ts";
+import { acquireNtdll, type Ntdll, releaseNtdll } from "../../ffi/ntdll.ts";
 import {
   acquireWs2_32,
   INT_SIZE,
@@ -68,10 +68,10 @@ import {
   WSABUF_BUF_OFFSET,
   WSABUF_LEN_OFFSET,
   WSABUF_SIZE,
-} from "../ffi/ws2_32.ts";
-import type { SocketAddress } from "../net/_address.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../net/_types.ts";
-import { acceptWinsock, connectWinsock, winsockStream } from "../net/_winsock.ts";
+} from "../../ffi/ws2_32.ts";
+import type { SocketAddress } from "../shared/_address.ts";
+import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
+import { acceptWinsock, connectWinsock, winsockStream } from "../../net/_winsock.ts";
 
 /** Entries one dequeue takes at most. */
 const BATCH = 256;

@@ -7,16 +7,21 @@
  * @module
  */
 
-import { clearEvents, eventStore, type SelectorEvents, setEventCount } from "./_events.ts";
+import {
+  clearEvents,
+  eventStore,
+  type SelectorEvents,
+  setEventCount,
+} from "../../types/selector_events.ts";
 import {
   type Action,
   type Driver,
   openSelectorWith,
   type Registration,
   type Selector,
-} from "./_selector.ts";
-import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_linux.ts";
-import { osError } from "../ffi/errors.ts";
+} from "../_selector_core.ts";
+import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_eventfd.ts";
+import { osError } from "../../ffi/errors.ts";
 import {
   EINTR,
   errno,
@@ -26,7 +31,7 @@ import {
   POLLIN,
   POLLRDHUP,
   releaseLibc,
-} from "../ffi/libc.ts";
+} from "../../ffi/libc.ts";
 
 /** pollfd in 16-bit halves: fd is halves 0-1 (read as a 32-bit word), events 2, revents 3. */
 const EVENTS_HALF = 2;

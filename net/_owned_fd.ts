@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Libc, releaseLibc } from "./ffi/libc.ts";
+import { type Libc, releaseLibc } from "../ffi/libc.ts";
 
 /** Called with the fd just before an {@linkcode OwnedFd} closes it. */
 export type CloseWatcher = (fd: number) => void;

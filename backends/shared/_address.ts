@@ -12,7 +12,7 @@
  * @module
  */
 
-import { describe } from "../backends/_events.ts";
+import { describe } from "../../types/selector_events.ts";
 
 /** sizeof(struct sockaddr_in). */
 export const SOCKADDR_IN_SIZE = 16;

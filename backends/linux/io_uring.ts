@@ -5,7 +5,7 @@
  * what its CQE means. The ring itself (setup, mapping, submit, reap,
  * overflow, the eventfd) is `_io_uring_ring.ts`; what every port shares
  * (arguments, the slot table, outcomes, posted packets, `get()`/`wait()`,
- * the pump, close) is the core's (`_completion_core.ts`).
+ * the pump, close) is the core's (`_port_core.ts`).
  *
  * - An operation's SQE carries its slot (user_data's low word) and
  *   generation (high word): a CQE of a slot reused since is dropped. User
@@ -66,14 +66,14 @@ import {
   SOCKET,
   STREAM,
   WRITE,
-} from "./_completion_core.ts";
-import { checkCancelOptions } from "./_completion.ts";
-import { describe } from "./_events.ts";
+} from "../_port_core.ts";
+import { checkCancelOptions } from "../_port_checks.ts";
+import { describe } from "../../types/selector_events.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { Ring, type RingStats, SubmitError } from "./_io_uring_ring.ts";
-import { openEventFd } from "./_linux.ts";
-import { unwatchCloses, watchCloses } from "../_owned_fd.ts";
-import { osError } from "../ffi/errors.ts";
+import { openEventFd } from "./_eventfd.ts";
+import { unwatchCloses, watchCloses } from "../../net/_owned_fd.ts";
+import { osError } from "../../ffi/errors.ts";
 import {
   IO_URING_CURRENT_POSITION,
   IORING_OP_ACCEPT,
@@ -86,7 +86,7 @@ import {
   IORING_OP_SEND,
   IORING_OP_WRITE,
   RWF_NOWAIT,
-} from "../ffi/io_uring.ts";
+} from "../../ffi/io_uring.ts";
 import {
   acquireLibc,
   EAGAIN,
@@ -129,16 +129,16 @@ import {
   SOCKADDR_STORAGE_SIZE,
   STAT_MODE_OFFSET,
   STAT_SIZE,
-} from "../ffi/libc.ts";
-import { formatAddress, type SocketAddress } from "../net/_address.ts";
+} from "../../ffi/libc.ts";
+import { formatAddress, type SocketAddress } from "../shared/_address.ts";
 import {
   addressOf as peerAddress,
   adoptConn,
   isPosixListener,
   openStreamSocket,
   sockaddrOf,
-} from "../net/_posix.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../net/_types.ts";
+} from "../../net/_posix.ts";
+import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 
 /** SQ entries by default; the CQ holds {@linkcode CQ_FACTOR} times as many. */
 const DEFAULT_ENTRIES = 256;

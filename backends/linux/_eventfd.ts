@@ -8,8 +8,8 @@
  * @module
  */
 
-import { Ready } from "./_events.ts";
-import { osError } from "../ffi/errors.ts";
+import { Ready } from "../../types/selector_events.ts";
+import { osError } from "../../ffi/errors.ts";
 import {
   EAGAIN,
   EFD_CLOEXEC,
@@ -30,7 +30,7 @@ import {
   POLLOUT,
   POLLPRI,
   POLLRDHUP,
-} from "../ffi/libc.ts";
+} from "../../ffi/libc.ts";
 
 // epoll and poll share their bit values, and IN, PRI, OUT, ERR and HUP are
 // the Ready bits themselves. (epoll has no bit at POLLNVAL's value.)

@@ -34,7 +34,7 @@
  * @module
  */
 
-import { osError } from "../ffi/errors.ts";
+import { osError } from "../../ffi/errors.ts";
 import {
   CQ_OFF_CQES,
   CQ_OFF_FLAGS,
@@ -88,7 +88,7 @@ import {
   SQE_TAIL_WORD,
   SQE_USER_DATA_WORD,
   SQE_WORDS,
-} from "../ffi/io_uring.ts";
+} from "../../ffi/io_uring.ts";
 import {
   EAGAIN,
   EBUSY,
@@ -107,7 +107,7 @@ import {
   SYS_IO_URING_ENTER,
   SYS_IO_URING_REGISTER,
   SYS_IO_URING_SETUP,
-} from "../ffi/libc.ts";
+} from "../../ffi/libc.ts";
 
 /** Completion work deferred to this thread's io_uring_enter(GETEVENTS) (Linux 6.1). */
 const DEFERRED = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |

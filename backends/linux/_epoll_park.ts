@@ -16,8 +16,8 @@
  * @module
  */
 
-import { drainEventFd, openEventFd, signalEventFd } from "./_linux.ts";
-import { osError } from "../ffi/errors.ts";
+import { drainEventFd, openEventFd, signalEventFd } from "./_eventfd.ts";
+import { osError } from "../../ffi/errors.ts";
 import {
   EPOLL_CLOEXEC,
   EPOLL_EVENT_DATA_OFFSET,
@@ -27,7 +27,7 @@ import {
   POLLFD_REVENTS_OFFSET,
   POLLFD_SIZE,
   POLLIN,
-} from "../ffi/libc.ts";
+} from "../../ffi/libc.ts";
 
 /** epoll_event.data in 32-bit words: the low one, and the high one. */
 const DATA_LO_WORD = EPOLL_EVENT_DATA_OFFSET / 4;
