@@ -5,18 +5,17 @@
  * @module
  */
 
-import { describe } from "./types/selector_events.ts";
-import type { CompletionBackend, CompletionPort } from "./backends/_port_checks.ts";
 import { IocpPort } from "./backends/windows/iocp.ts";
 import { openLinuxPort } from "./backends/linux/_open_port.ts";
-
+import { describe } from "./backends/shared/_describe.ts";
+import type { CompletionBackend, CompletionPort } from "./types/completion_port.ts";
 export type {
   Completion,
   CompletionBackend,
   CompletionPort,
   Handle,
   IoOptions,
-} from "./backends/_port_checks.ts";
+} from "./types/completion_port.ts";
 
 /** Options of {@linkcode openCompletionPort}. */
 export interface OpenCompletionPortOptions {

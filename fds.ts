@@ -10,7 +10,6 @@
  * @module
  */
 
-import { describe } from "./types/selector_events.ts";
 import { OwnedFd } from "./net/_owned_fd.ts";
 import { osError } from "./ffi/errors.ts";
 import {
@@ -36,6 +35,7 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
 } from "./ffi/libc.ts";
+import { describe } from "./backends/shared/_describe.ts";
 
 /** A nonblocking fd owned by this module. */
 export interface NonblockingFd extends Disposable {

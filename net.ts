@@ -25,7 +25,6 @@
  * @module
  */
 
-import { describe } from "./types/selector_events.ts";
 import { formatAddress, parseAddress } from "./backends/shared/_address.ts";
 import { bindPosixUdp, connectPosix, listenPosix } from "./net/_posix.ts";
 import type {
@@ -53,6 +52,7 @@ export type {
   UdpAddress,
   UdpSocket,
 } from "./types/net.ts";
+import { describe } from "./backends/shared/_describe.ts";
 
 /** The error for an OS with no sockets here. */
 function unsupportedOs(action: string): Error {

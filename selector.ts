@@ -6,23 +6,22 @@
  * @module
  */
 
-import { describe } from "./types/selector_events.ts";
-import type { Selector, SelectorBackend } from "./backends/_selector_core.ts";
 import { duplicateEventFd, signalEventFd } from "./backends/linux/_eventfd.ts";
 import { duplicatePort, openAfdSelector, postWakeup } from "./backends/windows/afd.ts";
 import { openEpollSelector } from "./backends/linux/epoll.ts";
 import { openPollSelector } from "./backends/linux/poll.ts";
 import { acquireKernel32, releaseKernel32 } from "./ffi/kernel32.ts";
 import { acquireLibc, releaseLibc } from "./ffi/libc.ts";
-
+import { describe } from "./backends/shared/_describe.ts";
+import type { Selector, SelectorBackend } from "./types/selector.ts";
 export type {
   RegisterOptions,
   Selector,
   SelectorBackend,
   SelectorKey,
   WaitOptions,
-} from "./backends/_selector_core.ts";
-export { Interest, Ready, type SelectorEvent, SelectorEvents } from "./types/selector_events.ts";
+} from "./types/selector.ts";
+export { Interest, Ready, type SelectorEvent, SelectorEvents } from "./types/selector.ts";
 
 /** Options of {@linkcode openSelector}. */
 export interface OpenSelectorOptions {

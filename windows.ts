@@ -6,7 +6,6 @@
  * @module
  */
 
-import { describe } from "./types/selector_events.ts";
 import { forgetClosedHandle } from "./backends/windows/iocp.ts";
 import { win32Error } from "./ffi/errors.ts";
 import {
@@ -34,6 +33,7 @@ import {
   TRUNCATE_EXISTING,
   wide,
 } from "./ffi/kernel32.ts";
+import { describe } from "./backends/shared/_describe.ts";
 
 /** A Windows handle owned by this module. */
 export interface OwnedHandle extends Disposable {

@@ -50,7 +50,6 @@
  */
 
 import { setImmediate } from "node:timers";
-import { describe } from "../types/selector_events.ts";
 import {
   checkCancelOptions,
   checkConnectAddress,
@@ -59,16 +58,20 @@ import {
   checkOffset,
   checkPost,
   checkWaitOptions,
-  type Completion,
-  type CompletionBackend,
-  type CompletionPort,
-  type Handle,
-  type IoOptions,
 } from "./_port_checks.ts";
-import { normalizeTimeout, type WaitOptions } from "./_selector_core.ts";
 import { MAX_SLOT, PortMemory, type Slot } from "./shared/_port_memory.ts";
 import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../types/net.ts";
 import { formatAddress, type SocketAddress } from "./shared/_address.ts";
+import { describe } from "./shared/_describe.ts";
+import type {
+  Completion,
+  CompletionBackend,
+  CompletionPort,
+  Handle,
+  IoOptions,
+} from "../types/completion_port.ts";
+import { normalizeTimeout } from "./shared/_timeouts.ts";
+import type { WaitOptions } from "../types/selector.ts";
 
 /** Operation kinds (`Operation.kind`); 0 is a free slot. */
 export const FREE = 0;

@@ -15,7 +15,6 @@
  * @module
  */
 
-import { describe } from "../types/selector_events.ts";
 import { OwnedFd } from "./_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
 import {
@@ -57,6 +56,7 @@ import {
   UdpDestinations,
 } from "../backends/shared/_address.ts";
 import type { ShutdownHow, TcpConn, TcpListener, UdpAddress, UdpSocket } from "../types/net.ts";
+import { describe } from "../backends/shared/_describe.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** Every socket made or accepted here is nonblocking and close-on-exec. */

@@ -25,7 +25,6 @@
  */
 
 import { forgetClosedHandle, type IocpPort } from "../backends/windows/iocp.ts";
-import { describe } from "../types/selector_events.ts";
 import { checkCancelOptions } from "../backends/_port_checks.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
@@ -93,6 +92,7 @@ import type {
   UdpAddress,
   UdpSocket,
 } from "../types/net.ts";
+import { describe } from "../backends/shared/_describe.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** What AcceptEx may write for each address (the largest, IPv6, plus its 16 bytes). */

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { Ready } from "../../types/selector_events.ts";
 import { osError } from "../../ffi/errors.ts";
 import {
   EAGAIN,
@@ -31,6 +30,7 @@ import {
   POLLPRI,
   POLLRDHUP,
 } from "../../ffi/libc.ts";
+import { Ready } from "../../types/selector.ts";
 
 // epoll and poll share their bit values, and IN, PRI, OUT, ERR and HUP are
 // the Ready bits themselves. (epoll has no bit at POLLNVAL's value.)

@@ -6,11 +6,11 @@
  * @module
  */
 
-import type { CompletionPort } from "../_port_checks.ts";
 import { openEpollPort } from "./epoll_port.ts";
 import { openIoUringPort } from "./io_uring.ts";
 import { errnoName } from "../../ffi/errors.ts";
 import { EACCES, ENOMEM, ENOSYS, EPERM } from "../../ffi/libc.ts";
+import type { CompletionPort } from "../../types/completion_port.ts";
 
 /** errnos with which io_uring_setup says "not here": fall back to epoll. */
 const REFUSALS = new Set([

@@ -6,19 +6,7 @@
  * @module
  */
 
-import {
-  clearEvents,
-  eventStore,
-  type SelectorEvents,
-  setEventCount,
-} from "../../types/selector_events.ts";
-import {
-  type Action,
-  type Driver,
-  openSelectorWith,
-  type Registration,
-  type Selector,
-} from "../_selector_core.ts";
+import { type Driver, openSelectorWith, type Registration } from "../_selector_core.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_eventfd.ts";
 import { osError } from "../../ffi/errors.ts";
@@ -42,6 +30,14 @@ import {
   type Libc,
   releaseLibc,
 } from "../../ffi/libc.ts";
+import {
+  clearEvents,
+  eventStore,
+  type Selector,
+  type SelectorEvents,
+  setEventCount,
+} from "../../types/selector.ts";
+import type { Action } from "../shared/_describe.ts";
 
 /**
  * epoll_event in 32-bit words: the stride, and the words of `data`: the low

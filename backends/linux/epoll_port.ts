@@ -67,8 +67,7 @@ import {
   STREAM,
   WRITE,
 } from "../_port_core.ts";
-import { checkCancelOptions, type CompletionPort } from "../_port_checks.ts";
-import { describe } from "../../types/selector_events.ts";
+import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { unwatchCloses, watchCloses } from "../../net/_owned_fd.ts";
 import { osError } from "../../ffi/errors.ts";
@@ -128,6 +127,8 @@ import {
   sockaddrOf,
 } from "../../net/_posix.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
+import type { CompletionPort } from "../../types/completion_port.ts";
+import { describe } from "../shared/_describe.ts";
 
 /** Events one epoll_wait takes at most; a full batch is followed by another. */
 const EVENTS = 256;

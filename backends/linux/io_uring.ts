@@ -68,7 +68,6 @@ import {
   WRITE,
 } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
-import { describe } from "../../types/selector_events.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { Ring, type RingStats, SubmitError } from "./_io_uring_ring.ts";
 import { openEventFd } from "./_eventfd.ts";
@@ -139,6 +138,7 @@ import {
   sockaddrOf,
 } from "../../net/_posix.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
+import { describe } from "../shared/_describe.ts";
 
 /** SQ entries by default; the CQ holds {@linkcode CQ_FACTOR} times as many. */
 const DEFAULT_ENTRIES = 256;

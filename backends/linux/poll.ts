@@ -7,19 +7,7 @@
  * @module
  */
 
-import {
-  clearEvents,
-  eventStore,
-  type SelectorEvents,
-  setEventCount,
-} from "../../types/selector_events.ts";
-import {
-  type Action,
-  type Driver,
-  openSelectorWith,
-  type Registration,
-  type Selector,
-} from "../_selector_core.ts";
+import { type Driver, openSelectorWith, type Registration } from "../_selector_core.ts";
 import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_eventfd.ts";
 import { osError } from "../../ffi/errors.ts";
 import {
@@ -32,6 +20,14 @@ import {
   POLLRDHUP,
   releaseLibc,
 } from "../../ffi/libc.ts";
+import {
+  clearEvents,
+  eventStore,
+  type Selector,
+  type SelectorEvents,
+  setEventCount,
+} from "../../types/selector.ts";
+import type { Action } from "../shared/_describe.ts";
 
 /** pollfd in 16-bit halves: fd is halves 0-1 (read as a 32-bit word), events 2, revents 3. */
 const EVENTS_HALF = 2;

@@ -1,3 +1,4 @@
+import { describe } from "./_describe.ts";
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
  * Socket addresses: `{ hostname, port }` checked before any system call,
@@ -11,8 +12,6 @@
  *
  * @module
  */
-
-import { describe } from "../../types/selector_events.ts";
 
 /** sizeof(struct sockaddr_in). */
 export const SOCKADDR_IN_SIZE = 16;

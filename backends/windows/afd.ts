@@ -34,20 +34,7 @@
  * @module
  */
 
-import {
-  type EventStore,
-  eventStore,
-  Ready,
-  type SelectorEvents,
-  setEventCount,
-} from "../../types/selector_events.ts";
-import {
-  type Action,
-  type Driver,
-  type Registration,
-  type Selector,
-  SelectorImpl,
-} from "../_selector_core.ts";
+import { type Driver, type Registration, SelectorImpl } from "../_selector_core.ts";
 import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
 import { win32Error } from "../../ffi/errors.ts";
 import {
@@ -107,6 +94,15 @@ import {
   WSAENOTSOCK,
   WSAEOPNOTSUPP,
 } from "../../ffi/ws2_32.ts";
+import {
+  type EventStore,
+  eventStore,
+  Ready,
+  type Selector,
+  type SelectorEvents,
+  setEventCount,
+} from "../../types/selector.ts";
+import type { Action } from "../shared/_describe.ts";
 
 /** Completion keys: the helper handle's polls, the waker, and the end of a park. */
 const POLL_KEY = 0;

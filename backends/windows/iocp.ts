@@ -42,7 +42,6 @@ import {
   STREAM,
 } from "../_port_core.ts";
 import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
-import { describe } from "../../types/selector_events.ts";
 import { win32Error } from "../../ffi/errors.ts";
 import {
   acquireKernel32,
@@ -72,6 +71,7 @@ import {
 import type { SocketAddress } from "../shared/_address.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import { acceptWinsock, connectWinsock, winsockStream } from "../../net/_winsock.ts";
+import { describe } from "../shared/_describe.ts";
 
 /** Entries one dequeue takes at most. */
 const BATCH = 256;

@@ -1,7 +1,10 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * Interest and readiness bits, and the reusable event buffer shared by all
- * Selector backends.
+ * What a Selector is, for its users: the engines, the interest and ready
+ * bits, the registration options and keys, the events and the reusable
+ * event buffer ({@linkcode SelectorEvents}), and the `Selector` interface
+ * itself. Public (through `selector.ts` and `mod.ts`); no I/O: engines
+ * live in `backends/`.
  *
  * @module
  */
@@ -329,12 +332,179 @@ export function clearEvents<T>(events: SelectorEvents<T>): 0 {
   return 0;
 }
 
-/** @internal A short description of a bad argument for an error message. */
-export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  return typeof value;
+/** The engines a Selector can run on. */
+export type SelectorBackend = "epoll" | "poll" | "afd";
+
+/** How an fd is registered with a Selector. */
+export interface RegisterOptions<T = unknown> {
+  /** A value handed back with every event for this fd. */
+  data?: T;
+  /** Edge-triggered: report a direction only when it becomes ready (default level-triggered). */
+  edge?: boolean;
+  /** Disarm the fd after one event until `modify()` re-arms it. */
+  oneshot?: boolean;
+  /**
+   * EPOLLEXCLUSIVE (epoll only, `register()` only): when several selectors
+   * watch one fd, wake only one of them. Only with READABLE/WRITABLE and
+   * `edge`; not with `oneshot` or PRIORITY.
+   */
+  exclusive?: boolean;
+}
+
+/** A registration, as the Selector holds it. Keys are immutable: `modify()` returns a new one. */
+export interface SelectorKey<T = unknown> {
+  /** The registered fd. */
+  readonly fd: number;
+  /** The {@linkcode Interest} bits watched. */
+  readonly interest: number;
+  /** The data handed back with the fd's events. */
+  readonly data: T | undefined;
+  /** Whether the fd is edge-triggered. */
+  readonly edge: boolean;
+  /** Whether the fd is disarmed after one event. */
+  readonly oneshot: boolean;
+  /** Whether the fd was registered with EPOLLEXCLUSIVE. */
+  readonly exclusive: boolean;
+}
+
+/** Options of the asynchronous waits. */
+export interface WaitOptions {
+  /**
+   * Milliseconds to wait at most: `undefined` or `Infinity` waits until an
+   * event or a wakeup, `0` or less returns at once, fractions round up.
+   */
+  timeout?: number;
+  /** Aborts the wait: it rejects with the signal's reason, and no thread stays parked. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Readiness notification over one kernel facility: register fds with the
+ * directions to watch, then ask which are ready.
+ *
+ * An fd must be unregistered before it is closed: the kernel tracks open
+ * file descriptions, not numbers, so a closed fd whose description lives on
+ * (a dup, a child process) would keep reporting, and its number may be
+ * reused by an unrelated file. `unregister()` still works after the close,
+ * and events of a registration that no longer exists are dropped.
+ *
+ * @typeParam T the type of the data registered with each fd
+ */
+export interface Selector<T = unknown> extends Disposable {
+  /** The engine this selector runs on. */
+  readonly backend: SelectorBackend;
+  /** Whether `close()` has been called. */
+  readonly closed: boolean;
+  /** The number of registered fds (the selector's own waker not counted). */
+  readonly size: number;
+  /**
+   * A number a Worker passes to `wake()` to make this selector's blocked
+   * `select()` (or pending `wait()`) return; -1 once the selector is closed.
+   */
+  readonly wakerHandle: number;
+  /**
+   * Starts watching `fd`.
+   *
+   * @param fd an open fd, not registered yet
+   * @param interest {@linkcode Interest} bits, combined with `|`
+   * @param options data and trigger mode
+   * @returns the new key
+   * @throws {TypeError} if `fd` or `interest` is not an integer, or an option has the wrong type
+   * @throws {RangeError} if `fd` is negative, `interest` has no or unknown bits, or the options cannot be combined
+   * @throws {Deno.errors.AlreadyExists} if `fd` is registered already
+   * @throws {Deno.errors.BadResource} if `fd` is not open, or the selector is closed
+   * @throws {Deno.errors.NotSupported} if the backend cannot watch `fd` or honour an option
+   */
+  register(fd: number, interest: number, options?: RegisterOptions<T>): SelectorKey<T>;
+  /**
+   * Changes what `fd` is watched for; options that are absent keep their
+   * values (pass `data: undefined` to clear the data). Re-arms a oneshot fd.
+   *
+   * @param fd a registered fd
+   * @param interest the new {@linkcode Interest} bits
+   * @param options the options to change
+   * @returns the new key
+   * @throws {TypeError} if an argument has the wrong type
+   * @throws {RangeError} if an argument is out of range, or `exclusive` would change
+   * @throws {Deno.errors.NotFound} if `fd` is not registered
+   * @throws {Deno.errors.BadResource} if `fd` is not open, or the selector is closed
+   * @throws {Deno.errors.NotSupported} if the backend cannot honour an option
+   */
+  modify(fd: number, interest: number, options?: RegisterOptions<T>): SelectorKey<T>;
+  /**
+   * Stops watching `fd`; works also when `fd` was closed first.
+   *
+   * @param fd a registered fd
+   * @returns the key that was removed
+   * @throws {TypeError} if `fd` is not an integer
+   * @throws {RangeError} if `fd` is negative
+   * @throws {Deno.errors.NotFound} if `fd` is not registered
+   * @throws {Deno.errors.BadResource} if the selector is closed
+   */
+  unregister(fd: number): SelectorKey<T>;
+  /**
+   * Looks up the registration of `fd`.
+   *
+   * @param fd the fd
+   * @returns its key, or `undefined` when it is not registered
+   * @throws {TypeError} if `fd` is not an integer
+   * @throws {RangeError} if `fd` is negative
+   * @throws {Deno.errors.BadResource} if the selector is closed
+   */
+  getKey(fd: number): SelectorKey<T> | undefined;
+  /**
+   * Waits synchronously (this thread blocks) for events.
+   *
+   * @param timeout milliseconds at most (see {@linkcode WaitOptions.timeout})
+   * @returns the events, `[]` on timeout or wakeup
+   * @throws {TypeError} if `timeout` is not a number or is NaN
+   * @throws {Deno.errors.Busy} if a `wait()` is pending
+   * @throws {Deno.errors.BadResource} if the selector is closed
+   */
+  select(timeout?: number): SelectorEvent<T>[];
+  /**
+   * Waits without blocking the event loop: resolves at once when events
+   * are ready, else parks a thread in the kernel.
+   *
+   * @param options timeout and abort signal
+   * @returns the events; `[]` on timeout, wakeup, or `close()`
+   * @throws {TypeError} if the timeout is not a number or is NaN
+   * @throws {Deno.errors.Busy} if another `wait()` is pending
+   * @throws {Deno.errors.BadResource} if the selector is closed
+   */
+  wait(options?: WaitOptions): Promise<SelectorEvent<T>[]>;
+  /**
+   * {@linkcode Selector.select} without allocating: fills `events`.
+   *
+   * @param events the buffer to fill
+   * @param timeout milliseconds at most
+   * @returns the number of events filled
+   * @throws {TypeError} if `events` is not a SelectorEvents or `timeout` is not a number
+   * @throws {Deno.errors.Busy} if a `wait()` is pending
+   * @throws {Deno.errors.BadResource} if the selector is closed
+   */
+  selectInto(events: SelectorEvents<T>, timeout?: number): number;
+  /**
+   * {@linkcode Selector.wait} without allocating per event: fills `events`.
+   *
+   * @param events the buffer to fill
+   * @param options timeout and abort signal
+   * @returns the number of events filled
+   * @throws {TypeError} if an argument has the wrong type
+   * @throws {Deno.errors.Busy} if another `wait()` is pending
+   * @throws {Deno.errors.BadResource} if the selector is closed
+   */
+  waitInto(events: SelectorEvents<T>, options?: WaitOptions): Promise<number>;
+  /**
+   * Makes a pending `wait()` return early; with none pending, the next
+   * `select()` or `wait()` returns at once (a wakeup is never lost).
+   *
+   * @throws {Deno.errors.BadResource} if the selector is closed
+   */
+  wakeup(): void;
+  /**
+   * Closes the selector: a pending `wait()` resolves with `[]`, and the
+   * kernel objects are released once no thread uses them. Idempotent.
+   */
+  close(): void;
 }
