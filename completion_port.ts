@@ -5,8 +5,7 @@
  * @module
  */
 
-import { IocpPort } from "./backends/windows/iocp.ts";
-import { openLinuxPort } from "./backends/linux/_open_port.ts";
+import { openPortHere } from "./_platform.ts";
 import { describe } from "./backends/shared/_describe.ts";
 import type { CompletionBackend, CompletionPort } from "./types/completion_port.ts";
 export type {
@@ -73,20 +72,5 @@ export function openCompletionPort(options: OpenCompletionPortOptions = {}): Com
       `${action}: backend must be "iocp", "io_uring" or "epoll", got ${describe(backend)}`,
     );
   }
-  const os = Deno.build.os;
-  if (os === "linux") {
-    if (backend === "iocp") {
-      throw new Deno.errors.NotSupported(`${action}: the iocp backend is for Windows, not linux`);
-    }
-    return openLinuxPort(backend);
-  }
-  if (os !== "windows") {
-    throw new Deno.errors.NotSupported(
-      `${action} on ${os}: no CompletionPort backend exists for ${os} yet`,
-    );
-  }
-  if ((backend ?? "iocp") !== "iocp") {
-    throw new Deno.errors.NotSupported(`${action}: the ${backend} backend is for Linux, not ${os}`);
-  }
-  return new IocpPort(concurrency);
+  return openPortHere(backend, concurrency);
 }

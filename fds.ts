@@ -12,6 +12,7 @@
 
 import { OwnedFd } from "./net/_owned_fd.ts";
 import { osError } from "./ffi/errors.ts";
+import { requireLinux } from "./_platform.ts";
 import {
   acquireLibc,
   AF_UNIX,
@@ -378,9 +379,7 @@ export function raiseFdLimit(wanted?: number): FdLimit {
   if (wanted !== undefined && (!Number.isSafeInteger(wanted) || wanted < 1)) {
     throw new RangeError(`${action}: wanted must be a positive integer, got ${describe(wanted)}`);
   }
-  if (Deno.build.os !== "linux") {
-    throw new Deno.errors.NotSupported(`${action} on ${Deno.build.os}: Linux only`);
-  }
+  requireLinux(action);
   const libc = acquireLibc();
   try {
     const limits = new BigUint64Array(2);

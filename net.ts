@@ -26,7 +26,7 @@
  */
 
 import { formatAddress, parseAddress } from "./backends/shared/_address.ts";
-import { bindPosixUdp, connectPosix, listenPosix } from "./net/_posix.ts";
+import { socketsHere } from "./_platform.ts";
 import type {
   BindUdpOptions,
   ListenTcpOptions,
@@ -35,7 +35,6 @@ import type {
   TcpListener,
   UdpSocket,
 } from "./types/net.ts";
-import { bindWinsockUdp, listenWinsock, startConnectWinsock } from "./net/_winsock.ts";
 
 /** The backlog of a listener when none is given (as Node.js and libuv do). */
 const DEFAULT_BACKLOG = 511;
@@ -55,11 +54,6 @@ export type {
 import { describe } from "./backends/shared/_describe.ts";
 
 /** The error for an OS with no sockets here. */
-function unsupportedOs(action: string): Error {
-  const os = Deno.build.os;
-  return new Deno.errors.NotSupported(`${action} on ${os}: no sockets exist for ${os} yet`);
-}
-
 /** Checks that `options` is an object, naming what was expected. */
 function checkObject(action: string, options: unknown): asserts options is object {
   if (typeof options !== "object" || options === null) {
@@ -149,17 +143,7 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
   if (typeof reusePort !== "boolean") {
     throw new TypeError(`${where}: reusePort must be a boolean, got ${describe(reusePort)}`);
   }
-  switch (Deno.build.os) {
-    case "linux":
-      return listenPosix(address, backlog, reusePort);
-    case "windows":
-      if (reusePort) {
-        throw new Deno.errors.NotSupported(`${where} on windows: reusePort is Linux only`);
-      }
-      return listenWinsock(address, backlog);
-    default:
-      throw unsupportedOs(where);
-  }
+  return socketsHere(where).listen(address, backlog, reusePort);
 }
 
 /**
@@ -218,14 +202,7 @@ export function connectTcp(address: TcpAddress): TcpConn {
   if (target.port === 0) {
     throw new RangeError(`${where}: port must be an integer from 1 to 65535`);
   }
-  switch (Deno.build.os) {
-    case "linux":
-      return connectPosix(target);
-    case "windows":
-      return startConnectWinsock(target);
-    default:
-      throw unsupportedOs(where);
-  }
+  return socketsHere(where).connect(target);
 }
 
 /**
@@ -270,12 +247,5 @@ export function bindUdp(options: BindUdpOptions): UdpSocket {
   const { hostname = "127.0.0.1", port } = options;
   const address = parseAddress("Cannot bind to", hostname, port);
   const where = `Cannot bind to ${formatAddress(address)}`;
-  switch (Deno.build.os) {
-    case "linux":
-      return bindPosixUdp(address);
-    case "windows":
-      return bindWinsockUdp(address);
-    default:
-      throw unsupportedOs(where);
-  }
+  return socketsHere(where).bindUdp(address);
 }

@@ -6,12 +6,7 @@
  * @module
  */
 
-import { duplicateEventFd, signalEventFd } from "./backends/linux/_eventfd.ts";
-import { duplicatePort, openAfdSelector, postWakeup } from "./backends/windows/afd.ts";
-import { openEpollSelector } from "./backends/linux/epoll.ts";
-import { openPollSelector } from "./backends/linux/poll.ts";
-import { acquireKernel32, releaseKernel32 } from "./ffi/kernel32.ts";
-import { acquireLibc, releaseLibc } from "./ffi/libc.ts";
+import { openSelectorHere, wakerHere } from "./_platform.ts";
 import { describe } from "./backends/shared/_describe.ts";
 import type { Selector, SelectorBackend } from "./types/selector.ts";
 export type {
@@ -96,30 +91,7 @@ export function openSelector<T = unknown>(options: OpenSelectorOptions = {}): Se
       `Cannot open selector: backend must be "epoll", "poll" or "afd", got ${describe(backend)}`,
     );
   }
-  const os = Deno.build.os;
-  if (os === "windows") {
-    if (backend !== undefined && backend !== "afd") {
-      throw new Deno.errors.NotSupported(
-        `Cannot open selector: the ${backend} backend is for Linux, not ${os}`,
-      );
-    }
-    return openAfdSelector<T>();
-  }
-  if (os !== "linux") {
-    throw new Deno.errors.NotSupported(
-      `Cannot open selector on ${os}: no Selector backend exists for ${os} yet`,
-    );
-  }
-  switch (backend ?? "epoll") {
-    case "epoll":
-      return openEpollSelector<T>();
-    case "poll":
-      return openPollSelector<T>();
-    default:
-      throw new Deno.errors.NotSupported(
-        `Cannot open selector: the afd backend is for Windows, not ${os}`,
-      );
-  }
+  return openSelectorHere<T>(backend);
 }
 
 /** Wakes one selector from another thread; from {@linkcode openWaker}. */
@@ -198,37 +170,7 @@ export function openWaker(handle: number): Waker {
 /** A waker of `handle`, checked already; `openAction` names a failure to open it. */
 function openWakerFor(handle: number, openAction: string): Waker {
   const action = `Cannot wake selector handle ${handle}`;
-  let signal: () => void;
-  let release: () => void;
-  if (Deno.build.os === "windows") {
-    const k32 = acquireKernel32();
-    let port: Deno.PointerObject;
-    try {
-      port = duplicatePort(k32, handle, openAction);
-    } catch (error) {
-      releaseKernel32();
-      throw error;
-    }
-    signal = () => postWakeup(k32, port, action);
-    release = () => {
-      k32.CloseHandle(port);
-      releaseKernel32();
-    };
-  } else {
-    const libc = acquireLibc();
-    let fd: number;
-    try {
-      fd = duplicateEventFd(libc, handle, openAction);
-    } catch (error) {
-      releaseLibc();
-      throw error;
-    }
-    signal = () => signalEventFd(libc, fd, action);
-    release = () => {
-      libc.close(fd);
-      releaseLibc();
-    };
-  }
+  const { signal, release } = wakerHere(handle, openAction, action);
   let closed = false;
   const close = () => {
     if (closed) return;

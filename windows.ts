@@ -6,7 +6,7 @@
  * @module
  */
 
-import { forgetClosedHandle } from "./backends/windows/iocp.ts";
+import { announceClose } from "./backends/shared/_close_hook.ts";
 import { win32Error } from "./ffi/errors.ts";
 import {
   acquireKernel32,
@@ -79,7 +79,7 @@ function owned(k32: Kernel32, handle: Deno.PointerValue): OwnedHandle {
   let current: Deno.PointerValue = handle;
   const close = () => {
     if (current === null) return;
-    forgetClosedHandle(current);
+    announceClose(Number(Deno.UnsafePointer.value(current))); // first: what is in flight on it is cancelled
     k32.CloseHandle(current);
     current = null;
     releaseKernel32();

@@ -1,37 +1,14 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
  * An fd this module opened through libc and closes with it: what the fd
- * helpers and the Linux sockets share.
+ * helpers and the Linux sockets share. Its close is announced on the close
+ * hook (`backends/shared/_close_hook.ts`) first.
  *
  * @module
  */
 
+import { announceClose } from "../backends/shared/_close_hook.ts";
 import { type Libc, releaseLibc } from "../ffi/libc.ts";
-
-/** Called with the fd just before an {@linkcode OwnedFd} closes it. */
-export type CloseWatcher = (fd: number) => void;
-
-const watchers = new Set<CloseWatcher>();
-
-/**
- * Calls `watcher` with the fd just before any {@linkcode OwnedFd} closes
- * it (a CompletionPort cancels what it has in flight on that fd), until
- * {@linkcode unwatchCloses}.
- *
- * @internal
- */
-export function watchCloses(watcher: CloseWatcher): void {
-  watchers.add(watcher);
-}
-
-/**
- * Stops calling `watcher`.
- *
- * @internal
- */
-export function unwatchCloses(watcher: CloseWatcher): void {
-  watchers.delete(watcher);
-}
 
 /** An open fd holding one use of libc, given back when it is closed. */
 export class OwnedFd implements Disposable {
@@ -72,7 +49,7 @@ export class OwnedFd implements Disposable {
   close(): void {
     const fd = this.#fd;
     if (fd < 0) return;
-    if (watchers.size > 0) { for (const watcher of watchers) watcher(fd); }
+    announceClose(fd); // first: a port cancels what it has in flight on it
     this.#libc.close(fd);
     this.#fd = -1;
     releaseLibc();

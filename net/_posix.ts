@@ -56,6 +56,7 @@ import {
   UdpDestinations,
 } from "../backends/shared/_address.ts";
 import type { ShutdownHow, TcpConn, TcpListener, UdpAddress, UdpSocket } from "../types/net.ts";
+import type { PortListener, PosixSockets } from "../backends/_port_sockets.ts";
 import { describe } from "../backends/shared/_describe.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
@@ -171,60 +172,42 @@ export function listenPosix(
 }
 
 /**
- * Whether `listener` is a listener from {@linkcode listenPosix}.
+ * The socket layer as the Linux CompletionPort engines see it: listeners of
+ * this module accept through them, and connections are made and wrapped
+ * here (the engines never import this file: `_platform.ts` hands it over).
  *
  * @internal
  */
-export function isPosixListener(listener: unknown): listener is TcpListener {
-  return listener instanceof PosixListener;
+export const posixSockets: PosixSockets = {
+  listenerOf(value: unknown): PortListener | undefined {
+    return value instanceof PosixListener ? value : undefined;
+  },
+  openStream(target: SocketAddress): number {
+    return openSocket(
+      acquiredLibc(),
+      `Cannot open a socket to connect to ${formatAddress(target)}`,
+      target.ipv6,
+      SOCK_STREAM,
+    );
+  },
+  sockaddrOf(target: SocketAddress): Uint8Array {
+    return encodeSockaddr(target, FAMILIES);
+  },
+  adoptConnected(fd: number, remote: Deno.NetAddr): TcpConn {
+    const libc = acquireLibc(); // the connection's own use
+    return new PosixConn(libc, fd, remote, false);
+  },
+};
+
+/** libc's symbols, for a call that needs them once (the use is given back at once). */
+function acquiredLibc(): Libc {
+  const libc = acquireLibc();
+  releaseLibc();
+  return libc;
 }
 
-/**
- * Opens a nonblocking, close-on-exec TCP socket of `target`'s family, for a
- * CompletionPort's connect; the caller closes it if it goes no further.
- *
- * @internal
- */
-export function openStreamSocket(libc: Libc, target: SocketAddress): number {
-  return openSocket(
-    libc,
-    `Cannot open a socket to connect to ${formatAddress(target)}`,
-    target.ipv6,
-    SOCK_STREAM,
-  );
-}
-
-/**
- * `target` as a `struct sockaddr`.
- *
- * @internal
- */
-export function sockaddrOf(target: SocketAddress): Uint8Array {
-  return encodeSockaddr(target, FAMILIES);
-}
-
-/**
- * The address in a `struct sockaddr` the kernel filled, `length` bytes long.
- *
- * @internal
- */
-export function addressOf(sockaddr: Uint8Array, length: number): Deno.NetAddr {
-  return decodeSockaddr(sockaddr, length, FAMILIES);
-}
-
-/**
- * Makes a TcpConn of a connected (or accepted) fd, which it takes over
- * with a use of libc of its own.
- *
- * @internal
- */
-export function adoptConn(libc: Libc, fd: number, remote: Deno.NetAddr): TcpConn {
-  acquireLibc();
-  return new PosixConn(libc, fd, remote, false);
-}
-
-/** A listening socket. */
-class PosixListener extends OwnedFd implements TcpListener {
+/** A listening socket; a CompletionPort's engine accepts on it as a {@linkcode PortListener}. */
+class PosixListener extends OwnedFd implements TcpListener, PortListener {
   #addr: Deno.NetAddr;
 
   constructor(libc: Libc, fd: number, addr: Deno.NetAddr) {
@@ -234,6 +217,20 @@ class PosixListener extends OwnedFd implements TcpListener {
 
   get addr(): Deno.NetAddr {
     return { ...this.#addr };
+  }
+
+  get where(): string {
+    return formatAddress(this.#addr);
+  }
+
+  tryAccept(): TcpConn | null {
+    return this.accept();
+  }
+
+  adoptAccepted(fd: number, sockaddr: Uint8Array, length: number): TcpConn {
+    const remote = decodeSockaddr(sockaddr, length, FAMILIES);
+    const libc = acquireLibc(); // the connection's own use
+    return new PosixConn(libc, fd, remote, false);
   }
 
   accept(): TcpConn | null {

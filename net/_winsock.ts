@@ -24,7 +24,8 @@
  * @module
  */
 
-import { forgetClosedHandle, type IocpPort } from "../backends/windows/iocp.ts";
+import { announceClose } from "../backends/shared/_close_hook.ts";
+import type { Cancelled, OverlappedStarter, WinsockSockets } from "../backends/_port_sockets.ts";
 import { checkCancelOptions } from "../backends/_port_checks.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
@@ -108,11 +109,20 @@ const option = new Int32Array(1);
 const optionLength = new Int32Array(1);
 const ONE = new Uint32Array([1]);
 
-/** How a packet's operation was cancelled by the port, if it was. */
-type Cancelled = "signal" | "close" | undefined;
-
 /** Connections whose reads and writes go through WSARecv/WSASend, by SOCKET value. */
 const streams = new Map<number, WinsockConn>();
+
+/**
+ * The Windows socket code as the IOCP engine sees it (the engine never
+ * imports this file: `_platform.ts` hands it over).
+ *
+ * @internal
+ */
+export const winsockSockets: WinsockSockets = {
+  accept: (port, listener, options) => acceptWinsock(port, listener, options),
+  connect: (port, target, signal) => connectWinsock(port, target, signal),
+  isSocket: (key) => streams.has(key),
+};
 
 /**
  * The connection whose SOCKET has this value, for the port's `read()` and
@@ -181,7 +191,7 @@ function openSocket(
  * through a read or write), and gives its use of ws2_32 back.
  */
 function closeSocket(ws: Ws2_32, socket: Socket): void {
-  forgetClosedHandle(socket); // first: what is in flight on it is cancelled as a close
+  announceClose(numberOf(socket)); // first: what is in flight on it is cancelled as a close
   ws.closesocket(socket);
   releaseWs2_32();
 }
@@ -335,7 +345,10 @@ export class WinsockListener implements TcpListener {
    *
    * @internal
    */
-  async acceptThrough(port: IocpPort, signal: AbortSignal | undefined): Promise<WinsockConn> {
+  async acceptThrough(
+    port: OverlappedStarter,
+    signal: AbortSignal | undefined,
+  ): Promise<WinsockConn> {
     const action = `Cannot accept on ${formatAddress(this.#addr)}`;
     for (;;) {
       if (this.#closed) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
@@ -385,7 +398,7 @@ export class WinsockListener implements TcpListener {
   }
 
   #acceptOnce(
-    port: IocpPort,
+    port: OverlappedStarter,
     action: string,
     signal: AbortSignal | undefined,
   ): Promise<WinsockConn | typeof RETRY> {
@@ -451,8 +464,8 @@ export class WinsockListener implements TcpListener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    announceClose(this.#fd); // first: what is in flight on it is cancelled as a close
     this.#ws.closesocket(this.#socket);
-    forgetClosedHandle(this.#socket);
     releaseKernel32();
     releaseWs2_32();
   }
@@ -471,7 +484,7 @@ export class WinsockListener implements TcpListener {
  * @returns the connection
  */
 export function acceptWinsock(
-  port: IocpPort,
+  port: OverlappedStarter,
   listener: TcpListener,
   options: CancelOptions | undefined,
 ): Promise<TcpConn> {
@@ -498,7 +511,7 @@ export function acceptWinsock(
  * @returns the connection
  */
 export async function connectWinsock(
-  port: IocpPort,
+  port: OverlappedStarter,
   target: SocketAddress,
   signal: AbortSignal | undefined,
 ): Promise<TcpConn> {

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { type CompletionPort, listenTcp, openPipe, openSocketPair } from "../mod.ts";
 import { openIoUringPort } from "../backends/linux/io_uring.ts";
 import { openEpollPort } from "../backends/linux/epoll_port.ts";
+import { posixSockets } from "../net/_posix.ts";
 import { Helper, linuxTest } from "./_util.ts";
 
 const ROUND_TRIPS = 5_000;
@@ -40,13 +41,13 @@ const URING = ioUringAllowed();
 
 /** The engines under test, by name. */
 const ENGINES: [string, () => CompletionPort, boolean][] = [
-  ["io_uring", () => openIoUringPort(), URING],
+  ["io_uring", () => openIoUringPort({ sockets: posixSockets }), URING],
   [
     "io_uring without deferred completion work",
-    () => openIoUringPort({ deferTaskrun: false }),
+    () => openIoUringPort({ deferTaskrun: false, sockets: posixSockets }),
     URING,
   ],
-  ["epoll", () => openEpollPort(), true],
+  ["epoll", () => openEpollPort(posixSockets), true],
 ];
 
 /** Two fds of this thread (`read`, `write`) and two of the peer's, joined in a loop. */

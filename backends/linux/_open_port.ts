@@ -8,6 +8,7 @@
 
 import { openEpollPort } from "./epoll_port.ts";
 import { openIoUringPort } from "./io_uring.ts";
+import type { PosixSockets } from "../_port_sockets.ts";
 import { errnoName } from "../../ffi/errors.ts";
 import { EACCES, ENOMEM, ENOSYS, EPERM } from "../../ffi/libc.ts";
 import type { CompletionPort } from "../../types/completion_port.ts";
@@ -61,10 +62,12 @@ export function probeIoUring(): IoUringSupport {
   }
 }
 
-/** Test hooks of {@linkcode openLinuxPort}. */
+/** Options of {@linkcode openLinuxPort}. */
 export interface LinuxPortHooks {
-  /** Makes io_uring_setup fail with this errno, as a refusing kernel would. */
+  /** Makes io_uring_setup fail with this errno, as a refusing kernel would (tests). */
   setupErrno?: number;
+  /** The socket layer, for accept and connect. */
+  sockets?: PosixSockets;
 }
 
 /**
@@ -78,11 +81,12 @@ export function openLinuxPort(
   backend: "io_uring" | "epoll" | undefined,
   hooks: LinuxPortHooks = {},
 ): CompletionPort {
-  if (backend === "epoll") return openEpollPort();
+  const { setupErrno, sockets } = hooks;
+  if (backend === "epoll") return openEpollPort(sockets);
   try {
-    return openIoUringPort({ setupErrno: hooks.setupErrno });
+    return openIoUringPort({ setupErrno, sockets });
   } catch (error) {
-    if (backend === undefined && refusal(error) !== undefined) return openEpollPort();
+    if (backend === undefined && refusal(error) !== undefined) return openEpollPort(sockets);
     throw error;
   }
 }

@@ -69,11 +69,13 @@ import {
 } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
-import { unwatchCloses, watchCloses } from "../../net/_owned_fd.ts";
+import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import { osError } from "../../ffi/errors.ts";
 import { MAX_SLOT } from "../shared/_port_memory.ts";
 import {
   acquireLibc,
+  AF_INET,
+  AF_INET6,
   EAGAIN,
   EBADF,
   EEXIST,
@@ -118,18 +120,14 @@ import {
   STAT_MODE_OFFSET,
   STAT_SIZE,
 } from "../../ffi/libc.ts";
-import { formatAddress, type SocketAddress } from "../shared/_address.ts";
-import {
-  addressOf,
-  adoptConn,
-  isPosixListener,
-  openStreamSocket,
-  sockaddrOf,
-} from "../../net/_posix.ts";
+import { type AddressFamilies, decodeSockaddr, type SocketAddress } from "../shared/_address.ts";
+import type { PortListener, PosixSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import type { CompletionPort } from "../../types/completion_port.ts";
 import { describe } from "../shared/_describe.ts";
 
+/** The address families of a TCP peer's sockaddr. */
+const INET_FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** Events one epoll_wait takes at most; a full batch is followed by another. */
 const EVENTS = 256;
 /** Full batches harvested in a row at most, before the event loop gets a turn. */
@@ -221,7 +219,7 @@ class FdState {
 /** What an accept or a connect carries. */
 interface SocketTarget {
   where: string;
-  listener?: TcpListener;
+  listener?: PortListener;
 }
 
 /** An operation of this engine: the core's slot, and the fd state it waits on. */
@@ -266,9 +264,12 @@ class EpollEngine implements Engine<EpollOp> {
   #events = new Uint8Array(EVENTS * EPOLL_EVENT_SIZE);
   #eventWords = new Uint32Array(this.#events.buffer);
   #onFdClose = (fd: number): void => this.#core.handleClosing(fd);
+  /** The socket layer, for accept and connect (undefined: this port has none). */
+  #sockets: PosixSockets | undefined;
 
-  constructor(libc: Libc) {
+  constructor(libc: Libc, sockets: PosixSockets | undefined) {
     this.#libc = libc;
+    this.#sockets = sockets;
     this.#park = new EpollPark(libc, "Cannot open completion port");
   }
 
@@ -756,7 +757,7 @@ class EpollEngine implements Engine<EpollOp> {
       case ACCEPT: {
         let conn;
         try {
-          conn = (op.target as SocketTarget).listener!.accept();
+          conn = (op.target as SocketTarget).listener!.tryAccept();
         } catch (error) {
           this.#core.failed(op, error);
           return true;
@@ -775,6 +776,15 @@ class EpollEngine implements Engine<EpollOp> {
     return this.#queued > 0;
   }
 
+  #socketKit(): PosixSockets {
+    if (this.#sockets === undefined) {
+      throw new Deno.errors.NotSupported(
+        "Cannot accept or connect: this port was opened without sockets",
+      );
+    }
+    return this.#sockets;
+  }
+
   park(): Promise<number> {
     this.#parkOut = true;
     return this.#park.park();
@@ -787,13 +797,14 @@ class EpollEngine implements Engine<EpollOp> {
   // ---------------------------------------------------------------------------
   // Sockets
 
-  accept(listener: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
-    if (!isPosixListener(listener)) {
+  accept(value: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
+    const listener = this.#socketKit().listenerOf(value);
+    if (listener === undefined) {
       throw new TypeError(
-        `Cannot accept: listener must be a TcpListener from listenTcp(), got ${describe(listener)}`,
+        `Cannot accept: listener must be a TcpListener from listenTcp(), got ${describe(value)}`,
       );
     }
-    const where = formatAddress(listener.addr);
+    const where = listener.where;
     const action = `Cannot accept on ${where}`;
     checkCancelOptions(action, options);
     if (listener.closed) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
@@ -810,8 +821,9 @@ class EpollEngine implements Engine<EpollOp> {
   connect(where: string, target: SocketAddress, signal: AbortSignal | undefined): Promise<TcpConn> {
     const action = `Cannot connect to ${where}`;
     const libc = this.#libc;
-    const fd = openStreamSocket(libc, target);
-    const sockaddr = sockaddrOf(target);
+    const sockets = this.#socketKit();
+    const fd = sockets.openStream(target);
+    const sockaddr = sockets.sockaddrOf(target);
     if (libc.connect(fd, sockaddr, sockaddr.length) === 0) {
       return Promise.resolve(this.#adopt(fd, action));
     }
@@ -841,8 +853,8 @@ class EpollEngine implements Engine<EpollOp> {
     if (e === 0) {
       storageLength[0] = SOCKADDR_STORAGE_SIZE;
       if (libc.getpeername(fd, storage, storageLength) === 0) {
-        const remote = addressOf(storage, storageLength[0]);
-        this.#core.succeeded(op, adoptConn(libc, fd, remote));
+        const remote = decodeSockaddr(storage, storageLength[0], INET_FAMILIES);
+        this.#core.succeeded(op, this.#socketKit().adoptConnected(fd, remote));
         return true;
       }
       e = errno();
@@ -873,7 +885,8 @@ class EpollEngine implements Engine<EpollOp> {
       libc.close(fd);
       throw osError(action, e);
     }
-    const conn = adoptConn(libc, fd, addressOf(storage, storageLength[0]));
+    const remote = decodeSockaddr(storage, storageLength[0], INET_FAMILIES);
+    const conn = this.#socketKit().adoptConnected(fd, remote);
     this.#took(fd);
     return conn;
   }
@@ -940,8 +953,8 @@ class EpollEngine implements Engine<EpollOp> {
  * @internal
  */
 export class EpollPort extends PortCore<EpollOp> {
-  constructor(libc: Libc) {
-    const engine = new EpollEngine(libc);
+  constructor(libc: Libc, sockets?: PosixSockets) {
+    const engine = new EpollEngine(libc, sockets);
     super(engine);
     engine.attach(this);
   }
@@ -951,15 +964,16 @@ export class EpollPort extends PortCore<EpollOp> {
  * Opens a CompletionPort that performs operations when their fds turn
  * ready (epoll), and files by pread/pwrite.
  *
+ * @param sockets the socket layer, for accept and connect (none: they throw NotSupported)
  * @returns the port; close it when done
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  * @throws {Error} with `code` `"EMFILE"` when the process has no fd left
  * @internal
  */
-export function openEpollPort(): CompletionPort {
+export function openEpollPort(sockets?: PosixSockets): CompletionPort {
   const libc = acquireLibc();
   try {
-    return new EpollPort(libc);
+    return new EpollPort(libc, sockets);
   } catch (error) {
     releaseLibc();
     throw error;

@@ -71,7 +71,7 @@ import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { Ring, type RingStats, SubmitError } from "./_io_uring_ring.ts";
 import { openEventFd } from "./_eventfd.ts";
-import { unwatchCloses, watchCloses } from "../../net/_owned_fd.ts";
+import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import { osError } from "../../ffi/errors.ts";
 import {
   IO_URING_CURRENT_POSITION,
@@ -129,14 +129,8 @@ import {
   STAT_MODE_OFFSET,
   STAT_SIZE,
 } from "../../ffi/libc.ts";
-import { formatAddress, type SocketAddress } from "../shared/_address.ts";
-import {
-  addressOf as peerAddress,
-  adoptConn,
-  isPosixListener,
-  openStreamSocket,
-  sockaddrOf,
-} from "../../net/_posix.ts";
+import type { SocketAddress } from "../shared/_address.ts";
+import type { PortListener, PosixSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import { describe } from "../shared/_describe.ts";
 
@@ -193,6 +187,8 @@ export interface IoUringPortOptions {
    * eventfd; default `true`).
    */
   doorbell?: boolean;
+  /** The socket layer, for accept and connect (none: they throw NotSupported). */
+  sockets?: PosixSockets;
 }
 
 /**
@@ -213,6 +209,8 @@ export interface IoUringStats extends RingStats {
 /** What an accept or a connect needs until its CQE: the kernel writes or reads these. */
 interface SocketScratch {
   where: string;
+  /** accept: the listener, which wraps what is accepted. */
+  listener?: PortListener;
   /** accept: where the peer's address goes, and its length. */
   storage?: Uint8Array;
   length?: Uint32Array;
@@ -284,6 +282,8 @@ class UringEngine implements Engine<UringOp> {
   /** The keys associate() recorded. */
   #keys = new Map<number, number>();
   #onFdClose = (fd: number): void => this.#core.handleClosing(fd);
+  /** The socket layer, for accept and connect (undefined: this port has none). */
+  #sockets: PosixSockets | undefined;
   #polls = 0;
   #doorbells = 0;
   /** rw_flags of reads and writes, msg_flags of recvs and sends (RWF_NOWAIT, MSG_DONTWAIT with `nowait`). */
@@ -292,6 +292,7 @@ class UringEngine implements Engine<UringOp> {
   #closing = false;
 
   constructor(libc: Libc, options: IoUringPortOptions) {
+    this.#sockets = options.sockets;
     const action = "Cannot open completion port with io_uring";
     const { setupErrno, entries = DEFAULT_ENTRIES } = options;
     if (!Number.isInteger(entries) || entries < 1 || entries > MAX_ENTRIES) {
@@ -622,7 +623,7 @@ class UringEngine implements Engine<UringOp> {
     const { storage, length } = op.target as SocketScratch;
     let conn;
     try {
-      conn = adoptConn(this.#libc, fd, peerAddress(storage!, length![0]));
+      conn = (op.target as SocketScratch).listener!.adoptAccepted(fd, storage!, length![0]);
     } catch (error) {
       this.#libc.close(fd);
       return this.#core.failed(op, error);
@@ -634,7 +635,7 @@ class UringEngine implements Engine<UringOp> {
 
   #connected(op: UringOp): void {
     const fd = op.handle;
-    const conn = adoptConn(this.#libc, fd, (op.target as SocketScratch).remote!);
+    const conn = this.#socketKit().adoptConnected(fd, (op.target as SocketScratch).remote!);
     this.#fdTypes[fd] = SOCKET;
     this.#core.succeeded(op, conn);
   }
@@ -642,6 +643,15 @@ class UringEngine implements Engine<UringOp> {
   cancel(op: UringOp): void {
     if (this.#closing) return;
     this.#pushCancel(op);
+  }
+
+  #socketKit(): PosixSockets {
+    if (this.#sockets === undefined) {
+      throw new Deno.errors.NotSupported(
+        "Cannot accept or connect: this port was opened without sockets",
+      );
+    }
+    return this.#sockets;
   }
 
   // ---------------------------------------------------------------------------
@@ -779,15 +789,16 @@ class UringEngine implements Engine<UringOp> {
   // ---------------------------------------------------------------------------
   // Sockets
 
-  accept(listener: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
+  accept(value: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
     let action = "Cannot accept";
-    if (!isPosixListener(listener)) {
+    const listener = this.#socketKit().listenerOf(value);
+    if (listener === undefined) {
       throw new TypeError(
-        `${action}: listener must be a TcpListener from listenTcp(), got ${describe(listener)}`,
+        `${action}: listener must be a TcpListener from listenTcp(), got ${describe(value)}`,
       );
     }
     checkCancelOptions(action, options);
-    const where = formatAddress(listener.addr);
+    const where = listener.where;
     action = `Cannot accept on ${where}`;
     const fd = listener.fd;
     if (fd < 0) throw new Deno.errors.BadResource(`${action}: the listener is closed`);
@@ -797,6 +808,7 @@ class UringEngine implements Engine<UringOp> {
     const memory = op.memory = this.#core.memory.take(SOCKADDR_STORAGE_SIZE + LENGTH_SIZE);
     const scratch: SocketScratch = {
       where,
+      listener,
       storage: memory.bytes.subarray(0, SOCKADDR_STORAGE_SIZE),
       length: new Uint32Array(
         memory.bytes.buffer,
@@ -816,13 +828,14 @@ class UringEngine implements Engine<UringOp> {
   }
 
   connect(where: string, target: SocketAddress, signal: AbortSignal | undefined): Promise<TcpConn> {
-    const fd = openStreamSocket(this.#libc, target);
+    const sockets = this.#socketKit();
+    const fd = sockets.openStream(target);
     let op;
     try {
       this.#forgetBell(fd);
       op = this.#core.allocateOp(CONNECT, fd, SOCKET);
       // The address the kernel reads: port memory.
-      const sockaddr = sockaddrOf(target);
+      const sockaddr = sockets.sockaddrOf(target);
       const memory = op.memory = this.#core.memory.take(sockaddr.length);
       memory.bytes.set(sockaddr);
       const scratch: SocketScratch = {

@@ -18,9 +18,9 @@
  *   the engine's own marker OVERLAPPED only ends a park.
  * - A handle is associated with the port (key 0) on its first operation;
  *   `associate()` always asks the kernel (handle values are reused at
- *   once). Closing one of this module's handles or sockets cancels what is
- *   in flight on it and makes every port forget it
- *   ({@linkcode forgetClosedHandle}).
+ *   once). Closing one of this module's handles or sockets (announced on the
+ *   close hook) cancels what is in flight on it and makes every port forget
+ *   it.
  *
  * @module
  */
@@ -69,8 +69,9 @@ import {
   WSABUF_SIZE,
 } from "../../ffi/ws2_32.ts";
 import type { SocketAddress } from "../shared/_address.ts";
+import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
+import type { Cancelled, OverlappedStarter, WinsockSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
-import { acceptWinsock, connectWinsock, winsockStream } from "../../net/_winsock.ts";
 import { describe } from "../shared/_describe.ts";
 
 /** Entries one dequeue takes at most. */
@@ -91,9 +92,6 @@ interface HandleInfo {
   /** FILE_TYPE_DISK handles are seekable: an offset is required. */
   seekable: boolean;
 }
-
-/** How an operation was cancelled by the port, as the socket code's `finish` is told. */
-export type Cancelled = "signal" | "close" | undefined;
 
 /** A number for a pointer (user-space addresses fit in 53 bits). */
 function addressOf(pointer: Deno.PointerValue): number {
@@ -157,24 +155,6 @@ class IocpOp extends Operation {
   }
 }
 
-/**
- * The open ports, so that a handle this module closes is forgotten by every
- * port that associated it: Windows hands its value out again at once.
- */
-const openPorts = new Set<IocpPort>();
-
-/**
- * Tells every open port that `handle` is about to be closed: what is in
- * flight on it is cancelled (it rejects with `Interrupted` once back), and
- * the association is forgotten.
- *
- * @internal
- */
-export function forgetClosedHandle(handle: Deno.PointerValue): void {
-  const address = addressOf(handle);
-  for (const port of openPorts) port.handleClosing(address);
-}
-
 /** The kernel side of the IOCP CompletionPort. */
 class IocpEngine implements Engine<IocpOp> {
   readonly backend = "iocp";
@@ -196,8 +176,11 @@ class IocpEngine implements Engine<IocpOp> {
   #markerAddress: number;
   #lastKey = -1;
   #lastKeyBig = 0n;
+  /** The socket code, for accept, connect and telling sockets apart (undefined: none). */
+  #sockets: WinsockSockets | undefined;
 
-  constructor(concurrency: number) {
+  constructor(concurrency: number, sockets: WinsockSockets | undefined) {
+    this.#sockets = sockets;
     this.#k32 = acquireKernel32();
     try {
       this.#ntdll = acquireNtdll();
@@ -268,11 +251,11 @@ class IocpEngine implements Engine<IocpOp> {
   }
 
   nameOf(key: number): string {
-    return winsockStream(key) !== undefined ? `socket ${key}` : `handle 0x${key.toString(16)}`;
+    return this.#sockets?.isSocket(key) ? `socket ${key}` : `handle 0x${key.toString(16)}`;
   }
 
   kindOf(key: number, kind: number): number {
-    if (winsockStream(key) !== undefined) {
+    if (this.#sockets?.isSocket(key)) {
       this.#associate(actionFor(kind, this.nameOf(key)), key, 0);
       return SOCKET;
     }
@@ -458,7 +441,7 @@ class IocpEngine implements Engine<IocpOp> {
   // Sockets, closes
 
   accept(listener: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
-    return acceptWinsock(this.#core, listener, options);
+    return this.#socketKit().accept(this.#core, listener, options);
   }
 
   connect(
@@ -466,7 +449,16 @@ class IocpEngine implements Engine<IocpOp> {
     target: SocketAddress,
     signal: AbortSignal | undefined,
   ): Promise<TcpConn> {
-    return connectWinsock(this.#core, target, signal);
+    return this.#socketKit().connect(this.#core, target, signal);
+  }
+
+  #socketKit(): WinsockSockets {
+    if (this.#sockets === undefined) {
+      throw new Deno.errors.NotSupported(
+        "Cannot accept or connect: this port was opened without sockets",
+      );
+    }
+    return this.#sockets;
   }
 
   forget(key: number): void {
@@ -481,7 +473,7 @@ class IocpEngine implements Engine<IocpOp> {
     this.#k32.CloseHandle(this.#port);
     this.#byAddress.clear();
     this.#handles.clear();
-    openPorts.delete(this.#core);
+    unwatchCloses(this.#core.onHandleClose);
     if (this.#ws !== undefined) releaseWs2_32();
     releaseNtdll();
     releaseKernel32();
@@ -494,15 +486,17 @@ class IocpEngine implements Engine<IocpOp> {
  *
  * @internal
  */
-export class IocpPort extends PortCore<IocpOp> {
+export class IocpPort extends PortCore<IocpOp> implements OverlappedStarter {
   #engine: IocpEngine;
+  /** Watches the closes of this module's handles (the close hook). */
+  readonly onHandleClose = (key: number): void => this.handleClosing(key);
 
-  constructor(concurrency: number) {
-    const engine = new IocpEngine(concurrency);
+  constructor(concurrency: number, sockets?: WinsockSockets) {
+    const engine = new IocpEngine(concurrency, sockets);
     super(engine);
     this.#engine = engine;
     engine.attach(this);
-    openPorts.add(this);
+    watchCloses(this.onHandleClose);
   }
 
   /**
