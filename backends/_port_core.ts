@@ -11,19 +11,9 @@
  * - **Arguments** of `read()`/`write()` (the buffer, the offset rule, the
  *   signal) are checked here, before any syscall; the engine only says what
  *   a handle is.
- * - **The slot table**: operations in flight live in reused slots, each
- *   tagged with a generation, so that a late completion of a slot reused
- *   since is dropped. A slot is the operation's abort listener (no closure
- *   per operation), and keeps its buffer referenced until its completion has
- *   come back, also after a cancellation.
- * - **Outcomes**: a read of 0 bytes is the end of the stream (`null`); a
- *   stream write takes all its bytes (the engine is asked for the rest); a
- *   file write may be short. A cancelled operation rejects with the
- *   signal's reason, or `Interrupted` when the port or its handle was
- *   closed; but one that moved bytes before its cancellation took effect
- *   resolves with them: a read with what it read, a write aborted after
- *   part of its bytes went out with the bytes written (never reported as not
- *   sent).
+ * - **Operations in flight and their outcomes** (the slot table, port
+ *   memory, the end of a stream, partial writes, cancellation) live in the
+ *   base class, `_port_slots.ts`.
  * - **Posted packets**, `get()` and `wait()`: timeouts (never early),
  *   abort, `Busy`, close.
  * - **The pump**: one thread at most is parked, and only while an operation
@@ -36,9 +26,6 @@
  *   it alone settles only once that thread has come back, so that a
  *   synchronous `close()` right after it leaves nothing for Deno's
  *   sanitizers.
- * - **Starvation**: after ~5 ms of operations started without the event
- *   loop turning, the next ones wait for one turn, so that timers and other
- *   I/O still run under constant readiness.
  * - **close()** cancels what is in flight; the engine is closed (its kernel
  *   objects released) only once no thread is parked and every operation has
  *   come back; `[Symbol.asyncDispose]` awaits that.
@@ -59,9 +46,8 @@ import {
   checkPost,
   checkWaitOptions,
 } from "./_port_checks.ts";
-import { MAX_SLOT, PortMemory, type Slot } from "./shared/_port_memory.ts";
 import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "../types/net.ts";
-import { formatAddress, type SocketAddress } from "./shared/_address.ts";
+import { formatAddress } from "./shared/_address.ts";
 import { describe } from "./shared/_describe.ts";
 import type {
   Completion,
@@ -72,44 +58,16 @@ import type {
 } from "../types/completion_port.ts";
 import { normalizeTimeout } from "./shared/_timeouts.ts";
 import type { WaitOptions } from "../types/selector.ts";
-
-/** Operation kinds (`Operation.kind`); 0 is a free slot. */
-export const FREE = 0;
-export const READ = 1;
-export const WRITE = 2;
-export const ACCEPT = 3;
-export const CONNECT = 4;
-/** An engine's own kind of operation (an overlapped call of a socket), settled by its `finish`. */
-export const CALL = 5;
-/** A posted packet travelling through the kernel (a NOP): not an operation in flight. */
-export const POST = 6;
-/** Not an operation: what `associate()` does, for the messages of `Engine.handleOf()`. */
-export const ASSOCIATE = 7;
-
-/**
- * The start of the message of a read, a write or an associate on the handle
- * named `name`: "Cannot read from fd 7". Built only when something fails.
- *
- * @internal
- */
-export function actionFor(kind: number, name: string): string {
-  return kind === READ
-    ? `Cannot read from ${name}`
-    : kind === WRITE
-    ? `Cannot write to ${name}`
-    : `Cannot associate ${name} with the completion port`;
-}
-
-/** What a handle is (`Operation.handleKind`). */
-export const FILE = 1; // seekable: an offset is required
-export const SOCKET = 2; // a connected socket
-export const STREAM = 3; // a pipe, a FIFO, a character device, an eventfd…
-
-/** Why an operation is being cancelled (`Operation.cancelled`). */
-export const NOT_CANCELLED = 0;
-export const BY_SIGNAL = 1;
-export const BY_CLOSE = 2;
-export const BY_HANDLE_CLOSE = 3;
+import {
+  actionFor,
+  ASSOCIATE,
+  type Engine,
+  FILE,
+  type Operation,
+  READ,
+  WRITE,
+} from "./_port_engine.ts";
+import { PortSlots } from "./_port_slots.ts";
 
 /**
  * After completions within SPIN_WINDOW_MS, the pump looks again on the next
@@ -117,165 +75,10 @@ export const BY_HANDLE_CLOSE = 3;
  */
 const SPIN_WINDOW_MS = 1;
 const SPIN_MS = 0.05;
-/** After this long of operations started without a turn of the event loop, yield. */
-const STARVATION_MS = 5;
-/** Operations started between two looks at the clock. */
-const CLOCK_EVERY = 64;
 /** The longest timer one setTimeout takes; longer waits re-arm it. */
 const MAX_TIMER_MS = 0x7fffffff;
 /** The largest offset (off_t is signed 64-bit). */
 const MAX_OFFSET = (1n << 63n) - 1n;
-/** The largest allocation of port memory: 1 GiB. */
-const MAX_ALLOCATION = 1024 * 1024 * 1024;
-
-function noop(): void {}
-
-/**
- * One slot of the table: an operation from its start to its outcome. Slots
- * are reused; engines extend the class with what their kernel needs.
- */
-export class Operation {
-  /** Its index in the table. */
-  readonly slot: number;
-  readonly #core: PortCore;
-  /** Tags the kernel's copy (io_uring user_data): a completion of an older use is dropped. */
-  gen = 0;
-  /** READ, WRITE, ACCEPT, CONNECT, CALL or POST; FREE when the slot is free. */
-  kind = FREE;
-  /** The fd, or the HANDLE's address. */
-  handle = -1;
-  /** FILE, SOCKET or STREAM. */
-  handleKind = 0;
-  /** The bytes of a read or write: referenced until the outcome, whatever happens. */
-  buffer: Uint8Array | undefined = undefined;
-  /** The bytes asked for (capped at what one call moves). */
-  length = 0;
-  /** Bytes moved so far: a stream write continues until all are. */
-  done = 0;
-  /**
-   * With an engine whose kernel works on its own (`ownsMemory`): the port
-   * memory this step reads into or writes from — a slot lent for it (a
-   * bounce buffer), or the caller's own port memory (`allocate()`) — its
-   * address, and the bytes of this step.
-   */
-  memory: Slot | undefined = undefined;
-  /** Whether `buffer` is the caller's port memory itself (no copy). */
-  zeroCopy = false;
-  address = 0;
-  step = 0;
-  /** Where in a file (FILE only): a safe integer, or a bigint above 2^53. */
-  offset: number | bigint = 0;
-  /** NOT_CANCELLED, or why a cancellation was asked for. */
-  cancelled = NOT_CANCELLED;
-  signal: AbortSignal | undefined = undefined;
-  /** What an accept or connect needs (the listener, the address…); an engine's own state. */
-  target: unknown = undefined;
-  // deno-lint-ignore no-explicit-any
-  resolve: (value: any) => void = noop;
-  reject: (reason: unknown) => void = noop;
-
-  /**
-   * @param slot its index in the table
-   * @param core the core whose abort handling it calls
-   */
-  constructor(slot: number, core: PortCore) {
-    this.slot = slot;
-    this.#core = core;
-  }
-
-  /** The abort listener of its signal: the slot itself, so that no closure is made. */
-  handleEvent(): void {
-    this.#core.abort(this);
-  }
-
-  /** Forgets the engine's own state of the use that ended (subclasses extend it). */
-  reset(): void {}
-}
-
-/**
- * What an engine does for the core: the kernel calls and nothing else.
- * Every outcome goes back through the core's `transferred()`,
- * `succeeded()`, `cancelled()` or `failed()` — synchronously from `start()`
- * or `cancel()` when the kernel answers at once, else from `harvest()`.
- */
-export interface Engine<O extends Operation = Operation> {
-  /** The engine's name, as `CompletionPort.backend`. */
-  readonly backend: CompletionBackend;
-  /**
-   * Whether a pending `wait()` needs a parked thread although no operation
-   * is in flight: packets can come from outside the core (IOCP: other
-   * threads, the caller's own OVERLAPPED operations).
-   */
-  readonly parksForWait: boolean;
-  /** Most bytes one read or write asks for. */
-  readonly maxIo: number;
-  /**
-   * Whether the kernel reads and writes an operation's memory on its own,
-   * after the call that started it has returned (io_uring, IOCP): the core
-   * then hands it only port memory (`Operation.memory`, `address`, `step`),
-   * never a caller's ordinary buffer. Otherwise (epoll) the engine calls
-   * the kernel with the caller's buffer on this thread, and checks it is
-   * still attached before each call.
-   */
-  readonly ownsMemory: boolean;
-  /** Makes the object of a new slot. */
-  operation(slot: number, core: PortCore<O>): O;
-  /**
-   * The number that names `handle` (an fd, or a HANDLE's address), or a
-   * TypeError, before any syscall; `kind` (READ, WRITE or ASSOCIATE) is
-   * the call, for the message ({@linkcode actionFor}).
-   */
-  handleOf(handle: unknown, kind: number): number;
-  /** How the handle `key` is named in messages: "fd 7", "handle 0x1c". */
-  nameOf(key: number): string;
-  /**
-   * FILE, SOCKET or STREAM: what the handle `key` is, asked of the kernel
-   * the first time (`BadResource` for a closed one, and for the engine's
-   * own handles); `kind` is the call, for the message. With `again`, what
-   * was learnt before is asked again (an offset rule broken may mean the
-   * number names another file now).
-   */
-  kindOf(key: number, kind: number, again?: boolean): number;
-  /** Associates the handle `key` with the packet key `packetKey` (both checked). */
-  associate(key: number, packetKey: number): void;
-  /** Starts `op` (or its next step: the rest of a stream write). */
-  start(op: O): void;
-  /** Asks the kernel to cancel `op` (`op.cancelled` says why); its outcome comes later or at once. */
-  cancel(op: O): void;
-  /**
-   * Reaps completions, waiting at most `timeoutMs` (0: not at all; -1:
-   * without limit, only when nothing is in flight); returns how many things
-   * it found (outcomes, packets, or signs that some are on their way).
-   */
-  harvest(timeoutMs: number): number;
-  /** Whether something in flight will only be noticed through a parked thread. */
-  needsPark(): boolean;
-  /**
-   * Parks a thread until something may be ready or `unpark()`; `undefined`
-   * when it found work while getting ready to park (nothing was parked).
-   */
-  park(): Promise<unknown> | undefined;
-  /** Ends a parked call. */
-  unpark(): void;
-  /**
-   * Queues a posted packet through the kernel; false when the engine has no
-   * such path (the core queues it then).
-   */
-  post(key: number, bytes: number, overlapped: Deno.PointerValue): boolean;
-  /**
-   * Starts an accept on `listener`, or throws: the engine checks the
-   * listener, then its options with the core's `checkStart()`.
-   */
-  accept(listener: TcpListener, options: CancelOptions | undefined): Promise<TcpConn>;
-  /** Starts a connect to `target` (formatted as `where`; options checked), or throws. */
-  connect(where: string, target: SocketAddress, signal: AbortSignal | undefined): Promise<TcpConn>;
-  /** One of this module's handles is about to be closed: forget what is known of it. */
-  forget(key: number): void;
-  /** Whether the engine still holds work the core cannot see (a file call on a worker thread). */
-  busy(): boolean;
-  /** Releases every kernel object; called once, with nothing parked and nothing in flight. */
-  close(): void;
-}
 
 /** A pending `wait()`. */
 interface Waiter {
@@ -300,17 +103,10 @@ export interface CoreStats {
  *
  * @internal
  */
-export class PortCore<O extends Operation = Operation> implements CompletionPort {
-  readonly #engine: Engine<O>;
-  #closed = false;
-  #released = false;
+export class PortCore<O extends Operation = Operation> extends PortSlots<O>
+  implements CompletionPort {
   #whenReleased: Promise<void>;
   #onReleased!: () => void;
-  #ops: O[] = [];
-  #freeSlots: number[] = [];
-  #gen = 0;
-  /** Operations (posts aside) between their start and their outcome. */
-  #inflight = 0;
   /** Packets not yet returned. */
   #queue: Completion[] = [];
   #waiter: Waiter | undefined;
@@ -321,39 +117,17 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   #parked = false;
   /** When completions last came. */
   #lastReady = -Infinity;
-  /** Operations started since the event loop last turned, and when the first of them was. */
-  #streak = 0;
-  #streakStart = 0;
-  /** Operations held back until the next turn of the event loop. */
-  #deferred: O[] = [];
-  #resumeScheduled = false;
-  #resume = (): void => this.#runDeferred();
   #stats: CoreStats = { parks: 0 };
-  #memory = new PortMemory();
-  // A shared executor: no closure per operation.
-  // deno-lint-ignore no-explicit-any
-  #nextResolve: (value: any) => void = noop;
-  #nextReject: (reason: unknown) => void = noop;
-  // deno-lint-ignore no-explicit-any
-  #executor = (resolve: (value: any) => void, reject: (reason: unknown) => void) => {
-    this.#nextResolve = resolve;
-    this.#nextReject = reject;
-  };
-
   /**
    * @param engine the kernel side; the core closes it once released
    */
   constructor(engine: Engine<O>) {
-    this.#engine = engine;
+    super(engine);
     this.#whenReleased = new Promise((resolve) => this.#onReleased = resolve);
   }
 
   get backend(): CompletionBackend {
-    return this.#engine.backend;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    return this.engine.backend;
   }
 
   /**
@@ -366,106 +140,12 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   }
 
   /**
-   * Operations in flight (posts aside).
-   *
-   * @internal
-   */
-  get inflight(): number {
-    return this.#inflight;
-  }
-
-  /**
    * Whether a thread is parked right now.
    *
    * @internal
    */
   get parked(): boolean {
     return this.#parked;
-  }
-
-  #checkOpen(action: string): void {
-    if (this.#closed) {
-      throw new Deno.errors.BadResource(`${action}: the completion port is closed`);
-    }
-  }
-
-  // ---------------------------------------------------------------------------
-  // The slot table
-
-  /**
-   * A free slot for an operation of `kind` on `handle`.
-   *
-   * @internal
-   */
-  allocateOp(kind: number, handle = -1, handleKind = 0): O {
-    const slot = this.#freeSlots.pop();
-    let op: O;
-    if (slot === undefined) {
-      op = this.#engine.operation(this.#ops.length, this);
-      this.#ops.push(op);
-    } else {
-      op = this.#ops[slot];
-    }
-    this.#gen = this.#gen === 0x7fffffff ? 1 : this.#gen + 1;
-    op.gen = this.#gen;
-    op.kind = kind;
-    op.handle = handle;
-    op.handleKind = handleKind;
-    if (kind !== POST) this.#inflight++;
-    return op;
-  }
-
-  /**
-   * Gives a slot back: its buffer and everything else it referenced go.
-   *
-   * @internal
-   */
-  free(op: O): void {
-    if (op.kind === FREE) return;
-    if (op.kind !== POST) this.#inflight--;
-    if (op.signal !== undefined) op.signal.removeEventListener("abort", op);
-    op.kind = FREE;
-    op.gen = 0;
-    op.handle = -1;
-    op.buffer = undefined;
-    op.target = undefined;
-    op.signal = undefined;
-    op.resolve = noop;
-    op.reject = noop;
-    op.cancelled = NOT_CANCELLED;
-    op.done = 0;
-    op.length = 0;
-    op.offset = 0;
-    if (op.memory !== undefined) {
-      this.#memory.give(op.memory);
-      op.memory = undefined;
-    }
-    op.zeroCopy = false;
-    op.address = 0;
-    op.step = 0;
-    op.reset();
-    this.#freeSlots.push(op.slot);
-  }
-
-  /**
-   * The operation in `slot` if it is still the use tagged `gen`, else
-   * undefined (a completion of a slot reused since).
-   *
-   * @internal
-   */
-  current(slot: number, gen: number): O | undefined {
-    const op = this.#ops[slot];
-    return op !== undefined && op.gen === gen && op.kind !== FREE ? op : undefined;
-  }
-
-  /**
-   * Every slot in use (for an engine that must visit them: a close, a
-   * handle's close).
-   *
-   * @internal
-   */
-  inUse(): O[] {
-    return this.#ops.filter((op) => op.kind !== FREE);
   }
 
   /**
@@ -479,251 +159,12 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     this.#afterWork();
   }
 
-  /**
-   * Makes the promise of an allocated operation and starts it (now, or
-   * after a turn of the event loop if the loop has not turned for a
-   * while). On a synchronous failure the slot is freed and the promise
-   * rejects.
-   *
-   * @internal
-   */
-  launch<R>(op: O, signal: AbortSignal | undefined): Promise<R> {
-    const promise = new Promise<R>(this.#executor);
-    op.resolve = this.#nextResolve;
-    op.reject = this.#nextReject;
-    if (signal !== undefined) {
-      op.signal = signal;
-      signal.addEventListener("abort", op);
-    }
-    if (this.#mayRunNow()) this.#start(op);
-    else this.#defer(op);
-    return promise;
-  }
-
-  #start(op: O): void {
-    this.#step(op);
+  protected afterWork(): void {
     this.#afterWork();
   }
 
-  /** Starts an operation's next step, with its memory ready; a failure fails it. */
-  #step(op: O): void {
-    try {
-      if (this.#engine.ownsMemory && (op.kind === READ || op.kind === WRITE)) {
-        if (!this.#prepare(op)) return;
-      }
-      this.#engine.start(op);
-    } catch (error) {
-      if (op.kind !== FREE) this.failed(op, error);
-    }
-  }
-
-  /**
-   * Readies the port memory of a read's or write's next step: the caller's
-   * own port memory as it is, else a slot (a write's bytes copied in).
-   * Returns false when the caller's buffer was detached (the operation has
-   * failed then).
-   */
-  #prepare(op: O): boolean {
-    const buffer = op.buffer!;
-    if (op.memory === undefined) {
-      const own = this.#memory.use(buffer);
-      if (own !== undefined) {
-        op.memory = own;
-        op.zeroCopy = true;
-      }
-    }
-    const left = op.length - op.done;
-    if (op.zeroCopy) {
-      const slot = op.memory!;
-      op.address = slot.address + (buffer.byteOffset - slot.bytes.byteOffset) + op.done;
-      op.step = left;
-      return true;
-    }
-    if ((buffer.buffer as ArrayBuffer).detached) {
-      this.#detached(op, 0);
-      return false;
-    }
-    const step = left < MAX_SLOT ? left : MAX_SLOT;
-    let slot = op.memory;
-    if (slot === undefined || slot.capacity < step) {
-      if (slot !== undefined) this.#memory.give(slot);
-      slot = op.memory = this.#memory.take(step);
-    }
-    if (op.kind === WRITE) slot.bytes.set(buffer.subarray(op.done, op.done + step));
-    op.address = slot.address;
-    op.step = step;
-    return true;
-  }
-
-  /**
-   * Fails an operation whose buffer the caller detached while it was in
-   * flight, saying what it had moved: `n` bytes read (and lost), or the
-   * bytes written.
-   *
-   * @internal
-   */
-  detachedBuffer(op: O, n: number): void {
-    this.#detached(op, n);
-  }
-
-  #detached(op: O, n: number): void {
-    const what = op.kind === READ
-      ? `the buffer was detached while the read was in flight: ${n} bytes read and lost`
-      : `the buffer was detached while the write was in flight (${op.done} bytes written)`;
-    this.#fail(op, new TypeError(`${this.action(op)}: ${what}`));
-  }
-
-  /** Whether an operation may start now: not while a yield to the event loop is due. */
-  #mayRunNow(): boolean {
-    if (this.#resumeScheduled) return false;
-    const streak = ++this.#streak;
-    if (streak === 1) {
-      this.#streakStart = performance.now();
-    } else if (
-      streak % CLOCK_EVERY === 0 && performance.now() - this.#streakStart >= STARVATION_MS
-    ) {
-      return false;
-    }
-    return true;
-  }
-
-  #defer(op: O): void {
-    this.#deferred.push(op);
-    if (!this.#resumeScheduled) {
-      this.#resumeScheduled = true;
-      setImmediate(this.#resume);
-    }
-  }
-
-  /** After a turn of the event loop: starts the operations held back. */
-  #runDeferred(): void {
-    this.#resumeScheduled = false;
-    this.#streak = 0;
-    const deferred = this.#deferred;
-    this.#deferred = [];
-    for (const op of deferred) {
-      if (op.kind === FREE) continue; // settled meanwhile (aborted, closed)
-      if (op.cancelled !== NOT_CANCELLED) {
-        this.cancelled(op);
-        continue;
-      }
-      this.#start(op);
-    }
-    if (this.#closed) this.#release();
-  }
-
-  // ---------------------------------------------------------------------------
-  // Outcomes, reported by the engine
-
-  /**
-   * One step of a read or write moved `n` bytes (0: a read's end of
-   * stream, or a write that moved nothing).
-   *
-   * @internal
-   */
-  transferred(op: O, n: number): void {
-    if (op.kind === READ) {
-      // Out of a slot into the caller's buffer, if it is still there.
-      if (op.memory !== undefined && !op.zeroCopy) {
-        const buffer = op.buffer!;
-        if ((buffer.buffer as ArrayBuffer).detached) return this.#detached(op, n);
-        if (n > 0) buffer.set(op.memory.bytes.subarray(0, n), op.done);
-      }
-      const done = op.done += n;
-      // A file read in steps (a slot at a time) goes on until it is short or full.
-      if (
-        op.handleKind === FILE && n > 0 && n === op.step && done < op.length &&
-        op.cancelled === NOT_CANCELLED
-      ) {
-        return this.#step(op);
-      }
-      this.#settle(op, done > 0 ? done : null);
-      return;
-    }
-    const done = op.done += n;
-    if (op.memory !== undefined && !op.zeroCopy && (op.buffer!.buffer as ArrayBuffer).detached) {
-      return this.#detached(op, 0);
-    }
-    if (
-      done >= op.length || n === 0 || op.cancelled === BY_SIGNAL ||
-      (op.handleKind === FILE && (op.step === 0 || n < op.step))
-    ) {
-      // Done; or a file's write the kernel made short (a full disk, a limit).
-      this.#settle(op, done);
-    } else if (op.cancelled !== NOT_CANCELLED) {
-      this.#fail(op, this.#interrupted(op));
-    } else {
-      // A stream's write takes all its bytes, a file's its steps: the engine is asked for the rest.
-      this.#step(op);
-    }
-  }
-
-  /**
-   * An accept, a connect or a call produced its value.
-   *
-   * @internal
-   */
-  succeeded(op: O, value: unknown): void {
-    this.#settle(op, value);
-  }
-
-  /**
-   * The kernel says `op` was cancelled, after it moved `n` bytes (a
-   * partial write, or a read that took bytes before the cancel).
-   *
-   * @internal
-   */
-  cancelled(op: O, n = 0): void {
-    if (op.kind === READ && (n > 0 || op.done > 0)) {
-      // What it read before the cancel is the caller's.
-      if (n > 0 && op.memory !== undefined && !op.zeroCopy) {
-        if ((op.buffer!.buffer as ArrayBuffer).detached) return this.#detached(op, n);
-        op.buffer!.set(op.memory.bytes.subarray(0, n), op.done);
-      }
-      return this.#settle(op, op.done + n);
-    }
-    op.done += n;
-    if (op.kind === WRITE && op.done > 0 && op.cancelled === BY_SIGNAL) {
-      return this.#settle(op, op.done); // bytes that went out are never reported as not sent
-    }
-    if (op.cancelled === BY_SIGNAL) return this.#fail(op, op.signal!.reason);
-    this.#fail(op, this.#interrupted(op));
-  }
-
-  /**
-   * `op` failed with `error`. Once its port or handle is being closed, any
-   * failure is an interruption; a write aborted after part of its bytes
-   * went out resolves with them.
-   *
-   * @internal
-   */
-  failed(op: O, error: unknown): void {
-    const cancelled = op.cancelled;
-    if (cancelled === BY_SIGNAL && op.kind === WRITE && op.done > 0) {
-      return this.#settle(op, op.done);
-    }
-    if (cancelled === BY_CLOSE || cancelled === BY_HANDLE_CLOSE) {
-      return this.#fail(op, this.#interrupted(op));
-    }
-    this.#fail(op, error);
-  }
-
-  /**
-   * Settles `op` with what `outcome()` returns, or rejects it with what it
-   * throws; the slot is given back first, so that what `outcome()` does
-   * (closing a socket that failed to connect) no longer touches it.
-   *
-   * @internal
-   */
-  settleWith(op: O, outcome: () => unknown): void {
-    const { resolve, reject } = op;
-    this.free(op);
-    try {
-      resolve(outcome());
-    } catch (reason) {
-      reject(reason);
-    }
-    if (this.#closed) this.#release();
+  protected releaseIfDone(): void {
+    this.#release();
   }
 
   /**
@@ -732,124 +173,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
    * @internal
    */
   packet(key: number, bytes: number, error: number, overlapped: Deno.PointerValue): void {
-    if (!this.#closed) this.#queue.push({ key, bytes, error, overlapped });
-  }
-
-  #settle(op: O, value: unknown): void {
-    const resolve = op.resolve;
-    this.free(op);
-    resolve(value);
-    if (this.#closed) this.#release();
-  }
-
-  #fail(op: O, reason: unknown): void {
-    const reject = op.reject;
-    this.free(op);
-    reject(reason);
-    if (this.#closed) this.#release();
-  }
-
-  /**
-   * What an operation was doing, as the start of its messages: "Cannot read
-   * from fd 7".
-   *
-   * @internal
-   */
-  action(op: O): string {
-    switch (op.kind) {
-      case READ:
-        return `Cannot read from ${this.#engine.nameOf(op.handle)}`;
-      case WRITE:
-        return `Cannot write to ${this.#engine.nameOf(op.handle)}`;
-      case ACCEPT:
-        return `Cannot accept on ${(op.target as { where: string }).where}`;
-      case CONNECT:
-        return `Cannot connect to ${(op.target as { where: string }).where}`;
-      default:
-        return (op.target as { action: string }).action;
-    }
-  }
-
-  #interrupted(op: O): Error {
-    const why = op.cancelled === BY_CLOSE
-      ? "the completion port was closed"
-      : op.handleKind === SOCKET || op.kind === ACCEPT || op.kind === CONNECT
-      ? "the socket was closed"
-      : "the fd was closed";
-    return new Deno.errors.Interrupted(`${this.action(op)}: ${why}`);
-  }
-
-  /** A signal aborted an operation: the engine is asked to cancel it; its outcome says how it ended. */
-  abort(op: O): void {
-    if (op.kind === FREE || op.kind === POST || op.cancelled !== NOT_CANCELLED) return;
-    op.cancelled = BY_SIGNAL;
-    if (this.#deferred.includes(op)) {
-      this.#deferred.splice(this.#deferred.indexOf(op), 1);
-      this.cancelled(op);
-      return;
-    }
-    try {
-      this.#engine.cancel(op);
-    } catch {
-      // The engine could not ask: the operation's own outcome still comes.
-    }
-    this.#afterWork();
-  }
-
-  /**
-   * One of this module's handles (`key`) is about to be closed: what is in
-   * flight on it is cancelled (it rejects with `Interrupted` once back),
-   * and the engine forgets what it knew of it.
-   *
-   * @internal
-   */
-  handleClosing(key: number): void {
-    if (this.#released) return;
-    if (this.#inflight > 0) {
-      for (const op of this.#ops) {
-        if (op.kind === FREE || op.kind === POST || op.handle !== key) continue;
-        if (op.cancelled !== NOT_CANCELLED) continue;
-        op.cancelled = BY_HANDLE_CLOSE;
-        const at = this.#deferred.indexOf(op);
-        if (at >= 0) {
-          this.#deferred.splice(at, 1);
-          this.cancelled(op);
-          continue;
-        }
-        try {
-          this.#engine.cancel(op);
-        } catch {
-          // Its own outcome still comes.
-        }
-      }
-    }
-    this.#engine.forget(key);
-    this.#afterWork();
-  }
-
-  // ---------------------------------------------------------------------------
-  // Port memory
-
-  allocate(size: number): Uint8Array {
-    const action = "Cannot allocate port memory";
-    if (
-      typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 || size > MAX_ALLOCATION
-    ) {
-      throw new RangeError(
-        `${action}: size must be an integer from 1 to ${MAX_ALLOCATION}, got ${describe(size)}`,
-      );
-    }
-    this.#checkOpen(action);
-    return this.#memory.allocate(size);
-  }
-
-  /**
-   * The port's memory (an engine lends slots of it for work on other threads).
-   *
-   * @internal
-   */
-  get memory(): PortMemory {
-    return this.#memory;
+    if (!this.isClosed) this.#queue.push({ key, bytes, error, overlapped });
   }
 
   // ---------------------------------------------------------------------------
@@ -865,7 +189,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
 
   /** "Cannot read from fd 7": built only when something fails. */
   #transferAction(kind: number, key: number): string {
-    return actionFor(kind, this.#engine.nameOf(key));
+    return actionFor(kind, this.engine.nameOf(key));
   }
 
   /** A read or a write. The usual arguments pass without a message being built. */
@@ -875,7 +199,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     buffer: Uint8Array,
     options: IoOptions | undefined,
   ): Promise<number | null> {
-    const engine = this.#engine;
+    const engine = this.engine;
     let op: O | undefined;
     let signal: AbortSignal | undefined;
     try {
@@ -909,7 +233,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
           );
         }
       }
-      if (this.#closed) this.#checkOpen(this.#transferAction(kind, key));
+      if (this.isClosed) this.checkOpen(this.#transferAction(kind, key));
       let handleKind = engine.kindOf(key, kind);
       if ((handleKind === FILE) !== (offset !== undefined)) {
         handleKind = engine.kindOf(key, kind, true);
@@ -943,7 +267,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn> {
     try {
       // The engine knows its listeners; it checks them, then asks checkStart().
-      return this.#engine.accept(listener, options);
+      return this.engine.accept(listener, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -954,7 +278,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
       const target = checkConnectAddress(address);
       const where = formatAddress(target);
       const signal = this.checkStart(`Cannot connect to ${where}`, options);
-      return this.#engine.connect(where, target, signal);
+      return this.engine.connect(where, target, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -968,7 +292,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
    */
   checkStart(action: string, options: unknown): AbortSignal | undefined {
     const signal = checkCancelOptions(action, options);
-    this.#checkOpen(action);
+    this.checkOpen(action);
     signal?.throwIfAborted();
     return signal;
   }
@@ -977,18 +301,18 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   // Packets
 
   associate(handle: Handle, key: number): void {
-    const checked = this.#engine.handleOf(handle, ASSOCIATE);
-    const action = actionFor(ASSOCIATE, this.#engine.nameOf(checked));
+    const checked = this.engine.handleOf(handle, ASSOCIATE);
+    const action = actionFor(ASSOCIATE, this.engine.nameOf(checked));
     checkKey(action, key);
-    this.#checkOpen(action);
-    this.#engine.associate(checked, key);
+    this.checkOpen(action);
+    this.engine.associate(checked, key);
   }
 
   post(key: number, bytes = 0, overlapped: Deno.PointerValue = null): void {
     const action = "Cannot post to the completion port";
     checkPost(action, key, bytes, overlapped);
-    this.#checkOpen(action);
-    if (this.#engine.post(key, bytes, overlapped)) return;
+    this.checkOpen(action);
+    if (this.engine.post(key, bytes, overlapped)) return;
     this.#queue.push({ key, bytes, error: 0, overlapped });
     // A pending wait gets the packets posted in this run of JavaScript together.
     if (this.#waiter !== undefined && !this.#delivering) {
@@ -1009,12 +333,12 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   get(timeout?: number): Completion[] {
     const action = "Cannot get from the completion port";
     const ms = normalizeTimeout(() => action, timeout);
-    this.#checkOpen(action);
+    this.checkOpen(action);
     if (this.#waiter !== undefined) {
       throw new Deno.errors.Busy(`${action}: a wait() is pending on this port`);
     }
     // A thread blocked here could not settle the operations in flight.
-    if (ms !== 0 && this.#inflight > 0) {
+    if (ms !== 0 && this.inflight > 0) {
       throw new Deno.errors.Busy(
         `${action}: operations started through the port are in flight; use wait()`,
       );
@@ -1044,7 +368,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     let signal: AbortSignal | undefined;
     try {
       ({ ms, signal } = checkWaitOptions(action, options));
-      this.#checkOpen(action);
+      this.checkOpen(action);
       if (this.#waiter !== undefined) {
         throw new Deno.errors.Busy(`${action}: another wait() is pending on this port`);
       }
@@ -1098,11 +422,11 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     this.#waiter = undefined;
     clearTimeout(waiter.timer);
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener("abort", waiter.onAbort);
-    if (this.#parked && !this.#engine.needsPark()) {
+    if (this.#parked && !this.engine.needsPark()) {
       waiter.completions = completions;
       waiter.reason = reason;
       this.#ending.push(waiter);
-      this.#engine.unpark();
+      this.engine.unpark();
       return;
     }
     if (completions !== undefined) waiter.resolve(completions);
@@ -1131,7 +455,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
 
   /** Harvests on this thread; returns what the engine found. */
   #harvest(timeoutMs: number): number {
-    const found = this.#engine.harvest(timeoutMs);
+    const found = this.engine.harvest(timeoutMs);
     if (found > 0) this.#lastReady = performance.now();
     return found;
   }
@@ -1139,25 +463,25 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   /** After work on this thread: packets to a wait, a thread parked if needed, or one sent home. */
   #afterWork(): void {
     this.#deliver();
-    if (this.#released) return;
+    if (this.isReleased) return;
     if (this.#needsPump()) {
       if (!this.#pumping) this.#pump();
     } else if (this.#parked) {
-      this.#engine.unpark(); // parked for nothing now
+      this.engine.unpark(); // parked for nothing now
     }
   }
 
   #needsPump(): boolean {
-    if (this.#released) return false;
-    if (this.#engine.needsPark()) return true;
-    return this.#waiter !== undefined && this.#engine.parksForWait;
+    if (this.isReleased) return false;
+    if (this.engine.needsPark()) return true;
+    return this.#waiter !== undefined && this.engine.parksForWait;
   }
 
   /** Parks a thread while something needs one; harvests on this thread when it is back. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
-    const engine = this.#engine;
+    const engine = this.engine;
     try {
       // The rest of this turn first: a burst of operations started in it goes
       // to the kernel together (an engine's flush is queued already).
@@ -1181,7 +505,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
         } finally {
           this.#parked = false;
         }
-        this.#streak = 0; // the event loop has turned
+        this.turned(); // the event loop has turned
         this.#harvest(0);
         this.#settleEnding();
         this.#deliver();
@@ -1193,7 +517,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
       this.#pumping = false;
       this.#parked = false;
       this.#settleEnding();
-      if (this.#closed) this.#release();
+      if (this.isClosed) this.#release();
     }
   }
 
@@ -1202,7 +526,7 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
     const end = performance.now() + SPIN_MS;
     do {
       await new Promise((resolve) => setImmediate(resolve));
-      this.#streak = 0;
+      this.turned();
       if (!this.#needsPump()) return true; // the loop ends without a park
       if (this.#harvest(0) > 0) {
         this.#deliver();
@@ -1216,29 +540,12 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   // close()
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.#queue = [];
     const waiter = this.#waiter;
     if (waiter !== undefined) this.#endWait(waiter, []);
-    const deferred = this.#deferred;
-    this.#deferred = [];
-    for (const op of deferred) {
-      if (op.kind === FREE) continue;
-      if (op.cancelled === NOT_CANCELLED) op.cancelled = BY_CLOSE;
-      this.cancelled(op);
-    }
-    if (this.#inflight > 0) {
-      for (const op of this.#ops) {
-        if (op.kind === FREE || op.kind === POST) continue;
-        if (op.cancelled === NOT_CANCELLED) op.cancelled = BY_CLOSE;
-        try {
-          this.#engine.cancel(op);
-        } catch {
-          // Its own outcome still comes.
-        }
-      }
-    }
+    this.cancelAll();
     this.#afterWork();
     this.#release();
   }
@@ -1246,16 +553,15 @@ export class PortCore<O extends Operation = Operation> implements CompletionPort
   /** Closes the engine once nothing is parked, pending or in flight. */
   #release(): void {
     if (
-      this.#released || this.#pumping || this.#inflight > 0 || this.#resumeScheduled ||
-      this.#engine.busy()
+      this.isReleased || this.#pumping || this.inflight > 0 || this.hasDeferred ||
+      this.engine.busy()
     ) {
       return;
     }
-    this.#released = true;
-    this.#ops = [];
-    this.#freeSlots = [];
-    this.#memory.release();
-    this.#engine.close();
+    this.isReleased = true;
+    this.dropSlots();
+    this.memory.release();
+    this.engine.close();
     this.#onReleased();
   }
 

@@ -51,22 +51,7 @@
  * @module
  */
 
-import {
-  ACCEPT,
-  actionFor,
-  ASSOCIATE,
-  BY_SIGNAL,
-  CONNECT,
-  type Engine,
-  FILE,
-  NOT_CANCELLED,
-  Operation,
-  PortCore,
-  READ,
-  SOCKET,
-  STREAM,
-  WRITE,
-} from "../_port_core.ts";
+import { PortCore } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
@@ -125,6 +110,21 @@ import type { PortListener, PosixSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import type { CompletionPort } from "../../types/completion_port.ts";
 import { describe } from "../shared/_describe.ts";
+import {
+  ACCEPT,
+  actionFor,
+  ASSOCIATE,
+  BY_SIGNAL,
+  CONNECT,
+  type Engine,
+  FILE,
+  NOT_CANCELLED,
+  Operation,
+  READ,
+  SOCKET,
+  STREAM,
+  WRITE,
+} from "../_port_engine.ts";
 
 /** The address families of a TCP peer's sockaddr. */
 const INET_FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };

@@ -49,24 +49,7 @@
  * @module
  */
 
-import {
-  ACCEPT,
-  actionFor,
-  ASSOCIATE,
-  BY_CLOSE,
-  BY_HANDLE_CLOSE,
-  CONNECT,
-  type Engine,
-  FILE,
-  NOT_CANCELLED,
-  Operation,
-  PortCore,
-  POST,
-  READ,
-  SOCKET,
-  STREAM,
-  WRITE,
-} from "../_port_core.ts";
+import { PortCore } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { Ring, type RingStats, SubmitError } from "./_io_uring_ring.ts";
@@ -133,6 +116,23 @@ import type { SocketAddress } from "../shared/_address.ts";
 import type { PortListener, PosixSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import { describe } from "../shared/_describe.ts";
+import {
+  ACCEPT,
+  actionFor,
+  ASSOCIATE,
+  BY_CLOSE,
+  BY_HANDLE_CLOSE,
+  CONNECT,
+  type Engine,
+  FILE,
+  NOT_CANCELLED,
+  Operation,
+  POST,
+  READ,
+  SOCKET,
+  STREAM,
+  WRITE,
+} from "../_port_engine.ts";
 
 /** SQ entries by default; the CQ holds {@linkcode CQ_FACTOR} times as many. */
 const DEFAULT_ENTRIES = 256;

@@ -25,22 +25,7 @@
  * @module
  */
 
-import {
-  actionFor,
-  ASSOCIATE,
-  BY_CLOSE,
-  BY_SIGNAL,
-  CALL,
-  type Engine,
-  FILE,
-  FREE,
-  NOT_CANCELLED,
-  Operation,
-  PortCore,
-  READ,
-  SOCKET,
-  STREAM,
-} from "../_port_core.ts";
+import { PortCore } from "../_port_core.ts";
 import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
 import { win32Error } from "../../ffi/errors.ts";
 import {
@@ -73,6 +58,21 @@ import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import type { Cancelled, OverlappedStarter, WinsockSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import { describe } from "../shared/_describe.ts";
+import {
+  actionFor,
+  ASSOCIATE,
+  BY_CLOSE,
+  BY_SIGNAL,
+  CALL,
+  type Engine,
+  FILE,
+  FREE,
+  NOT_CANCELLED,
+  Operation,
+  READ,
+  SOCKET,
+  STREAM,
+} from "../_port_engine.ts";
 
 /** Entries one dequeue takes at most. */
 const BATCH = 256;
