@@ -5,7 +5,10 @@
  * port shares (arguments, the slot table, outcomes, posted packets,
  * `get()`/`wait()`, the pump, close) is the core's
  * (`_port_core.ts`); this file only starts, retries, cancels and
- * harvests.
+ * harvests. What it knows of each fd and the fd's registration in epoll
+ * are `_epoll_fds.ts`'s; the nonblocking calls on one fd are
+ * `_epoll_calls.ts`'s. It must not know what a user sees of an outcome
+ * (the core's rules) nor what a TcpConn is (the socket layer's).
  *
  * - An operation is first tried synchronously (as mio and tokio do: on a
  *   busy socket most reads and writes succeed at once); only on EAGAIN is
@@ -54,63 +57,42 @@
 import { PortCore } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
+import {
+  EVENTS,
+  type FdState,
+  FdTable,
+  READ_CLOSED,
+  READ_READY,
+  WRITE_READY,
+} from "./_epoll_fds.ts";
+import { connectOutcome, fileOnce, peerOf, readOnce, writeOnce } from "./_epoll_calls.ts";
 import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import { osError } from "../../ffi/errors.ts";
 import { MAX_SLOT } from "../shared/_port_memory.ts";
 import {
   acquireLibc,
-  AF_INET,
-  AF_INET6,
   EAGAIN,
   EBADF,
-  EEXIST,
   EINPROGRESS,
   EINTR,
-  ENOENT,
   ENOTCONN,
   ENOTSOCK,
   EPERM,
-  EPOLL_CTL_ADD,
-  EPOLL_CTL_DEL,
-  EPOLL_CTL_MOD,
-  EPOLL_EVENT_DATA_OFFSET,
-  EPOLL_EVENT_SIZE,
-  EPOLLERR,
-  EPOLLET,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLONESHOT,
-  EPOLLOUT,
-  EPOLLRDHUP,
   errno,
   ESPIPE,
   F_GETFD,
-  F_GETFL,
-  INT_SIZE,
   ioSize,
   type Libc,
   MAX_IO,
-  MSG_DONTWAIT,
-  MSG_NOSIGNAL,
-  O_NONBLOCK,
-  PIPE_BUF,
   releaseLibc,
-  S_IFBLK,
-  S_IFMT,
-  S_IFREG,
-  S_IFSOCK,
-  SO_ERROR,
-  SOCKADDR_STORAGE_SIZE,
-  SOL_SOCKET,
-  STAT_MODE_OFFSET,
-  STAT_SIZE,
 } from "../../ffi/libc.ts";
-import { type AddressFamilies, decodeSockaddr, type SocketAddress } from "../shared/_address.ts";
+import type { SocketAddress } from "../shared/_address.ts";
 import type { PortListener, PosixSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import type { CompletionPort } from "../../types/completion_port.ts";
 import { describe } from "../shared/_describe.ts";
 import {
+  type Aborter,
   ACCEPT,
   actionFor,
   ASSOCIATE,
@@ -122,20 +104,11 @@ import {
   Operation,
   READ,
   SOCKET,
-  STREAM,
   WRITE,
 } from "../_port_engine.ts";
 
-/** The address families of a TCP peer's sockaddr. */
-const INET_FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
-/** Events one epoll_wait takes at most; a full batch is followed by another. */
-const EVENTS = 256;
 /** Full batches harvested in a row at most, before the event loop gets a turn. */
 const MAX_HARVESTS = 4;
-const STRIDE_WORDS = EPOLL_EVENT_SIZE / 4;
-/** epoll_event.data: the fd in the low word, the generation of its state in the high one. */
-const FD_WORD = EPOLL_EVENT_DATA_OFFSET / 4;
-const GEN_WORD = FD_WORD + 1;
 /**
  * File transfers of at least this many bytes go to a worker thread.
  * Measured here (page cache, 2 cores): a worker call costs ~20-45 µs more
@@ -149,72 +122,8 @@ const GEN_WORD = FD_WORD + 1;
 export const OFFLOAD_BYTES: number = 256 * 1024;
 /** fds are C ints. */
 const MAX_FD = 0x7fffffff;
-/** Read readiness: data, the end of the stream, an error. */
-const READ_READY = EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
-/** The final states of the reading side: the peer's shutdown, a hangup, an error. */
-const READ_CLOSED = EPOLLRDHUP | EPOLLERR | EPOLLHUP;
-/** Write readiness: room, an error, a hangup. */
-const WRITE_READY = EPOLLOUT | EPOLLERR | EPOLLHUP;
-const SEND_FLAGS = MSG_NOSIGNAL | MSG_DONTWAIT;
 /** The index of the interrupter in the park's poll set. */
 const INTERRUPTER = 1;
-
-// Scratch space for the calls that fill a struct (one thread runs this module instance).
-const statBuffer = new Uint8Array(STAT_SIZE);
-const statView = new DataView(statBuffer.buffer);
-const option = new Int32Array(1);
-const optionLength = new Uint32Array(1);
-const storage = new Uint8Array(SOCKADDR_STORAGE_SIZE);
-const storageLength = new Uint32Array(1);
-
-/** What the engine knows of one fd, and the operations waiting on it. */
-class FdState {
-  readonly fd: number;
-  /** Tags its epoll registration: events of an older state of the same number are dropped. */
-  readonly gen: number;
-  readonly kind: number;
-  /** A stream without O_NONBLOCK: waited for before each call, which then moves what fits. */
-  blocking: boolean;
-  /** Reads and accepts not yet done, in order. */
-  reads: EpollOp[] = [];
-  /** Writes and connects not yet done, in order. */
-  writes: EpollOp[] = [];
-  /** The epoll bits armed in the kernel (0: disarmed, or not registered). */
-  armed = 0;
-  /** Whether the fd is in the epoll set, as far as the engine knows. */
-  registered = false;
-  /** epoll cannot watch it (EPERM): its calls never block. */
-  unwatchable = false;
-  /**
-   * The last read took less than it asked for: the fd was empty then, so
-   * the next read waits for readiness instead of trying (as tokio does).
-   */
-  drained = false;
-  /**
-   * The peer's end of the stream, a hangup or an error was reported: final
-   * states, which an edge-triggered registration reports once, so reads are
-   * always tried from then on (as tokio keeps READ_CLOSED).
-   */
-  readClosed = false;
-  /**
-   * A socket the port made (connect) or took (accept): its close is always
-   * seen, so it is registered once, edge-triggered, for both directions,
-   * and never re-armed.
-   */
-  readonly edge: boolean;
-
-  constructor(fd: number, gen: number, kind: number, blocking: boolean, edge = false) {
-    this.fd = fd;
-    this.gen = gen;
-    this.kind = kind;
-    this.blocking = blocking;
-    this.edge = edge;
-  }
-
-  get idle(): boolean {
-    return this.reads.length === 0 && this.writes.length === 0;
-  }
-}
 
 /** What an accept or a connect carries. */
 interface SocketTarget {
@@ -224,7 +133,7 @@ interface SocketTarget {
 
 /** An operation of this engine: the core's slot, and the fd state it waits on. */
 class EpollOp extends Operation {
-  state: FdState | undefined = undefined;
+  state: FdState<EpollOp> | undefined = undefined;
   /** Running on a worker thread: no longer cancellable. */
   offloaded = false;
   /** Whether it waits in its fd's queue. */
@@ -251,8 +160,7 @@ class EpollEngine implements Engine<EpollOp> {
   #park: EpollPark;
   #core!: PortCore<EpollOp>;
   /** What is known of each fd, by number. */
-  #fds: (FdState | undefined)[] = [];
-  #nextGen = 1;
+  #fds: FdTable<EpollOp>;
   /** The keys of associate(): recorded, for nothing on Linux needs them. */
   #keys = new Map<number, number>();
   /** Operations in the fds' queues, waiting for readiness. */
@@ -261,8 +169,6 @@ class EpollEngine implements Engine<EpollOp> {
   #offloaded = 0;
   /** Whether a park is out (its interrupter is drained after it). */
   #parkOut = false;
-  #events = new Uint8Array(EVENTS * EPOLL_EVENT_SIZE);
-  #eventWords = new Uint32Array(this.#events.buffer);
   #onFdClose = (fd: number): void => this.#core.handleClosing(fd);
   /** The socket layer, for accept and connect (undefined: this port has none). */
   #sockets: PosixSockets | undefined;
@@ -271,6 +177,7 @@ class EpollEngine implements Engine<EpollOp> {
     this.#libc = libc;
     this.#sockets = sockets;
     this.#park = new EpollPark(libc, "Cannot open completion port");
+    this.#fds = new FdTable(libc, this.#park);
   }
 
   /** Connects the engine to its core, and to the closes of this module's fds. */
@@ -279,8 +186,8 @@ class EpollEngine implements Engine<EpollOp> {
     watchCloses(this.#onFdClose);
   }
 
-  operation(slot: number, core: PortCore<EpollOp>): EpollOp {
-    return new EpollOp(slot, core);
+  operation(slot: number, aborter: Aborter): EpollOp {
+    return new EpollOp(slot, aborter);
   }
 
   handleOf(handle: unknown, kind: number): number {
@@ -301,11 +208,11 @@ class EpollEngine implements Engine<EpollOp> {
   }
 
   kindOf(fd: number, kind: number, again = false): number {
-    let state = this.#fds[fd];
+    let state = this.#fds.get(fd);
     if (state === undefined || (again && state.idle)) {
       const action = actionFor(kind, `fd ${fd}`);
       this.#checkNotOwn(action, fd);
-      state = this.#learn(action, fd);
+      state = this.#fds.learn(action, fd);
     }
     return state.kind;
   }
@@ -315,40 +222,13 @@ class EpollEngine implements Engine<EpollOp> {
     if (this.#park.owns(fd)) throw osError(`${action} (the completion port's own fd)`, EBADF);
   }
 
-  /** Asks the kernel what `fd` is (fstat, and fcntl for O_NONBLOCK) and records it. */
-  #learn(action: string, fd: number): FdState {
-    const libc = this.#libc;
-    if (libc.fstat(fd, statBuffer) < 0) throw osError(action, errno());
-    const type = statView.getUint32(STAT_MODE_OFFSET, true) & S_IFMT;
-    const kind = type === S_IFREG || type === S_IFBLK ? FILE : type === S_IFSOCK ? SOCKET : STREAM;
-    let blocking = false;
-    if (kind === STREAM) {
-      const flags = libc.fcntl(fd, F_GETFL);
-      if (flags < 0) throw osError(action, errno());
-      blocking = (flags & O_NONBLOCK) === 0;
-    }
-    const old = this.#fds[fd];
-    const state = new FdState(fd, this.#gen(), kind, blocking);
-    // The kernel may still hold the old registration (the same file): an
-    // ADD then meets EEXIST and modifies it instead.
-    if (old !== undefined) state.registered = old.registered;
-    this.#fds[fd] = state;
-    return state;
-  }
-
-  #gen(): number {
-    const gen = this.#nextGen;
-    this.#nextGen = gen === 0xffffffff ? 1 : gen + 1;
-    return gen;
-  }
-
   associate(fd: number, key: number): void {
     const action = actionFor(ASSOCIATE, `fd ${fd}`);
     this.#checkNotOwn(action, fd);
     if (this.#libc.fcntl(fd, F_GETFD) < 0) throw osError(action, errno());
     // The number may name another file than the one the engine knew: learn it again.
-    const state = this.#fds[fd];
-    if (state !== undefined && state.idle) this.#learn(action, fd);
+    const state = this.#fds.get(fd);
+    if (state !== undefined && state.idle) this.#fds.learn(action, fd);
     this.#keys.set(fd, key);
   }
 
@@ -360,8 +240,8 @@ class EpollEngine implements Engine<EpollOp> {
   // Starting and retrying
 
   start(op: EpollOp): void {
-    let state = op.state ?? this.#fds[op.handle];
-    if (state === undefined) state = this.#learn(this.#core.action(op), op.handle);
+    let state = op.state ?? this.#fds.get(op.handle);
+    if (state === undefined) state = this.#fds.learn(this.#core.action(op), op.handle);
     op.state = state;
     switch (op.kind) {
       case READ:
@@ -383,7 +263,7 @@ class EpollEngine implements Engine<EpollOp> {
     return true;
   }
 
-  #startRead(op: EpollOp, state: FdState): void {
+  #startRead(op: EpollOp, state: FdState<EpollOp>): void {
     if (state.reads.length > 0 || state.blocking) return this.#enqueue(op, state.reads);
     if (this.#lost(op)) return;
     if (state.kind === FILE) return this.#fileOp(op);
@@ -397,7 +277,7 @@ class EpollEngine implements Engine<EpollOp> {
     this.#failedAtOnce(op, state, -n);
   }
 
-  #startWrite(op: EpollOp, state: FdState): void {
+  #startWrite(op: EpollOp, state: FdState<EpollOp>): void {
     if (state.writes.length > 0 || state.blocking) return this.#enqueue(op, state.writes);
     if (this.#lost(op)) return;
     if (state.kind === FILE) return this.#fileOp(op);
@@ -419,15 +299,15 @@ class EpollEngine implements Engine<EpollOp> {
    * A call that failed at once with `e`: a stale idea of the fd (ENOTSOCK,
    * ESPIPE) is learnt again and the call made once more.
    */
-  #failedAtOnce(op: EpollOp, state: FdState, e: number): void {
+  #failedAtOnce(op: EpollOp, state: FdState<EpollOp>, e: number): void {
     const action = this.#core.action(op);
     if ((e === ENOTSOCK || e === ESPIPE || e === EBADF) && !op.relearnt && state.idle) {
-      if (this.#fds[state.fd] === state) this.#fds[state.fd] = undefined;
+      this.#fds.drop(state);
       if (e !== EBADF) {
         op.relearnt = true;
-        let fresh: FdState;
+        let fresh: FdState<EpollOp>;
         try {
-          fresh = this.#learn(action, state.fd);
+          fresh = this.#fds.learn(action, state.fd);
         } catch (error) {
           return this.#core.failed(op, error);
         }
@@ -449,51 +329,28 @@ class EpollEngine implements Engine<EpollOp> {
     this.#core.failed(op, osError(action, e));
   }
 
-  /** One read: the bytes (0 at the end), or -errno (never EINTR). */
-  #readOnce(state: FdState, buffer: Uint8Array, length: number): number {
-    const libc = this.#libc;
-    const size = ioSize(length);
-    for (;;) {
-      const n = state.kind === SOCKET
-        ? libc.recv(state.fd, buffer, size, MSG_DONTWAIT)
-        : libc.read(state.fd, buffer, size);
-      if (n >= 0) return n;
-      const e = errno();
-      if (e !== EINTR) return -e;
-    }
+  /** One read: the bytes (0 at the end), or -errno. */
+  #readOnce(state: FdState<EpollOp>, buffer: Uint8Array, length: number): number {
+    return readOnce(this.#libc, state.fd, state.kind === SOCKET, buffer, length);
   }
 
-  /** One write of what is left after `op.done` bytes: the bytes taken, or -errno (never EINTR). */
-  #writeOnce(state: FdState, op: EpollOp): number {
-    const libc = this.#libc;
+  /** One write of what is left after `op.done` bytes: the bytes taken, or -errno. */
+  #writeOnce(state: FdState<EpollOp>, op: EpollOp): number {
     const done = op.done;
     const rest = done === 0 ? op.buffer! : op.buffer!.subarray(done, op.length);
-    let count = op.length - done;
-    // A blocking pipe is written no more than it takes without blocking once writable.
-    if (state.blocking && count > PIPE_BUF) count = PIPE_BUF;
-    const size = ioSize(count);
-    for (;;) {
-      const n = state.kind === SOCKET
-        ? libc.send(state.fd, rest, size, SEND_FLAGS)
-        : libc.write(state.fd, rest, size);
-      if (n >= 0) return n;
-      const e = errno();
-      if (e !== EINTR) return -e;
-    }
+    return writeOnce(
+      this.#libc,
+      state.fd,
+      state.kind === SOCKET,
+      state.blocking,
+      rest,
+      op.length - done,
+    );
   }
 
-  /** One pread or pwrite of `rest` at `offset`: the bytes, or -errno (never EINTR). */
+  /** One pread or pwrite of `rest` at `offset`: the bytes, or -errno. */
   #fileOnce(op: EpollOp, rest: Uint8Array, offset: bigint): number {
-    const libc = this.#libc;
-    const size = ioSize(rest.length);
-    for (;;) {
-      const n = op.kind === READ
-        ? libc.pread(op.handle, rest, size, offset)
-        : libc.pwrite(op.handle, rest, size, offset);
-      if (n >= 0) return n;
-      const e = errno();
-      if (e !== EINTR) return -e;
-    }
+    return fileOnce(this.#libc, op.handle, op.kind === READ, rest, offset);
   }
 
   /**
@@ -584,48 +441,17 @@ class EpollEngine implements Engine<EpollOp> {
    * Arms `state`'s fd in epoll for the directions its operations wait for.
    * An fd epoll cannot watch has its operations done at once instead.
    */
-  #arm(state: FdState): void {
-    let want = 0;
-    if (state.reads.length > 0) want |= EPOLLIN | EPOLLRDHUP;
-    if (state.writes.length > 0) want |= EPOLLOUT;
-    if (want === 0) return;
-    if (state.edge) {
-      // Registered once for good: the next edge brings it back.
-      if (!state.registered) {
-        const bits = (EPOLLIN | EPOLLRDHUP | EPOLLOUT | EPOLLET) >>> 0;
-        const e = this.#ctl(EPOLL_CTL_ADD, state, bits);
-        if (e !== 0) return this.#armFailed(state, e);
-        state.registered = true;
-      }
+  #arm(state: FdState<EpollOp>): void {
+    if (state.unwatchable) {
+      if (!state.idle) this.#runUnwatchable(state);
       return;
     }
-    if ((want & ~state.armed) === 0) return;
-    if (state.unwatchable) return this.#runUnwatchable(state);
-    const bits = (want | EPOLLONESHOT) >>> 0;
-    let e: number;
-    if (state.registered) {
-      e = this.#ctl(EPOLL_CTL_MOD, state, bits);
-      // ENOENT: the file was closed, its number reused; EEXIST cannot follow.
-      if (e === ENOENT) e = this.#ctl(EPOLL_CTL_ADD, state, bits);
-    } else {
-      e = this.#ctl(EPOLL_CTL_ADD, state, bits);
-      // EEXIST: still registered under an earlier state of this number.
-      if (e === EEXIST) e = this.#ctl(EPOLL_CTL_MOD, state, bits);
-    }
-    if (e === 0) {
-      state.registered = true;
-      state.armed = want;
-      return;
-    }
-    this.#armFailed(state, e);
-  }
-
-  #ctl(op: number, state: FdState, bits: number): number {
-    return this.#park.ctl(op, state.fd, bits, state.fd, state.gen);
+    const e = this.#fds.arm(state);
+    if (e !== 0) this.#armFailed(state, e);
   }
 
   /** An fd epoll refused: called at once if it cannot be watched, else its operations fail. */
-  #armFailed(state: FdState, e: number): void {
+  #armFailed(state: FdState<EpollOp>, e: number): void {
     if (e === EPERM) {
       // epoll cannot watch it (a character device without poll): its calls never block.
       state.unwatchable = true;
@@ -643,7 +469,7 @@ class EpollEngine implements Engine<EpollOp> {
   }
 
   /** Does every operation of an fd epoll cannot watch; one that would block fails. */
-  #runUnwatchable(state: FdState): void {
+  #runUnwatchable(state: FdState<EpollOp>): void {
     for (const queue of [state.reads, state.writes]) {
       while (queue.length > 0) {
         const op = queue[0];
@@ -669,32 +495,24 @@ class EpollEngine implements Engine<EpollOp> {
       this.#parkOut = false;
       if (this.#park.rang(INTERRUPTER)) this.#park.drain();
     }
-    // Nothing waits for readiness: nothing can come but after the timeout.
-    const words = this.#eventWords;
-    const fds = this.#fds;
     let events = 0;
     for (let round = 0; round < MAX_HARVESTS; round++) {
-      const n = this.#park.wait(this.#events, EVENTS, round === 0 ? timeoutMs : 0);
-      if (n <= 0) break; // nothing, or EINTR: the caller looks again
+      const n = this.#fds.harvest(round === 0 ? timeoutMs : 0, this.#onReady);
       events += n;
-      for (let i = 0, w = 0; i < n; i++, w += STRIDE_WORDS) {
-        const state = fds[words[w + FD_WORD]];
-        // A registration of an fd the engine has forgotten since: dropped.
-        if (state === undefined || state.gen !== words[w + GEN_WORD]) continue;
-        const bits = words[w];
-        // (Also when no read waits: an edge comes once.)
-        if (bits & READ_READY) state.drained = false;
-        if (bits & READ_CLOSED) state.readClosed = true;
-        if (bits & READ_READY && state.reads.length > 0) this.#run(state.reads);
-        if (bits & WRITE_READY && state.writes.length > 0) this.#run(state.writes);
-        if (state.edge) continue;
-        state.armed = 0; // EPOLLONESHOT: disarmed until armed again
-        if (!state.idle && this.#fds[state.fd] === state) this.#arm(state);
-      }
-      if (n < EVENTS) break;
+      if (n < EVENTS) break; // nothing, EINTR (the caller looks again), or not a full batch
     }
     return events;
   }
+
+  /** The readiness `bits` of one fd: its operations are done in order, until one would block. */
+  #onReady = (state: FdState<EpollOp>, bits: number): void => {
+    // (Also when no read waits: an edge comes once.)
+    if (bits & READ_READY) state.drained = false;
+    if (bits & READ_CLOSED) state.readClosed = true;
+    if (bits & READ_READY && state.reads.length > 0) this.#run(state.reads);
+    if (bits & WRITE_READY && state.writes.length > 0) this.#run(state.writes);
+    if (!state.edge && !state.idle && this.#fds.current(state)) this.#arm(state);
+  };
 
   /** Does the operations of one queue in order, until one would block. */
   #run(queue: EpollOp[]): void {
@@ -763,7 +581,7 @@ class EpollEngine implements Engine<EpollOp> {
           return true;
         }
         if (conn === null) return false;
-        this.#took(conn.fd);
+        this.#fds.took(conn.fd);
         this.#core.succeeded(op, conn);
         return true;
       }
@@ -814,7 +632,7 @@ class EpollEngine implements Engine<EpollOp> {
     const op = this.#core.allocateOp(ACCEPT, fd, SOCKET);
     const target: SocketTarget = { where, listener };
     op.target = target;
-    op.state = this.#fds[fd];
+    op.state = this.#fds.get(fd);
     return this.#core.launch(op, signal);
   }
 
@@ -833,7 +651,7 @@ class EpollEngine implements Engine<EpollOp> {
       libc.close(fd);
       throw osError(action, e);
     }
-    const state = this.#took(fd);
+    const state = this.#fds.took(fd);
     const op = this.#core.allocateOp(CONNECT, fd, SOCKET);
     const connecting: SocketTarget = { where };
     op.target = connecting;
@@ -843,58 +661,33 @@ class EpollEngine implements Engine<EpollOp> {
 
   /** A connect whose socket turned writable: done, failed, or (spuriously) still under way. */
   #finishConnect(op: EpollOp): boolean {
-    const fd = op.handle;
-    const libc = this.#libc;
-    option[0] = 0;
-    optionLength[0] = INT_SIZE;
-    let e = libc.getsockopt(fd, SOL_SOCKET, SO_ERROR, option, optionLength) < 0
-      ? errno()
-      : option[0];
-    if (e === 0) {
-      storageLength[0] = SOCKADDR_STORAGE_SIZE;
-      if (libc.getpeername(fd, storage, storageLength) === 0) {
-        const remote = decodeSockaddr(storage, storageLength[0], INET_FAMILIES);
-        this.#core.succeeded(op, this.#socketKit().adoptConnected(fd, remote));
-        return true;
-      }
-      e = errno();
-      if (e === ENOTCONN) return false; // not connected yet: wait on
+    const outcome = connectOutcome(this.#libc, op.handle);
+    if (typeof outcome !== "number") {
+      this.#core.succeeded(op, this.#socketKit().adoptConnected(op.handle, outcome));
+      return true;
     }
+    if (outcome === ENOTCONN) return false; // not connected yet: wait on
     this.#abandonConnect(op);
-    this.#core.failed(op, osError(this.#core.action(op), e));
+    this.#core.failed(op, osError(this.#core.action(op), outcome));
     return true;
-  }
-
-  /**
-   * Records a socket the port made or accepted, whose close it always sees
-   * (a TcpConn's): registered edge-triggered once it first waits.
-   */
-  #took(fd: number): FdState {
-    this.forget(fd); // what the engine knew of an earlier file of that number
-    const state = new FdState(fd, this.#gen(), SOCKET, false, true);
-    this.#fds[fd] = state;
-    return state;
   }
 
   /** Makes a TcpConn of a socket connected at once. */
   #adopt(fd: number, action: string): TcpConn {
-    const libc = this.#libc;
-    storageLength[0] = SOCKADDR_STORAGE_SIZE;
-    if (libc.getpeername(fd, storage, storageLength) < 0) {
-      const e = errno();
-      libc.close(fd);
-      throw osError(action, e);
+    const remote = peerOf(this.#libc, fd);
+    if (typeof remote === "number") {
+      this.#libc.close(fd);
+      throw osError(action, remote);
     }
-    const remote = decodeSockaddr(storage, storageLength[0], INET_FAMILIES);
     const conn = this.#socketKit().adoptConnected(fd, remote);
-    this.#took(fd);
+    this.#fds.took(fd);
     return conn;
   }
 
   /** Closes the socket of a connect that will not complete. */
   #abandonConnect(op: EpollOp): void {
     const state = op.state!;
-    if (this.#fds[state.fd] === state) this.#fds[state.fd] = undefined;
+    this.#fds.drop(state);
     this.#libc.close(state.fd);
   }
 
@@ -927,11 +720,8 @@ class EpollEngine implements Engine<EpollOp> {
   }
 
   forget(fd: number): void {
-    const state = this.#fds[fd];
-    if (state === undefined) return;
-    this.#fds[fd] = undefined;
+    this.#fds.forget(fd);
     this.#keys.delete(fd);
-    if (state.registered) this.#ctl(EPOLL_CTL_DEL, state, 0);
   }
 
   busy(): boolean {
@@ -940,7 +730,7 @@ class EpollEngine implements Engine<EpollOp> {
 
   close(): void {
     unwatchCloses(this.#onFdClose);
-    this.#fds = [];
+    this.#fds.clear();
     this.#keys.clear();
     this.#park.close();
     releaseLibc();
