@@ -1,11 +1,13 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * The io_uring engine of the CompletionPort (Linux): what an SQE is for a
- * read, a write, an accept, a connect, a cancel or a posted packet, and
- * what its CQE means. The ring itself (setup, mapping, submit, reap,
- * overflow, the eventfd) is `_io_uring_ring.ts`; what every port shares
- * (arguments, the slot table, outcomes, posted packets, `get()`/`wait()`,
- * the pump, close) is the core's (`_port_core.ts`).
+ * The io_uring engine of the CompletionPort (Linux): when an operation's
+ * SQE is queued and submitted, what its CQE means, how it is cancelled, and
+ * how a thread parks. The ring itself (setup, mapping, submit, reap,
+ * overflow, the eventfd) is `_io_uring_ring.ts`; the SQE of each step
+ * `_io_uring_ops.ts`; the doorbell `_io_uring_doorbell.ts`; what every
+ * port shares (arguments, the slot table, outcomes, posted packets,
+ * `get()`/`wait()`, the pump, close) is the core's (`_port_core.ts`). It
+ * must not know what a user sees of an outcome, nor what a TcpConn is.
  *
  * - An operation's SQE carries its slot (user_data's low word) and
  *   generation (high word): a CQE of a slot reused since is dropped. User
@@ -32,15 +34,9 @@
  * 10-16 ms after the work was queued, by `io_eventfd_do_signal` run from
  * an RCU callback (`rcu_do_batch`), one grace period later (traced with the
  * kernel's `sched_waking` and `io_uring_task_add` events; see
- * bench/README.md). So the eventfd is not the only doorbell: every pollable
- * fd with an operation waiting is also registered, once and
- * edge-triggered, in an epoll set of the engine's own, and a park waits on
- * both. A socket's wake-up reaches an epoll waiter at once (its callback
- * runs in the waker's context), and the parked thread comes back, this
- * thread enters the ring, and the deferred work runs. Before a park the
- * doorbell's old edges are drained; an edge found then means work is on
- * its way, and the pump looks again (spins) rather than parks. Regular
- * files, which epoll cannot watch, rely on the eventfd alone.
+ * bench/README.md). So a park also waits on a doorbell
+ * (`_io_uring_doorbell.ts`): the fds with operations waiting, in an epoll
+ * set of the engine's own, whose wake-ups come at once.
  *
  * Without deferred work (older kernels) the kernel runs completion work by
  * interrupting this thread, the CQE wakes a poll() on the ring's fd, and no
@@ -52,23 +48,13 @@
 import { PortCore } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
+import { Doorbell } from "./_io_uring_doorbell.ts";
+import { pushStep, type SocketScratch, UringOp } from "./_io_uring_ops.ts";
 import { Ring, type RingStats, SubmitError } from "./_io_uring_ring.ts";
 import { openEventFd } from "./_eventfd.ts";
 import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import { osError } from "../../ffi/errors.ts";
-import {
-  IO_URING_CURRENT_POSITION,
-  IORING_OP_ACCEPT,
-  IORING_OP_ASYNC_CANCEL,
-  IORING_OP_CONNECT,
-  IORING_OP_NOP,
-  IORING_OP_POLL_ADD,
-  IORING_OP_READ,
-  IORING_OP_RECV,
-  IORING_OP_SEND,
-  IORING_OP_WRITE,
-  RWF_NOWAIT,
-} from "../../ffi/io_uring.ts";
+import { IORING_OP_ASYNC_CANCEL, IORING_OP_NOP, RWF_NOWAIT } from "../../ffi/io_uring.ts";
 import {
   acquireLibc,
   EAGAIN,
@@ -76,47 +62,32 @@ import {
   EBADF,
   ECANCELED,
   ECONNABORTED,
-  EEXIST,
   EINPROGRESS,
   EINTR,
   EISCONN,
-  ENOENT,
-  EPERM,
-  EPOLL_CTL_ADD,
-  EPOLL_CTL_MOD,
-  EPOLL_EVENT_SIZE,
-  EPOLLERR,
-  EPOLLET,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLRDHUP,
   errno,
   type Libc,
   MAX_IO,
   MAX_TIMEOUT_MS,
   MSG_DONTWAIT,
-  MSG_NOSIGNAL,
   POLLFD_EVENTS_OFFSET,
   POLLFD_SIZE,
   POLLIN,
-  POLLOUT,
   releaseLibc,
   S_IFBLK,
   S_IFMT,
   S_IFREG,
   S_IFSOCK,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
   SOCKADDR_STORAGE_SIZE,
   STAT_MODE_OFFSET,
   STAT_SIZE,
 } from "../../ffi/libc.ts";
 import type { SocketAddress } from "../shared/_address.ts";
-import type { PortListener, PosixSockets } from "../_port_sockets.ts";
+import type { PosixSockets } from "../_port_sockets.ts";
 import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
 import { describe } from "../shared/_describe.ts";
 import {
+  type Aborter,
   ACCEPT,
   actionFor,
   ASSOCIATE,
@@ -126,7 +97,6 @@ import {
   type Engine,
   FILE,
   NOT_CANCELLED,
-  Operation,
   POST,
   READ,
   SOCKET,
@@ -141,22 +111,12 @@ const CQ_FACTOR = 4;
 const MAX_ENTRIES = 32768;
 /** The largest fd number. */
 const MAX_FD = 0x7fffffff;
-const TWO_32 = 2 ** 32;
 const ONE_FD = 1n;
 const STAT_MODE_WORD = STAT_MODE_OFFSET / 4;
 /** user_data low word of the engine's own cancellations (their high word is 0). */
 const CANCEL = 2;
 /** A socklen_t. */
 const LENGTH_SIZE = 4;
-/** Doorbell bits: waiting to read (or accept), waiting to write (or connect). */
-const BELL_IN = EPOLLIN | EPOLLRDHUP;
-const BELL_OUT = EPOLLOUT;
-/** An fd epoll cannot watch (EPERM): no doorbell for it. */
-const NO_BELL = -1;
-/** A doorbell event that means work for a read is on its way. */
-const BELL_WORK = EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
-/** Doorbell events drained at most per park (more: drained again next time). */
-const BELL_EVENTS = 256;
 /** Where a park's poll set has the doorbell's epoll fd. */
 const BELL = 0;
 /** Where a park's poll set has the interrupter. */
@@ -206,39 +166,6 @@ export interface IoUringStats extends RingStats {
   doorbells: number;
 }
 
-/** What an accept or a connect needs until its CQE: the kernel writes or reads these. */
-interface SocketScratch {
-  where: string;
-  /** accept: the listener, which wraps what is accepted. */
-  listener?: PortListener;
-  /** accept: where the peer's address goes, and its length. */
-  storage?: Uint8Array;
-  length?: Uint32Array;
-  /** connect: the address, and the peer as a Deno.NetAddr. */
-  sockaddr?: Uint8Array;
-  remote?: Deno.NetAddr;
-}
-
-/** An operation of this engine. */
-class UringOp extends Operation {
-  /** Waiting (POLL_ADD) until the fd is ready, to try again. */
-  polling = false;
-  /** A connect under way: an EISCONN then means it connected. */
-  connecting = false;
-  /** Where its last SQE went in the SQ (to tell whether it was submitted). */
-  sqPos = 0;
-  /** A posted packet's contents. */
-  key = 0;
-  bytes = 0;
-  pointer: Deno.PointerValue = null;
-
-  override reset(): void {
-    this.polling = false;
-    this.connecting = false;
-    this.pointer = null;
-  }
-}
-
 /** The name of a handle argument in messages, before it is known to be an fd. */
 function describeFd(handle: unknown): string {
   return typeof handle === "number" && Number.isInteger(handle) && handle >= 0
@@ -255,20 +182,10 @@ class UringEngine implements Engine<UringOp> {
   #libc: Libc;
   #ring: Ring;
   #core!: PortCore<UringOp>;
-  /** The doorbell (deferred work), or an epoll set with nothing in it; and the interrupter. */
+  /** What a park waits on: the doorbell's epoll set (deferred work; else empty) and the interrupter. */
   #bell: EpollPark;
-  /** Whether the doorbell is used (deferred work, and not turned off). */
-  #ringing: boolean;
-  /** Doorbell bits registered per fd (NO_BELL: epoll cannot watch it). */
-  #bellHave: number[] = [];
-  /** Doorbell bits to register at the next park, per fd, and those fds. */
-  #bellWant: number[] = [];
-  #bellFds: number[] = [];
-  /** Writes and connects that may wait for room: their fds get BELL_OUT if they still wait at a park. */
-  #outOps: UringOp[] = [];
-  #outGens: number[] = [];
-  #bellEvents = new Uint8Array(BELL_EVENTS * EPOLL_EVENT_SIZE);
-  #bellWords = new Uint32Array(this.#bellEvents.buffer);
+  /** The doorbell, where used (deferred work, and not turned off). */
+  #doorbell: Doorbell | undefined;
   /** Whether a park is out. */
   #parkOut = false;
   /** One pollfd on the ring's fd, for a synchronous get() with a timeout. */
@@ -327,7 +244,9 @@ class UringEngine implements Engine<UringOp> {
       this.#ring.close();
       throw error;
     }
-    this.#ringing = this.#ring.deferred && options.doorbell !== false;
+    this.#doorbell = this.#ring.deferred && options.doorbell !== false
+      ? new Doorbell(this.#bell)
+      : undefined;
     const view = new DataView(this.#pollfd.buffer);
     view.setInt32(0, this.#ring.fd, true);
     view.setInt16(POLLFD_EVENTS_OFFSET, POLLIN, true);
@@ -348,8 +267,8 @@ class UringEngine implements Engine<UringOp> {
     };
   }
 
-  operation(slot: number, core: PortCore<UringOp>): UringOp {
-    return new UringOp(slot, core);
+  operation(slot: number, aborter: Aborter): UringOp {
+    return new UringOp(slot, aborter);
   }
 
   handleOf(handle: unknown, kind: number): number {
@@ -424,83 +343,19 @@ class UringEngine implements Engine<UringOp> {
   // SQEs
 
   start(op: UringOp): void {
-    if (this.#ringing && (op.kind === READ || op.kind === WRITE) && op.handleKind !== FILE) {
-      this.#wantBell(op);
+    if (
+      this.#doorbell !== undefined && (op.kind === READ || op.kind === WRITE) &&
+      op.handleKind !== FILE
+    ) {
+      this.#doorbell.want(op);
     }
     this.#pushOp(op);
   }
 
   /** Queues the SQE of an operation's next step (again after a partial write or a poll). */
   #pushOp(op: UringOp): void {
-    const ring = this.#ring;
-    const fd = op.handle;
-    const { slot, gen } = op;
-    if (op.polling) {
-      this.#polls++;
-      const events = op.kind === READ || op.kind === ACCEPT ? POLLIN : POLLOUT;
-      op.sqPos = ring.push(IORING_OP_POLL_ADD, fd, 0, 0, 0, 0, 0, events, slot, gen);
-    } else if (op.kind === READ || op.kind === WRITE) {
-      // The core readied this step's port memory: its address and length.
-      const address = op.address;
-      const lo = address >>> 0;
-      const hi = (address / TWO_32) >>> 0;
-      const length = op.step;
-      if (op.handleKind === SOCKET) {
-        const opcode = op.kind === READ ? IORING_OP_RECV : IORING_OP_SEND;
-        const flags = op.kind === READ ? this.#msgFlags : this.#msgFlags | MSG_NOSIGNAL;
-        op.sqPos = ring.push(opcode, fd, 0, 0, lo, hi, length, flags, slot, gen);
-      } else {
-        let offLo = IO_URING_CURRENT_POSITION;
-        let offHi = IO_URING_CURRENT_POSITION;
-        if (op.handleKind === FILE) {
-          const at = op.offset;
-          if (typeof at === "number" && at + op.done <= Number.MAX_SAFE_INTEGER) {
-            const offset = at + op.done;
-            offLo = offset >>> 0;
-            offHi = (offset / TWO_32) >>> 0;
-          } else {
-            const offset = BigInt(at) + BigInt(op.done);
-            offLo = Number(offset & 0xffffffffn);
-            offHi = Number(offset >> 32n);
-          }
-        }
-        const opcode = op.kind === READ ? IORING_OP_READ : IORING_OP_WRITE;
-        op.sqPos = ring.push(opcode, fd, offLo, offHi, lo, hi, length, this.#rwFlags, slot, gen);
-      }
-    } else if (op.kind === ACCEPT) {
-      // The peer's address and its length go to port memory.
-      const { length } = op.target as SocketScratch;
-      const into = op.memory!.address;
-      const lengthAt = into + SOCKADDR_STORAGE_SIZE;
-      length![0] = SOCKADDR_STORAGE_SIZE;
-      op.sqPos = ring.push(
-        IORING_OP_ACCEPT,
-        fd,
-        lengthAt >>> 0,
-        (lengthAt / TWO_32) >>> 0,
-        into >>> 0,
-        (into / TWO_32) >>> 0,
-        0,
-        SOCK_NONBLOCK | SOCK_CLOEXEC,
-        slot,
-        gen,
-      );
-    } else {
-      const { sockaddr } = op.target as SocketScratch;
-      const to = op.memory!.address;
-      op.sqPos = ring.push(
-        IORING_OP_CONNECT,
-        fd,
-        sockaddr!.length,
-        0,
-        to >>> 0,
-        (to / TWO_32) >>> 0,
-        0,
-        0,
-        slot,
-        gen,
-      );
-    }
+    if (op.polling) this.#polls++;
+    op.sqPos = pushStep(this.#ring, op, this.#rwFlags, this.#msgFlags);
     // Cancelled already: whatever this step waits for is cancelled too.
     if (op.cancelled !== NOT_CANCELLED) this.#pushCancel(op);
     this.#flushSoon();
@@ -663,7 +518,7 @@ class UringEngine implements Engine<UringOp> {
       this.#parkOut = false;
       if (this.#ring.deferred) {
         this.#ring.disarmEventfd();
-        if (this.#ringing && this.#bell.rang(BELL)) rang = 1;
+        if (this.#doorbell !== undefined && this.#bell.rang(BELL)) rang = 1;
       } else if (this.#bell.rang(INTERRUPTER)) {
         this.#bell.drain();
       }
@@ -693,9 +548,10 @@ class UringEngine implements Engine<UringOp> {
     const ring = this.#ring;
     if (ring.deferred) {
       let edges = 0;
-      if (this.#ringing) {
-        this.#registerBells();
-        edges = this.#drainBell();
+      const doorbell = this.#doorbell;
+      if (doorbell !== undefined) {
+        doorbell.register();
+        edges = doorbell.drain();
       }
       // Work queued while the eventfd could not be signalled is run now;
       // work queued after this signals it.
@@ -714,76 +570,9 @@ class UringEngine implements Engine<UringOp> {
     this.#bell.interrupt("Cannot interrupt the completion port's wait");
   }
 
-  /** Notes that `op`'s fd should ring the doorbell while it waits. */
-  #wantBell(op: UringOp): void {
-    const fd = op.handle;
-    const have = this.#bellHave[fd] ?? 0;
-    if (have === NO_BELL) return;
-    if (op.kind === READ) {
-      if ((have & BELL_IN) !== 0) return;
-      const want = this.#bellWant[fd] ?? 0;
-      if (want === 0) this.#bellFds.push(fd);
-      this.#bellWant[fd] = want | BELL_IN;
-    } else if ((have & BELL_OUT) === 0) {
-      // Most writes complete inline: the fd rings for room only if one still waits at a park.
-      this.#outOps.push(op);
-      this.#outGens.push(op.gen);
-    }
-  }
-
-  /** Registers the doorbells wanted since the last park. */
-  #registerBells(): void {
-    const outOps = this.#outOps;
-    if (outOps.length > 0) {
-      const gens = this.#outGens;
-      for (let i = 0; i < outOps.length; i++) {
-        const op = outOps[i];
-        if (op.gen !== gens[i] || (op.kind !== WRITE && op.kind !== CONNECT)) continue;
-        const fd = op.handle;
-        const want = this.#bellWant[fd] ?? 0;
-        if (want === 0) this.#bellFds.push(fd);
-        this.#bellWant[fd] = want | BELL_OUT;
-      }
-      this.#outOps = [];
-      this.#outGens = [];
-    }
-    const fds = this.#bellFds;
-    if (fds.length === 0) return;
-    this.#bellFds = [];
-    for (const fd of fds) {
-      const want = this.#bellWant[fd] ?? 0;
-      this.#bellWant[fd] = 0;
-      const have = this.#bellHave[fd] ?? 0;
-      if (have === NO_BELL || (want & ~have) === 0) continue;
-      const bits = have | want;
-      const epollBits = (bits | EPOLLET) >>> 0;
-      let e = this.#bell.ctl(have === 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, epollBits, fd, 0);
-      // Registered under a file of that number the engine forgot, or gone with its file.
-      if (e === EEXIST) e = this.#bell.ctl(EPOLL_CTL_MOD, fd, epollBits, fd, 0);
-      else if (e === ENOENT) e = this.#bell.ctl(EPOLL_CTL_ADD, fd, epollBits, fd, 0);
-      if (e === 0) this.#bellHave[fd] = bits;
-      else if (e === EPERM) this.#bellHave[fd] = NO_BELL; // epoll cannot watch it: the eventfd must do
-    }
-  }
-
-  /** Takes the doorbell's edges; returns how many say that work for a read is on its way. */
-  #drainBell(): number {
-    const words = this.#bellWords;
-    const stride = EPOLL_EVENT_SIZE / 4;
-    let work = 0;
-    for (;;) {
-      const n = this.#bell.wait(this.#bellEvents, BELL_EVENTS, 0);
-      if (n <= 0) return work;
-      for (let i = 0, w = 0; i < n; i++, w += stride) {
-        if (words[w] & BELL_WORK) work++;
-      }
-      if (n < BELL_EVENTS) return work;
-    }
-  }
-
   /** What the doorbell knew of `fd` is stale (a new file of that number). */
   #forgetBell(fd: number): void {
-    if (this.#bellHave[fd] !== undefined) this.#bellHave[fd] = 0;
+    this.#doorbell?.forget(fd);
   }
 
   // ---------------------------------------------------------------------------
@@ -817,13 +606,7 @@ class UringEngine implements Engine<UringOp> {
       ),
     };
     op.target = scratch;
-    if (this.#ringing) {
-      const have = this.#bellHave[fd] ?? 0;
-      if (have !== NO_BELL && (have & BELL_IN) === 0) {
-        if ((this.#bellWant[fd] ?? 0) === 0) this.#bellFds.push(fd);
-        this.#bellWant[fd] = (this.#bellWant[fd] ?? 0) | BELL_IN;
-      }
-    }
+    this.#doorbell?.wantIn(fd);
     return this.#core.launch(op, signal);
   }
 
@@ -844,10 +627,7 @@ class UringEngine implements Engine<UringOp> {
         remote: { transport: "tcp", hostname: target.hostname, port: target.port },
       };
       op.target = scratch;
-      if (this.#ringing) {
-        this.#outOps.push(op);
-        this.#outGens.push(op.gen);
-      }
+      this.#doorbell?.wantOut(op);
     } catch (error) {
       if (op !== undefined) this.#core.free(op);
       this.#libc.close(fd);
