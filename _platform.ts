@@ -23,12 +23,8 @@ import type { SocketAddress } from "./backends/shared/_address.ts";
 import { acquireKernel32, releaseKernel32 } from "./ffi/kernel32.ts";
 import { acquireLibc, releaseLibc } from "./ffi/libc.ts";
 import { bindPosixUdp, connectPosix, listenPosix, posixSockets } from "./net/_posix.ts";
-import {
-  bindWinsockUdp,
-  listenWinsock,
-  startConnectWinsock,
-  winsockSockets,
-} from "./net/_winsock.ts";
+import { listenWinsock, startConnectWinsock, winsockSockets } from "./net/_winsock.ts";
+import { bindWinsockUdp } from "./net/_winsock_udp.ts";
 import type { CompletionBackend, CompletionPort } from "./types/completion_port.ts";
 import type { TcpConn, TcpListener, UdpSocket } from "./types/net.ts";
 import type { Selector, SelectorBackend } from "./types/selector.ts";

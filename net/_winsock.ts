@@ -1,6 +1,6 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * TCP and UDP sockets over Winsock, driven either way:
+ * TCP sockets over Winsock, driven either way:
  *
  * - by completions through the IOCP CompletionPort: AcceptEx and ConnectEx
  *   (through their extension pointers), WSARecv and WSASend;
@@ -40,24 +40,16 @@ import {
   acquireWs2_32,
   AF_INET,
   AF_INET6,
-  FIONBIO,
   INT_SIZE,
-  INVALID_SOCKET,
-  IPPROTO_IPV6,
   IPPROTO_TCP,
-  IPPROTO_UDP,
-  IPV6_V6ONLY,
   releaseWs2_32,
   SD_BOTH,
   SD_RECEIVE,
   SD_SEND,
-  SIO_UDP_CONNRESET,
   SO_ERROR,
   SO_EXCLUSIVEADDRUSE,
   SO_UPDATE_ACCEPT_CONTEXT,
   SO_UPDATE_CONNECT_CONTEXT,
-  SOCK_DGRAM,
-  SOCK_STREAM,
   SOCKADDR_STORAGE_SIZE,
   SOCKET_ERROR,
   SOCKET_SIZE,
@@ -66,48 +58,42 @@ import {
   winsockErrorOf,
   winsockExtension,
   type Ws2_32,
-  WSA_FLAG_NO_HANDLE_INHERIT,
-  WSA_FLAG_OVERLAPPED,
   WSAECONNRESET,
   WSAEINTR,
-  WSAEMSGSIZE,
   WSAENOTCONN,
   WSAESHUTDOWN,
   WSAEWOULDBLOCK,
 } from "../ffi/ws2_32.ts";
 import {
-  type AddressFamilies,
   decodeSockaddr,
   encodeSockaddr,
   formatAddress,
   SOCKADDR_IN6_SIZE,
   type SocketAddress,
-  UdpDestinations,
   wildcardOf,
 } from "../backends/shared/_address.ts";
-import type {
-  CancelOptions,
-  ShutdownHow,
-  TcpConn,
-  TcpListener,
-  UdpAddress,
-  UdpSocket,
-} from "../types/net.ts";
+import type { CancelOptions, ShutdownHow, TcpConn, TcpListener } from "../types/net.ts";
 import { describe } from "../backends/shared/_describe.ts";
+import {
+  checkBuffer,
+  closeSocket,
+  FAMILIES,
+  isInvalid,
+  MAX_IO,
+  numberOf,
+  openSocket,
+  option,
+  optionLength,
+  setIntOption,
+  setNonblocking,
+  type Socket,
+  socketAddress,
+  storage,
+  storageLength,
+} from "./_winsock_socket.ts";
 
-const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** What AcceptEx may write for each address (the largest, IPv6, plus its 16 bytes). */
 const ACCEPT_ADDRESS_LENGTH = SOCKADDR_IN6_SIZE + ACCEPTEX_ADDRESS_EXTRA;
-/** One call moves at most this many bytes (an int count). */
-const MAX_IO = 0x7fffffff;
-
-// Scratch space for the calls that fill a struct (JavaScript runs one call
-// at a time on a thread, and each module instance belongs to one thread).
-const storage = new Uint8Array(SOCKADDR_STORAGE_SIZE);
-const storageLength = new Int32Array(1);
-const option = new Int32Array(1);
-const optionLength = new Int32Array(1);
-const ONE = new Uint32Array([1]);
 
 /** Connections whose reads and writes go through WSARecv/WSASend, by SOCKET value. */
 const streams = new Map<number, WinsockConn>();
@@ -133,96 +119,6 @@ export const winsockSockets: WinsockSockets = {
  */
 export function winsockStream(address: number): WinsockConn | undefined {
   return streams.get(address);
-}
-
-/** A SOCKET: its value as a pointer (for calls) and as a number (its `fd`). */
-type Socket = Deno.PointerObject;
-
-/** The value of a SOCKET as a number (handles are small). */
-function numberOf(socket: Socket): number {
-  return Number(Deno.UnsafePointer.value(socket));
-}
-
-/** Whether a SOCKET returned by WSASocketW or accept is INVALID_SOCKET. */
-function isInvalid(socket: Deno.PointerValue): socket is null {
-  return socket === null || Deno.UnsafePointer.value(socket) === INVALID_SOCKET;
-}
-
-/** Makes a socket nonblocking; returns 0 or the Winsock error. */
-function setNonblocking(ws: Ws2_32, socket: Socket): number {
-  return ws.ioctlsocket(socket, FIONBIO, ONE) === SOCKET_ERROR ? ws.WSAGetLastError() : 0;
-}
-
-/**
- * Opens an overlapped, nonblocking, non-inheritable TCP (or UDP) socket,
- * with a use of ws2_32 that `closeSocket()` gives back (given back at once
- * if the open fails).
- */
-function openSocket(
-  action: string,
-  ipv6: boolean,
-  udp = false,
-): { ws: Ws2_32; socket: Socket } {
-  const ws = acquireWs2_32();
-  const socket = ws.WSASocketW(
-    ipv6 ? AF_INET6 : AF_INET,
-    udp ? SOCK_DGRAM : SOCK_STREAM,
-    udp ? IPPROTO_UDP : IPPROTO_TCP,
-    null,
-    0,
-    WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT,
-  );
-  if (isInvalid(socket)) {
-    const error = win32Error(action, ws.WSAGetLastError());
-    releaseWs2_32();
-    throw error;
-  }
-  const error = setNonblocking(ws, socket);
-  if (error !== 0) {
-    ws.closesocket(socket);
-    releaseWs2_32();
-    throw win32Error(action, error);
-  }
-  return { ws, socket };
-}
-
-/**
- * Closes a socket, makes every port forget it (one may have associated it
- * through a read or write), and gives its use of ws2_32 back.
- */
-function closeSocket(ws: Ws2_32, socket: Socket): void {
-  announceClose(numberOf(socket)); // first: what is in flight on it is cancelled as a close
-  ws.closesocket(socket);
-  releaseWs2_32();
-}
-
-/** Calls setsockopt with an int value; returns 0 or the Winsock error. */
-function setIntOption(
-  ws: Ws2_32,
-  socket: Socket,
-  level: number,
-  name: number,
-  value: number,
-): number {
-  const option = new Int32Array([value]);
-  return ws.setsockopt(socket, level, name, option, INT_SIZE) === SOCKET_ERROR
-    ? ws.WSAGetLastError()
-    : 0;
-}
-
-/** getsockname or getpeername, decoded. */
-function socketAddress(
-  ws: Ws2_32,
-  action: string,
-  socket: Socket,
-  which: "getsockname" | "getpeername",
-): Deno.NetAddr {
-  const storage = new Uint8Array(SOCKADDR_STORAGE_SIZE);
-  const length = new Int32Array([SOCKADDR_STORAGE_SIZE]);
-  if (ws[which](socket, storage, length) === SOCKET_ERROR) {
-    throw win32Error(action, ws.WSAGetLastError());
-  }
-  return decodeSockaddr(storage, length[0], FAMILIES);
 }
 
 /**
@@ -270,12 +166,6 @@ export function listenWinsock(address: SocketAddress, backlog: number): WinsockL
   } catch (error) {
     closeSocket(ws, socket);
     throw error;
-  }
-}
-
-function checkBuffer(action: string, buffer: unknown): void {
-  if (!(buffer instanceof Uint8Array)) {
-    throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
   }
 }
 
@@ -736,139 +626,6 @@ export class WinsockConn implements TcpConn {
     if (this.#closed) return;
     this.#closed = true;
     streams.delete(this.#fd);
-    closeSocket(this.#ws, this.#socket);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
-/**
- * Opens a nonblocking UDP socket bound to `address`. An IPv6 socket also
- * takes IPv4 peers (as IPv4-mapped addresses), as on Linux; an ICMP
- * port-unreachable does not fail the next receive (SIO_UDP_CONNRESET off).
- *
- * @param address the checked address
- * @returns the socket
- */
-export function bindWinsockUdp(address: SocketAddress): UdpSocket {
-  const where = formatAddress(address);
-  const { ws, socket } = openSocket(
-    `Cannot open a UDP socket to bind to ${where}`,
-    address.ipv6,
-    true,
-  );
-  const fd = numberOf(socket);
-  try {
-    if (address.ipv6) {
-      const error = setIntOption(ws, socket, IPPROTO_IPV6, IPV6_V6ONLY, 0);
-      if (error !== 0) throw win32Error(`Cannot clear IPV6_V6ONLY on socket ${fd}`, error);
-    }
-    // Best effort: a provider without it keeps the default.
-    const off = new Uint32Array(1);
-    ws.WSAIoctl(
-      socket,
-      SIO_UDP_CONNRESET,
-      new Uint8Array(off.buffer),
-      INT_SIZE,
-      new Uint8Array(0),
-      0,
-      new Uint8Array(4),
-      null,
-      null,
-    );
-    const sockaddr = encodeSockaddr(address, FAMILIES);
-    if (ws.bind(socket, sockaddr, sockaddr.length) === SOCKET_ERROR) {
-      throw win32Error(`Cannot bind socket ${fd} to ${where}`, ws.WSAGetLastError());
-    }
-    const addr = socketAddress(
-      ws,
-      `Cannot read the local address of socket ${fd}`,
-      socket,
-      "getsockname",
-    );
-    addr.transport = "udp";
-    return new WinsockUdpSocket(ws, socket, address.ipv6, addr);
-  } catch (error) {
-    closeSocket(ws, socket);
-    throw error;
-  }
-}
-
-/** A bound UDP socket. */
-class WinsockUdpSocket implements UdpSocket {
-  #ws: Ws2_32;
-  #socket: Socket;
-  #fd: number;
-  #addr: Deno.NetAddr;
-  #closed = false;
-  #destinations: UdpDestinations;
-
-  constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
-    this.#ws = ws;
-    this.#socket = socket;
-    this.#fd = numberOf(socket);
-    this.#addr = addr;
-    this.#destinations = new UdpDestinations(ipv6, formatAddress(addr), FAMILIES);
-  }
-
-  get fd(): number {
-    return this.#closed ? -1 : this.#fd;
-  }
-
-  get addr(): Deno.NetAddr {
-    return { ...this.#addr };
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  #checkOpen(action: string): void {
-    if (this.#closed) throw new Deno.errors.BadResource(`${action}: the socket is closed`);
-  }
-
-  trySend(buffer: Uint8Array, address: UdpAddress): number {
-    checkBuffer("Cannot send", buffer);
-    const sockaddr = this.#destinations.encode(address);
-    this.#checkOpen(`Cannot send from socket ${this.#fd}`);
-    const ws = this.#ws;
-    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
-    const n = ws.sendto(this.#socket, buffer, length, 0, sockaddr, sockaddr.length);
-    if (n >= 0) return n;
-    const error = ws.WSAGetLastError();
-    if (error === WSAEWOULDBLOCK) return 0;
-    throw win32Error(`Cannot send from socket ${this.#fd} to ${this.#destinations.where}`, error);
-  }
-
-  tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null {
-    checkBuffer("Cannot receive", buffer);
-    this.#checkOpen(`Cannot receive on socket ${this.#fd}`);
-    const ws = this.#ws;
-    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
-    for (;;) {
-      storageLength[0] = SOCKADDR_STORAGE_SIZE;
-      const n = ws.recvfrom(this.#socket, buffer, length, 0, storage, storageLength);
-      let received = n;
-      if (n === SOCKET_ERROR) {
-        const error = ws.WSAGetLastError();
-        if (error === WSAEWOULDBLOCK) return null;
-        // A port-unreachable from an earlier send, where SIO_UDP_CONNRESET is not honoured.
-        if (error === WSAECONNRESET) continue;
-        // Longer than the buffer: what fits was received, the rest is lost (as on Linux).
-        if (error !== WSAEMSGSIZE) throw win32Error(`Cannot receive on socket ${this.#fd}`, error);
-        received = length;
-      }
-      const from = decodeSockaddr(storage, storageLength[0], FAMILIES);
-      from.transport = "udp";
-      return [received, from];
-    }
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
     closeSocket(this.#ws, this.#socket);
   }
 

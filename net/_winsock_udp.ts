@@ -1,0 +1,181 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * UDP sockets over Winsock, driven by readiness (the afd Selector):
+ * nonblocking `sendto`/`recvfrom`, each one call that never blocks
+ * (WSAEWOULDBLOCK is `0` or `null`, never an error). An IPv6 socket also
+ * takes IPv4 peers; an ICMP port-unreachable does not fail the next
+ * receive.
+ *
+ * It knows no port and no TCP connection.
+ *
+ * @module
+ */
+
+import { win32Error } from "../ffi/errors.ts";
+import {
+  INT_SIZE,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  SIO_UDP_CONNRESET,
+  SOCKADDR_STORAGE_SIZE,
+  SOCKET_ERROR,
+  type Ws2_32,
+  WSAECONNRESET,
+  WSAEMSGSIZE,
+  WSAEWOULDBLOCK,
+} from "../ffi/ws2_32.ts";
+import {
+  decodeSockaddr,
+  encodeSockaddr,
+  formatAddress,
+  type SocketAddress,
+  UdpDestinations,
+} from "../backends/shared/_address.ts";
+import type { UdpAddress, UdpSocket } from "../types/net.ts";
+
+import {
+  checkBuffer,
+  closeSocket,
+  FAMILIES,
+  MAX_IO,
+  numberOf,
+  openSocket,
+  setIntOption,
+  type Socket,
+  socketAddress,
+  storage,
+  storageLength,
+} from "./_winsock_socket.ts";
+
+/**
+ * Opens a nonblocking UDP socket bound to `address`. An IPv6 socket also
+ * takes IPv4 peers (as IPv4-mapped addresses), as on Linux; an ICMP
+ * port-unreachable does not fail the next receive (SIO_UDP_CONNRESET off).
+ *
+ * @param address the checked address
+ * @returns the socket
+ */
+export function bindWinsockUdp(address: SocketAddress): UdpSocket {
+  const where = formatAddress(address);
+  const { ws, socket } = openSocket(
+    `Cannot open a UDP socket to bind to ${where}`,
+    address.ipv6,
+    true,
+  );
+  const fd = numberOf(socket);
+  try {
+    if (address.ipv6) {
+      const error = setIntOption(ws, socket, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+      if (error !== 0) throw win32Error(`Cannot clear IPV6_V6ONLY on socket ${fd}`, error);
+    }
+    // Best effort: a provider without it keeps the default.
+    const off = new Uint32Array(1);
+    ws.WSAIoctl(
+      socket,
+      SIO_UDP_CONNRESET,
+      new Uint8Array(off.buffer),
+      INT_SIZE,
+      new Uint8Array(0),
+      0,
+      new Uint8Array(4),
+      null,
+      null,
+    );
+    const sockaddr = encodeSockaddr(address, FAMILIES);
+    if (ws.bind(socket, sockaddr, sockaddr.length) === SOCKET_ERROR) {
+      throw win32Error(`Cannot bind socket ${fd} to ${where}`, ws.WSAGetLastError());
+    }
+    const addr = socketAddress(
+      ws,
+      `Cannot read the local address of socket ${fd}`,
+      socket,
+      "getsockname",
+    );
+    addr.transport = "udp";
+    return new WinsockUdpSocket(ws, socket, address.ipv6, addr);
+  } catch (error) {
+    closeSocket(ws, socket);
+    throw error;
+  }
+}
+
+/** A bound UDP socket. */
+class WinsockUdpSocket implements UdpSocket {
+  #ws: Ws2_32;
+  #socket: Socket;
+  #fd: number;
+  #addr: Deno.NetAddr;
+  #closed = false;
+  #destinations: UdpDestinations;
+
+  constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#fd = numberOf(socket);
+    this.#addr = addr;
+    this.#destinations = new UdpDestinations(ipv6, formatAddress(addr), FAMILIES);
+  }
+
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
+  }
+
+  get addr(): Deno.NetAddr {
+    return { ...this.#addr };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #checkOpen(action: string): void {
+    if (this.#closed) throw new Deno.errors.BadResource(`${action}: the socket is closed`);
+  }
+
+  trySend(buffer: Uint8Array, address: UdpAddress): number {
+    checkBuffer("Cannot send", buffer);
+    const sockaddr = this.#destinations.encode(address);
+    this.#checkOpen(`Cannot send from socket ${this.#fd}`);
+    const ws = this.#ws;
+    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
+    const n = ws.sendto(this.#socket, buffer, length, 0, sockaddr, sockaddr.length);
+    if (n >= 0) return n;
+    const error = ws.WSAGetLastError();
+    if (error === WSAEWOULDBLOCK) return 0;
+    throw win32Error(`Cannot send from socket ${this.#fd} to ${this.#destinations.where}`, error);
+  }
+
+  tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null {
+    checkBuffer("Cannot receive", buffer);
+    this.#checkOpen(`Cannot receive on socket ${this.#fd}`);
+    const ws = this.#ws;
+    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
+    for (;;) {
+      storageLength[0] = SOCKADDR_STORAGE_SIZE;
+      const n = ws.recvfrom(this.#socket, buffer, length, 0, storage, storageLength);
+      let received = n;
+      if (n === SOCKET_ERROR) {
+        const error = ws.WSAGetLastError();
+        if (error === WSAEWOULDBLOCK) return null;
+        // A port-unreachable from an earlier send, where SIO_UDP_CONNRESET is not honoured.
+        if (error === WSAECONNRESET) continue;
+        // Longer than the buffer: what fits was received, the rest is lost (as on Linux).
+        if (error !== WSAEMSGSIZE) throw win32Error(`Cannot receive on socket ${this.#fd}`, error);
+        received = length;
+      }
+      const from = decodeSockaddr(storage, storageLength[0], FAMILIES);
+      from.transport = "udp";
+      return [received, from];
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeSocket(this.#ws, this.#socket);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
