@@ -2,6 +2,9 @@
 /**
  * Completion notification: {@linkcode openCompletionPort} picks the backend.
  *
+ * It owns the public entry of the completion model; it must not know an
+ * engine or switch on the OS (`_platform.ts` does).
+ *
  * @module
  */
 

@@ -7,9 +7,13 @@
  * yet (it would block); `tryWrite` returns the bytes taken, `0` when the
  * fd is full. Unregister an fd from every selector before closing it.
  *
+ * It must not know a Selector or a port: the fds it opens are plain fds,
+ * closed through the close hook.
+ *
  * @module
  */
 
+import { checkBuffer } from "./backends/shared/_checks.ts";
 import { OwnedFd } from "./net/_owned_fd.ts";
 import { osError } from "./ffi/errors.ts";
 import { requireLinux } from "./_platform.ts";
@@ -198,12 +202,6 @@ class Counter extends Fd implements EventFd {
 /** The size_t count for a read or write of `buffer`, as a BigInt (made once per count). */
 function ioLength(buffer: Uint8Array): bigint {
   return ioSize(buffer.length);
-}
-
-function checkBuffer(action: string, buffer: unknown): void {
-  if (!(buffer instanceof Uint8Array)) {
-    throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
-  }
 }
 
 /** Opens two fds with `open(libc, pair)`, which fills `pair` or fails with errno. */

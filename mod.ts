@@ -1,4 +1,6 @@
 // Copyright 2026 the @evented/io authors. MIT license.
+// This file only re-exports the public files: it declares nothing, opens nothing and picks no
+// engine (`_platform.ts` is the one place that switches on the OS).
 /**
  * Scalable I/O event facilities of the kernel, bound through Deno FFI with
  * no native code of its own and no dependencies.

@@ -22,6 +22,10 @@
  * the call and the fd. Bad ports and hosts are a `RangeError` or
  * `TypeError` thrown before any system call.
  *
+ * It owns the public socket functions and their argument checks; it must
+ * not know an engine or switch on the OS (`_platform.ts` picks the socket
+ * code).
+ *
  * @module
  */
 

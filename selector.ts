@@ -3,6 +3,9 @@
  * Readiness notification: {@linkcode openSelector} picks the backend, and
  * {@linkcode wake} ends a blocked `select()` from another thread.
  *
+ * It owns the public entry of the readiness model; it must not know an
+ * engine or switch on the OS (`_platform.ts` does).
+ *
  * @module
  */
 

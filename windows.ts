@@ -3,9 +3,13 @@
  * Windows handles to complete on with a CompletionPort: an overlapped file
  * and a named-pipe pair.
  *
+ * It must not know a port's engine: the handles it opens are associated by
+ * the port on their first operation.
+ *
  * @module
  */
 
+import { pointerValue } from "./ffi/_pointer.ts";
 import { announceClose } from "./backends/shared/_close_hook.ts";
 import { win32Error } from "./ffi/errors.ts";
 import {
@@ -71,7 +75,7 @@ export interface NamedPipePair extends Disposable {
   close(): void;
 }
 
-function isInvalid(handle: Deno.PointerValue): boolean {
+function isInvalidHandle(handle: Deno.PointerValue): boolean {
   return handle === null || Deno.UnsafePointer.value(handle) === INVALID_HANDLE_ADDRESS;
 }
 
@@ -79,7 +83,7 @@ function owned(k32: Kernel32, handle: Deno.PointerValue): OwnedHandle {
   let current: Deno.PointerValue = handle;
   const close = () => {
     if (current === null) return;
-    announceClose(Number(Deno.UnsafePointer.value(current))); // first: what is in flight on it is cancelled
+    announceClose(pointerValue(current)); // first: what is in flight on it is cancelled
     k32.CloseHandle(current);
     current = null;
     releaseKernel32();
@@ -158,7 +162,7 @@ export function openOverlappedFile(path: string, options: OverlappedFileOptions 
     (FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED) >>> 0,
     null,
   );
-  if (isInvalid(handle)) {
+  if (isInvalidHandle(handle)) {
     const error = win32Error(action, k32.GetLastError());
     releaseKernel32();
     throw error;
@@ -205,7 +209,7 @@ export function openNamedPipePair(): NamedPipePair {
     0,
     null,
   );
-  if (isInvalid(server)) {
+  if (isInvalidHandle(server)) {
     const error = win32Error(action, k32.GetLastError());
     releaseKernel32();
     throw error;
@@ -219,7 +223,7 @@ export function openNamedPipePair(): NamedPipePair {
     FILE_FLAG_OVERLAPPED,
     null,
   );
-  if (isInvalid(client)) {
+  if (isInvalidHandle(client)) {
     const error = win32Error(action, k32.GetLastError());
     k32.CloseHandle(server);
     releaseKernel32();

@@ -4,6 +4,10 @@
  * its engines: keys, packets, buffers, offsets, options and addresses. A
  * bad argument is a TypeError or a RangeError before any system call.
  *
+ * It owns the wording of those errors and nothing else: it must not know an
+ * engine, a kernel or a port's state (whether it is closed, what is in
+ * flight).
+ *
  * @module
  */
 

@@ -36,6 +36,7 @@
  * @module
  */
 
+import { SPIN_MS, SPIN_WINDOW_MS } from "./shared/_fairness.ts";
 import { setImmediate } from "node:timers";
 import {
   checkCancelOptions,
@@ -69,12 +70,6 @@ import {
 } from "./_port_engine.ts";
 import { PortSlots } from "./_port_slots.ts";
 
-/**
- * After completions within SPIN_WINDOW_MS, the pump looks again on the next
- * turns of the event loop for up to SPIN_MS before it parks a thread.
- */
-const SPIN_WINDOW_MS = 1;
-const SPIN_MS = 0.05;
 /** The longest timer one setTimeout takes; longer waits re-arm it. */
 const MAX_TIMER_MS = 0x7fffffff;
 /** The largest offset (off_t is signed 64-bit). */

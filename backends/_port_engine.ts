@@ -60,7 +60,8 @@ export interface Aborter {
   abort(op: Operation): void;
 }
 
-function noop(): void {}
+/** Does nothing (a placeholder listener). */
+export function noop(): void {}
 
 /**
  * One slot of the table: an operation from its start to its outcome. Slots

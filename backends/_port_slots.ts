@@ -19,6 +19,7 @@
  * @module
  */
 
+import { STARVATION_MS } from "./shared/_fairness.ts";
 import { setImmediate } from "node:timers";
 import { MAX_SLOT, PortMemory } from "./shared/_port_memory.ts";
 import { describe } from "./shared/_describe.ts";
@@ -32,6 +33,7 @@ import {
   type Engine,
   FILE,
   FREE,
+  noop,
   NOT_CANCELLED,
   type Operation,
   POST,
@@ -40,14 +42,10 @@ import {
   WRITE,
 } from "./_port_engine.ts";
 
-/** After this long of operations started without a turn of the event loop, yield. */
-const STARVATION_MS = 5;
 /** Operations started between two looks at the clock. */
 const CLOCK_EVERY = 64;
 /** The largest allocation of port memory: 1 GiB. */
 const MAX_ALLOCATION = 1024 * 1024 * 1024;
-
-function noop(): void {}
 
 /**
  * The operations of a port, and their outcomes.

@@ -4,9 +4,14 @@
  * checks, the key table, timeouts, and the park-and-harvest `wait()`.
  * A backend supplies a {@linkcode Driver}: the kernel calls and nothing else.
  *
+ * It must not know a kernel, a library or an OS: drivers bring those, and
+ * it never switches on `Deno.build.os`.
+ *
  * @module
  */
 
+import { SPIN_MS, SPIN_WINDOW_MS, STARVATION_MS } from "./shared/_fairness.ts";
+import { MAX_FD } from "./shared/_checks.ts";
 import { setImmediate } from "node:timers";
 import { acquireLibc, type Libc, releaseLibc } from "../ffi/libc.ts";
 import { clearEvents, Interest, type SelectorEvent, SelectorEvents } from "../types/selector.ts";
@@ -69,18 +74,6 @@ export interface Driver<T> {
 
 /** The largest timeout one kernel call takes; longer ones are waited in slices. */
 const MAX_SLICE_MS = 0x7fffffff;
-/** Under constant readiness, `wait()` lets the event loop turn at least this often. */
-const STARVATION_MS = 5;
-/**
- * A `wait()` that finds nothing ready within this long of the last one that
- * found something keeps looking, on the next turns of the event loop, for up
- * to SPIN_MS before it parks a thread: under request-response traffic the
- * next event usually comes sooner than the thread hop of a park (~25 µs).
- */
-const SPIN_WINDOW_MS = 1;
-const SPIN_MS = 0.05;
-/** fds are C ints. */
-const MAX_FD = 0x7fffffff;
 /** The bits of {@linkcode Interest}, combined. */
 const ALL_INTEREST = Interest.READABLE | Interest.PRIORITY | Interest.WRITABLE;
 

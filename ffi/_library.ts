@@ -5,6 +5,9 @@
  * sanitizers, which count an open library as a leaked resource, see none
  * left open once every object using it is closed.
  *
+ * It must not know a symbol or a library's purpose: each `ffi/` module
+ * declares its own table.
+ *
  * @module
  */
 

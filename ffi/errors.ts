@@ -2,6 +2,9 @@
 /**
  * errno and Win32 error → `Deno.errors` mapping, with `code` and `errno` on every error.
  *
+ * It must not know which call failed beyond the action its caller names,
+ * nor a Selector or a port.
+ *
  * @module
  */
 

@@ -8,6 +8,9 @@
  * Offsets are in bytes unless a name says `WORD` (a 32-bit word, for
  * `Uint32Array` views of the mapped rings).
  *
+ * Nothing here knows what a CompletionPort is; the io_uring engine imports
+ * from here.
+ *
  * @module
  */
 

@@ -91,6 +91,12 @@ export function releaseKernel32(): void {
 }
 
 /** sizeof(OVERLAPPED) on x64. */
+/**
+ * The most bytes one Win32 or Winsock call moves here: the counts are a
+ * DWORD (ReadFile, WriteFile) or an int (recv, send, WSABUF's length in
+ * practice), kept to the signed range for both.
+ */
+export const MAX_WIN32_IO = 0x7fffffff;
 export const OVERLAPPED_SIZE = 32;
 /** offsetof(OVERLAPPED, Internal): the NTSTATUS of the operation. */
 export const OVERLAPPED_INTERNAL_OFFSET = 0;

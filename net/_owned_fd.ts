@@ -4,6 +4,9 @@
  * helpers and the Linux sockets share. Its close is announced on the close
  * hook (`backends/shared/_close_hook.ts`) first.
  *
+ * It must not know what the fd is used for (pipe, socket, eventfd) nor any
+ * port or selector: only the close hook hears of its close.
+ *
  * @module
  */
 

@@ -12,9 +12,13 @@
  *
  * Every socket holds one use of libc until it is closed.
  *
+ * It must not know a port's engine: the engines reach it through {@linkcode
+ * PosixSockets}, handed over by `_platform.ts`.
+ *
  * @module
  */
 
+import { checkBuffer } from "../backends/shared/_checks.ts";
 import { OwnedFd } from "./_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
 import {
@@ -121,12 +125,6 @@ function decoded(length: number, transport: "tcp" | "udp"): Deno.NetAddr {
   const addr = decodeSockaddr(storage, length, FAMILIES);
   if (transport === "udp") addr.transport = "udp";
   return addr;
-}
-
-function checkBuffer(action: string, buffer: unknown): void {
-  if (!(buffer instanceof Uint8Array)) {
-    throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
-  }
 }
 
 /** Closes an fd that failed half-way through being set up, and gives its use of libc back. */

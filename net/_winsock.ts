@@ -21,9 +21,15 @@
  * port's `read()`/`write()` find a connection here by its SOCKET value
  * ({@linkcode winsockStream}) and hand the operation to it.
  *
+ * It must not know the IOCP engine itself: it runs AcceptEx and ConnectEx
+ * through the {@linkcode OverlappedStarter} a port gives it.
+ *
  * @module
  */
 
+import { checkBuffer } from "../backends/shared/_checks.ts";
+import { MAX_WIN32_IO } from "../ffi/kernel32.ts";
+import { pointerValue } from "../ffi/_pointer.ts";
 import { announceClose } from "../backends/shared/_close_hook.ts";
 import type { Cancelled, OverlappedStarter, WinsockSockets } from "../backends/_port_sockets.ts";
 import { checkCancelOptions } from "../backends/_port_checks.ts";
@@ -75,12 +81,9 @@ import {
 import type { CancelOptions, ShutdownHow, TcpConn, TcpListener } from "../types/net.ts";
 import { describe } from "../backends/shared/_describe.ts";
 import {
-  checkBuffer,
   closeSocket,
   FAMILIES,
-  isInvalid,
-  MAX_IO,
-  numberOf,
+  isInvalidSocket,
   openSocket,
   option,
   optionLength,
@@ -186,7 +189,7 @@ export function startConnectWinsock(target: SocketAddress): TcpConn {
     const error = ws.WSAGetLastError();
     if (error !== WSAEWOULDBLOCK) {
       closeSocket(ws, socket);
-      throw win32Error(`Cannot connect socket ${numberOf(socket)} to ${where}`, error);
+      throw win32Error(`Cannot connect socket ${pointerValue(socket)} to ${where}`, error);
     }
     connecting = true;
   }
@@ -212,7 +215,7 @@ export class WinsockListener implements TcpListener {
     this.#k32 = acquireKernel32();
     this.#ws = ws;
     this.#socket = socket;
-    this.#fd = numberOf(socket);
+    this.#fd = pointerValue(socket);
     this.#ipv6 = ipv6;
     this.#addr = addr;
   }
@@ -259,7 +262,7 @@ export class WinsockListener implements TcpListener {
     for (;;) {
       storageLength[0] = SOCKADDR_STORAGE_SIZE;
       const socket = ws.accept(this.#socket, storage, storageLength);
-      if (isInvalid(socket)) {
+      if (isInvalidSocket(socket)) {
         const error = ws.WSAGetLastError();
         if (error === WSAEWOULDBLOCK) return null;
         // A connection reset before it was taken is gone: take the next one.
@@ -469,7 +472,7 @@ export class WinsockConn implements TcpConn {
   ) {
     this.#ws = ws;
     this.#socket = socket;
-    this.#fd = numberOf(socket);
+    this.#fd = pointerValue(socket);
     this.#localAddr = localAddr;
     this.#remoteAddr = remoteAddr;
     this.#connecting = connecting;
@@ -535,7 +538,7 @@ export class WinsockConn implements TcpConn {
     const length = buffer.length;
     if (length === 0) return 0;
     const ws = this.#ws;
-    const n = ws.recv(this.#socket, buffer, length > MAX_IO ? MAX_IO : length, 0);
+    const n = ws.recv(this.#socket, buffer, length > MAX_WIN32_IO ? MAX_WIN32_IO : length, 0);
     if (n > 0) return n;
     if (n === 0) return null;
     const error = ws.WSAGetLastError();
@@ -551,7 +554,7 @@ export class WinsockConn implements TcpConn {
     const length = buffer.length;
     if (length === 0) return 0;
     const ws = this.#ws;
-    const n = ws.send(this.#socket, buffer, length > MAX_IO ? MAX_IO : length, 0);
+    const n = ws.send(this.#socket, buffer, length > MAX_WIN32_IO ? MAX_WIN32_IO : length, 0);
     if (n >= 0) return n;
     const error = ws.WSAGetLastError();
     if (error === WSAEWOULDBLOCK) return 0;

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { pointerValue } from "../ffi/_pointer.ts";
 import { announceClose } from "../backends/shared/_close_hook.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
@@ -32,11 +33,9 @@ import {
   WSA_FLAG_OVERLAPPED,
 } from "../ffi/ws2_32.ts";
 import { type AddressFamilies, decodeSockaddr } from "../backends/shared/_address.ts";
-import { describe } from "../backends/shared/_describe.ts";
 
 export const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
 /** One call moves at most this many bytes (an int count). */
-export const MAX_IO = 0x7fffffff;
 
 // Scratch space for the calls that fill a struct (JavaScript runs one call
 // at a time on a thread, and each module instance belongs to one thread).
@@ -49,13 +48,8 @@ const ONE = new Uint32Array([1]);
 /** A SOCKET: its value as a pointer (for calls) and as a number (its `fd`). */
 export type Socket = Deno.PointerObject;
 
-/** The value of a SOCKET as a number (handles are small). */
-export function numberOf(socket: Socket): number {
-  return Number(Deno.UnsafePointer.value(socket));
-}
-
 /** Whether a SOCKET returned by WSASocketW or accept is INVALID_SOCKET. */
-export function isInvalid(socket: Deno.PointerValue): socket is null {
+export function isInvalidSocket(socket: Deno.PointerValue): socket is null {
   return socket === null || Deno.UnsafePointer.value(socket) === INVALID_SOCKET;
 }
 
@@ -83,7 +77,7 @@ export function openSocket(
     0,
     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT,
   );
-  if (isInvalid(socket)) {
+  if (isInvalidSocket(socket)) {
     const error = win32Error(action, ws.WSAGetLastError());
     releaseWs2_32();
     throw error;
@@ -102,7 +96,7 @@ export function openSocket(
  * through a read or write), and gives its use of ws2_32 back.
  */
 export function closeSocket(ws: Ws2_32, socket: Socket): void {
-  announceClose(numberOf(socket)); // first: what is in flight on it is cancelled as a close
+  announceClose(pointerValue(socket)); // first: what is in flight on it is cancelled as a close
   ws.closesocket(socket);
   releaseWs2_32();
 }
@@ -134,11 +128,4 @@ export function socketAddress(
     throw win32Error(action, ws.WSAGetLastError());
   }
   return decodeSockaddr(storage, length[0], FAMILIES);
-}
-
-/** Throws a TypeError unless `buffer` is a Uint8Array. */
-export function checkBuffer(action: string, buffer: unknown): void {
-  if (!(buffer instanceof Uint8Array)) {
-    throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
-  }
 }

@@ -11,6 +11,9 @@
  * @module
  */
 
+import { checkBuffer } from "../backends/shared/_checks.ts";
+import { MAX_WIN32_IO } from "../ffi/kernel32.ts";
+import { pointerValue } from "../ffi/_pointer.ts";
 import { win32Error } from "../ffi/errors.ts";
 import {
   INT_SIZE,
@@ -34,11 +37,8 @@ import {
 import type { UdpAddress, UdpSocket } from "../types/net.ts";
 
 import {
-  checkBuffer,
   closeSocket,
   FAMILIES,
-  MAX_IO,
-  numberOf,
   openSocket,
   setIntOption,
   type Socket,
@@ -62,7 +62,7 @@ export function bindWinsockUdp(address: SocketAddress): UdpSocket {
     address.ipv6,
     true,
   );
-  const fd = numberOf(socket);
+  const fd = pointerValue(socket);
   try {
     if (address.ipv6) {
       const error = setIntOption(ws, socket, IPPROTO_IPV6, IPV6_V6ONLY, 0);
@@ -111,7 +111,7 @@ class WinsockUdpSocket implements UdpSocket {
   constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
     this.#ws = ws;
     this.#socket = socket;
-    this.#fd = numberOf(socket);
+    this.#fd = pointerValue(socket);
     this.#addr = addr;
     this.#destinations = new UdpDestinations(ipv6, formatAddress(addr), FAMILIES);
   }
@@ -137,7 +137,7 @@ class WinsockUdpSocket implements UdpSocket {
     const sockaddr = this.#destinations.encode(address);
     this.#checkOpen(`Cannot send from socket ${this.#fd}`);
     const ws = this.#ws;
-    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
+    const length = buffer.length > MAX_WIN32_IO ? MAX_WIN32_IO : buffer.length;
     const n = ws.sendto(this.#socket, buffer, length, 0, sockaddr, sockaddr.length);
     if (n >= 0) return n;
     const error = ws.WSAGetLastError();
@@ -149,7 +149,7 @@ class WinsockUdpSocket implements UdpSocket {
     checkBuffer("Cannot receive", buffer);
     this.#checkOpen(`Cannot receive on socket ${this.#fd}`);
     const ws = this.#ws;
-    const length = buffer.length > MAX_IO ? MAX_IO : buffer.length;
+    const length = buffer.length > MAX_WIN32_IO ? MAX_WIN32_IO : buffer.length;
     for (;;) {
       storageLength[0] = SOCKADDR_STORAGE_SIZE;
       const n = ws.recvfrom(this.#socket, buffer, length, 0, storage, storageLength);

@@ -2,6 +2,8 @@
 /**
  * The socket types every OS implements (public through `net.ts`).
  *
+ * No I/O and no OS here: the sockets live in `net/`.
+ *
  * @module
  */
 

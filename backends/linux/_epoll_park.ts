@@ -16,7 +16,7 @@
  * @module
  */
 
-import { drainEventFd, openEventFd, signalEventFd } from "./_eventfd.ts";
+import { createEventFd, drainEventFd, signalEventFd } from "./_eventfd.ts";
 import { osError } from "../../ffi/errors.ts";
 import {
   EPOLL_CLOEXEC,
@@ -76,7 +76,7 @@ export class EpollPark {
       this.#ownsInterrupter = false;
     } else {
       try {
-        this.interrupter = openEventFd(libc, action);
+        this.interrupter = createEventFd(libc, action);
       } catch (error) {
         libc.close(epfd);
         throw error;

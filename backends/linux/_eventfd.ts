@@ -1,9 +1,11 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * What the Linux backends share: the eventfds a selector uses to end a wait
- * (written to wake, drained after; the exported `wake()` and a `Waker`
- * write them too, each through a duplicate of its own), and the
- * translation of the kernel's readiness bits.
+ * The eventfds the Linux engines use to end a wait (written to wake,
+ * drained after; the exported `wake()` and a `Waker` write them too, each
+ * through a duplicate of its own).
+ *
+ * It must not know a Selector's key table or a port's operations: it only
+ * opens, duplicates, writes and drains eventfds.
  *
  * @module
  */
@@ -13,50 +15,10 @@ import {
   EAGAIN,
   EFD_CLOEXEC,
   EFD_NONBLOCK,
-  EPOLLERR,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDHUP,
   errno,
   F_DUPFD_CLOEXEC,
   type Libc,
-  POLLERR,
-  POLLHUP,
-  POLLIN,
-  POLLNVAL,
-  POLLOUT,
-  POLLPRI,
-  POLLRDHUP,
 } from "../../ffi/libc.ts";
-import { Ready } from "../../types/selector.ts";
-
-// epoll and poll share their bit values, and IN, PRI, OUT, ERR and HUP are
-// the Ready bits themselves. (epoll has no bit at POLLNVAL's value.)
-const SAME_BITS = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP;
-const DIRECTIONS = Ready.READABLE | Ready.WRITABLE;
-if (
-  SAME_BITS !== (POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP) || EPOLLRDHUP !== POLLRDHUP ||
-  SAME_BITS !== (Ready.READABLE | Ready.PRIORITY | Ready.WRITABLE | Ready.ERROR | Ready.HANGUP)
-) {
-  throw new Error("epoll, poll and Ready bits disagree");
-}
-
-/**
- * The {@linkcode Ready} flags of an epoll or poll event: error and hangup
- * (and POLLNVAL, a closed fd, as an error) also set the directions the fd is
- * registered for, so that a loop that only reads still sees a dead peer.
- *
- * @internal
- */
-export function readyFlags(bits: number, interest: number): number {
-  let ready = bits & SAME_BITS;
-  if (bits & EPOLLRDHUP) ready |= Ready.READ_HANGUP;
-  if (bits & POLLNVAL) ready |= Ready.ERROR;
-  if (ready & (Ready.ERROR | Ready.HANGUP)) ready |= interest & DIRECTIONS;
-  return ready;
-}
 
 /** One 8-byte counter value, as eventfd reads and writes it. */
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
@@ -68,7 +30,7 @@ const SINK = new Uint8Array(8);
  *
  * @internal
  */
-export function openEventFd(libc: Libc, action: string, initial = 0, flags = 0): number {
+export function createEventFd(libc: Libc, action: string, initial = 0, flags = 0): number {
   const fd = libc.eventfd(initial, EFD_NONBLOCK | EFD_CLOEXEC | flags);
   if (fd < 0) throw osError(`${action}: cannot open an eventfd`, errno());
   return fd;

@@ -31,6 +31,10 @@
  *   has been seen delivered by an RCU callback one grace period (10–16 ms)
  *   after the work was queued; the engine does not rely on it alone.
  *
+ * It owns the ring's memory and the SQ/CQ protocol; it must not know what
+ * an operation is (a CQE is handed on as user data and a result) nor when a
+ * thread parks.
+ *
  * @module
  */
 

@@ -3,6 +3,9 @@
  * Which CompletionPort engine runs on Linux: io_uring where the kernel
  * allows it, else completions emulated over epoll.
  *
+ * It owns the choice and its probe; it must not know how either engine
+ * works.
+ *
  * @module
  */
 

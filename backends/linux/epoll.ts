@@ -3,12 +3,16 @@
  * The epoll backend: a {@linkcode Driver} over `epoll_create1`,
  * `epoll_ctl` and `epoll_wait`, parked in `poll()` on the epoll fd.
  *
+ * It owns the epoll calls of a Selector; it must not know the key table or
+ * the rules a user sees (the Selector core's, `_selector_core.ts`).
+ *
  * @module
  */
 
 import { type Driver, openSelectorWith, type Registration } from "../_selector_core.ts";
 import { EpollPark } from "./_epoll_park.ts";
-import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_eventfd.ts";
+import { createEventFd, drainEventFd, signalEventFd } from "./_eventfd.ts";
+import { readyFlags } from "./_ready.ts";
 import { osError } from "../../ffi/errors.ts";
 import {
   EBADF,
@@ -91,7 +95,7 @@ class EpollDriver<T> implements Driver<T> {
     const creating = () => action;
     this.#park = new EpollPark(libc, action);
     try {
-      this.#waker = openEventFd(libc, action);
+      this.#waker = createEventFd(libc, action);
     } catch (error) {
       this.#park.close();
       throw error;

@@ -54,6 +54,7 @@
  * @module
  */
 
+import { MAX_FD } from "../shared/_checks.ts";
 import { PortCore } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
@@ -120,8 +121,6 @@ const MAX_HARVESTS = 4;
  * @internal
  */
 export const OFFLOAD_BYTES: number = 256 * 1024;
-/** fds are C ints. */
-const MAX_FD = 0x7fffffff;
 /** The index of the interrupter in the park's poll set. */
 const INTERRUPTER = 1;
 

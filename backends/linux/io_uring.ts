@@ -45,13 +45,14 @@
  * @module
  */
 
+import { MAX_FD } from "../shared/_checks.ts";
 import { PortCore } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
 import { Doorbell } from "./_io_uring_doorbell.ts";
 import { pushStep, type SocketScratch, UringOp } from "./_io_uring_ops.ts";
 import { Ring, type RingStats, SubmitError } from "./_io_uring_ring.ts";
-import { openEventFd } from "./_eventfd.ts";
+import { createEventFd } from "./_eventfd.ts";
 import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import { osError } from "../../ffi/errors.ts";
 import { IORING_OP_ASYNC_CANCEL, IORING_OP_NOP, RWF_NOWAIT } from "../../ffi/io_uring.ts";
@@ -109,8 +110,6 @@ const DEFAULT_ENTRIES = 256;
 const CQ_FACTOR = 4;
 /** The largest ring the kernel takes (IORING_MAX_ENTRIES). */
 const MAX_ENTRIES = 32768;
-/** The largest fd number. */
-const MAX_FD = 0x7fffffff;
 const ONE_FD = 1n;
 const STAT_MODE_WORD = STAT_MODE_OFFSET / 4;
 /** user_data low word of the engine's own cancellations (their high word is 0). */
@@ -236,7 +235,7 @@ class UringEngine implements Engine<UringOp> {
       if (this.#ring.deferred) {
         this.#bell = new EpollPark(libc, action, { interrupter: this.#ring.eventfd });
       } else {
-        interrupter = openEventFd(libc, action);
+        interrupter = createEventFd(libc, action);
         this.#bell = new EpollPark(libc, action, { interrupter, extraFds: [this.#ring.fd] });
       }
     } catch (error) {

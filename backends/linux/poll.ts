@@ -4,11 +4,15 @@
  * O(n) per wait. Level-triggered and oneshot; regular files are accepted
  * (poll reports them always ready); `edge` and `exclusive` are refused.
  *
+ * It owns the pollfd array; it must not know the key table or the rules a
+ * user sees (the Selector core's, `_selector_core.ts`).
+ *
  * @module
  */
 
 import { type Driver, openSelectorWith, type Registration } from "../_selector_core.ts";
-import { drainEventFd, openEventFd, readyFlags, signalEventFd } from "./_eventfd.ts";
+import { createEventFd, drainEventFd, signalEventFd } from "./_eventfd.ts";
+import { readyFlags } from "./_ready.ts";
 import { osError } from "../../ffi/errors.ts";
 import {
   EINTR,
@@ -60,9 +64,9 @@ class PollDriver<T> implements Driver<T> {
   constructor(libc: Libc) {
     this.#libc = libc;
     const action = "Cannot create poll selector";
-    this.#waker = openEventFd(libc, action);
+    this.#waker = createEventFd(libc, action);
     try {
-      this.#interrupter = openEventFd(libc, action);
+      this.#interrupter = createEventFd(libc, action);
     } catch (error) {
       libc.close(this.#waker);
       throw error;

@@ -10,6 +10,9 @@ import { describe } from "./_describe.ts";
  * family, then the port in network order); only the value of AF_INET6
  * differs, so the caller passes the family numbers of its OS.
  *
+ * It owns the bytes of an address; it must not know a socket, a call or an
+ * OS (the caller brings its family numbers).
+ *
  * @module
  */
 

@@ -156,16 +156,6 @@ export class Watch<T> {
   }
 }
 
-/** The handle value `number` as a pointer (null for 0). */
-export function handleOf(value: number): Deno.PointerValue {
-  return Deno.UnsafePointer.create(BigInt(value));
-}
-
-/** A pointer's value as a number (handles and user-space addresses fit in 53 bits). */
-export function valueOf(pointer: Deno.PointerValue): number {
-  return pointer === null ? 0 : Number(Deno.UnsafePointer.value(pointer));
-}
-
 /** Opens `\Device\Afd\…` for polling; returns the handle, or throws. */
 export function openAfd(ntdll: Ntdll, action: string): Deno.PointerObject {
   // Off-heap buffers (an ArrayBuffer of their own): their addresses are written into others.

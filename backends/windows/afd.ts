@@ -41,7 +41,8 @@
 
 import { type Driver, type Registration, SelectorImpl } from "../_selector_core.ts";
 import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
-import { DIRECTIONS, handleOf, openAfd, Poll, readyFlags, valueOf, Watch } from "./_afd_poll.ts";
+import { DIRECTIONS, openAfd, Poll, readyFlags, Watch } from "./_afd_poll.ts";
+import { pointerAt, pointerValue } from "../../ffi/_pointer.ts";
 import { win32Error } from "../../ffi/errors.ts";
 import {
   acquireKernel32,
@@ -195,9 +196,9 @@ class AfdDriver<T> implements Driver<T> {
     this.#ntdll = ntdll;
     this.#ws = ws;
     this.#port = port;
-    this.#portValue = valueOf(port);
+    this.#portValue = pointerValue(port);
     this.#afd = afd;
-    this.#afdValue = valueOf(afd);
+    this.#afdValue = pointerValue(afd);
     this.#queue = new CompletionQueue(
       k32,
       port,
@@ -234,7 +235,7 @@ class AfdDriver<T> implements Driver<T> {
    */
   #setBase(action: Action, fd: number, watch: Watch<T>): void {
     const ws = this.#ws;
-    const socket = handleOf(fd);
+    const socket = pointerAt(fd);
     const result = ws.WSAIoctl(
       socket,
       SIO_BASE_HANDLE,
@@ -551,7 +552,7 @@ export function duplicatePort(k32: Kernel32, handle: number, action: string): De
   const copy = new BigUint64Array(1);
   const ok = k32.DuplicateHandle(
     self,
-    Deno.UnsafePointer.create(BigInt(handle)),
+    pointerAt(handle),
     self,
     new Uint8Array(copy.buffer),
     0,

@@ -22,9 +22,14 @@
  *   close hook) cancels what is in flight on it and makes every port forget
  *   it.
  *
+ * It owns the Win32 calls of the port; it must not know what a user sees of
+ * an outcome (the core's rules) nor what a TcpConn is (the Winsock code
+ * starts AcceptEx and ConnectEx through {@linkcode OverlappedStarter}).
+ *
  * @module
  */
 
+import { pointerAt, pointerValue } from "../../ffi/_pointer.ts";
 import { PortCore } from "../_port_core.ts";
 import { CompletionQueue, type Entries } from "./_iocp_queue.ts";
 import { win32Error } from "../../ffi/errors.ts";
@@ -37,6 +42,7 @@ import {
   ERROR_OPERATION_ABORTED,
   FILE_TYPE_DISK,
   type Kernel32,
+  MAX_WIN32_IO,
   OVERLAPPED_OFFSET_HIGH_OFFSET,
   OVERLAPPED_OFFSET_OFFSET,
   OVERLAPPED_SIZE,
@@ -76,8 +82,6 @@ import {
 
 /** Entries one dequeue takes at most. */
 const BATCH = 256;
-/** One operation moves at most this many bytes (a DWORD count, kept signed-safe). */
-const MAX_IO = 0x7fffffff;
 /**
  * A stream write (a pipe, a socket) is issued in calls of at most this many
  * bytes: a pending WriteFile or WSASend that is cancelled reports no bytes
@@ -93,11 +97,6 @@ interface HandleInfo {
   seekable: boolean;
 }
 
-/** A number for a pointer (user-space addresses fit in 53 bits). */
-function addressOf(pointer: Deno.PointerValue): number {
-  return pointer === null ? 0 : Number(Deno.UnsafePointer.value(pointer));
-}
-
 /** The name of a handle argument in messages, before it is known to be valid. */
 function describeHandle(handle: unknown): string {
   if (typeof handle === "number" && Number.isSafeInteger(handle) && handle > 0) {
@@ -105,7 +104,7 @@ function describeHandle(handle: unknown): string {
   }
   if (handle !== null && typeof handle === "object") {
     try {
-      return `handle 0x${addressOf(handle as Deno.PointerObject).toString(16)}`;
+      return `handle 0x${pointerValue(handle as Deno.PointerObject).toString(16)}`;
     } catch {
       // not a pointer: described below
     }
@@ -120,7 +119,7 @@ class IocpOp extends Operation {
   readonly #view = new DataView(this.overlapped.buffer);
   readonly pointer: Deno.PointerValue = Deno.UnsafePointer.of(this.overlapped);
   /** Its OVERLAPPED's address: a packet names its operation by it. */
-  readonly overlappedAddress = addressOf(this.pointer);
+  readonly overlappedAddress = pointerValue(this.pointer);
   /** A WSABUF and a DWORD of flags (sockets), off the V8 heap. */
   readonly wsabuf = new Uint8Array(new ArrayBuffer(WSABUF_SIZE + INT_SIZE));
   readonly wsabufView = new DataView(this.wsabuf.buffer);
@@ -159,7 +158,7 @@ class IocpOp extends Operation {
 class IocpEngine implements Engine<IocpOp> {
   readonly backend = "iocp";
   readonly parksForWait = true;
-  readonly maxIo = MAX_IO;
+  readonly maxIo = MAX_WIN32_IO;
   readonly ownsMemory = true;
   #k32: Kernel32;
   #ntdll: Ntdll;
@@ -209,7 +208,7 @@ class IocpEngine implements Engine<IocpOp> {
       BATCH,
     );
     this.#markerPointer = Deno.UnsafePointer.of(this.#marker);
-    this.#markerAddress = addressOf(this.#markerPointer);
+    this.#markerAddress = pointerValue(this.#markerPointer);
   }
 
   attach(core: IocpPort): void {
@@ -238,7 +237,7 @@ class IocpEngine implements Engine<IocpOp> {
           `${action}: handle must be a positive integer or a pointer, got ${handle}`,
         );
       }
-      return Deno.UnsafePointer.create(BigInt(handle));
+      return pointerAt(handle);
     }
     if (handle !== null && typeof handle === "object") return handle as Deno.PointerObject;
     throw new TypeError(
@@ -247,7 +246,7 @@ class IocpEngine implements Engine<IocpOp> {
   }
 
   handleOf(handle: unknown, kind: number): number {
-    return addressOf(this.toPointer(actionFor(kind, describeHandle(handle)), handle));
+    return pointerValue(this.toPointer(actionFor(kind, describeHandle(handle)), handle));
   }
 
   nameOf(key: number): string {
@@ -269,7 +268,7 @@ class IocpEngine implements Engine<IocpOp> {
 
   /** CreateIoCompletionPort for the handle, whatever the engine remembers of its value. */
   #attach(action: string, key: number, packetKey: number): HandleInfo {
-    const handle = Deno.UnsafePointer.create(BigInt(key));
+    const handle = pointerAt(key);
     const result = this.#k32.CreateIoCompletionPort(
       handle,
       this.#port,
@@ -292,7 +291,7 @@ class IocpEngine implements Engine<IocpOp> {
 
   /** Associates a handle with key 0 unless it is associated already. */
   ensureAssociated(action: string, handle: Deno.PointerValue): void {
-    this.#associate(action, addressOf(handle), 0);
+    this.#associate(action, pointerValue(handle), 0);
   }
 
   associate(key: number, packetKey: number): void {
@@ -316,14 +315,14 @@ class IocpEngine implements Engine<IocpOp> {
       error = op.call!(op.pointer);
     } else {
       if (op.handlePointer === null) {
-        op.handlePointer = Deno.UnsafePointer.create(BigInt(op.handle));
+        op.handlePointer = pointerAt(op.handle);
       }
       // The core readied this step's port memory: its address and length.
       let length = op.step;
       if (op.kind !== READ && op.handleKind !== FILE && length > STREAM_WRITE_CHUNK) {
         length = STREAM_WRITE_CHUNK;
       }
-      const data = Deno.UnsafePointer.create(BigInt(op.address));
+      const data = pointerAt(op.address);
       if (op.handleKind === SOCKET) {
         const ws = this.#ws ??= acquireWs2_32();
         op.wsabufView.setUint32(WSABUF_LEN_OFFSET, length, true);
@@ -401,7 +400,7 @@ class IocpEngine implements Engine<IocpOp> {
         entries.key(i),
         bytes,
         error,
-        address === 0 ? null : Deno.UnsafePointer.create(BigInt(address)),
+        address === 0 ? null : pointerAt(address),
       );
     }
     return found;
@@ -533,7 +532,7 @@ export class IocpPort extends PortCore<IocpOp> implements OverlappedStarter {
     finish: (bytes: number, error: number, cancelled: Cancelled) => R,
     failedAtOnce: (error: number) => R,
   ): Promise<R> {
-    const op = this.allocateOp(CALL, addressOf(handle), SOCKET);
+    const op = this.allocateOp(CALL, pointerValue(handle), SOCKET);
     op.handlePointer = handle;
     op.target = { action };
     op.keep = keep;
