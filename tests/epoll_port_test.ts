@@ -21,7 +21,7 @@ import {
   openSocketPair,
   type TcpConn,
 } from "../mod.ts";
-import { OFFLOAD_BYTES } from "../backends/linux/epoll_port.ts";
+import { OFFLOAD_BYTES } from "../backends/linux/_epoll_files.ts";
 import { openLinuxPort } from "../backends/linux/_open_port.ts";
 import {
   EACCES,

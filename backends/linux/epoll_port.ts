@@ -29,7 +29,7 @@
  *   runs to its end, whatever cancels it.
  * - Regular files and block devices, which epoll cannot watch, are read and
  *   written by pread/pwrite at the offset given: synchronously, or, from
- *   {@linkcode OFFLOAD_BYTES} up, on a worker thread (a nonblocking FFI
+ *   `OFFLOAD_BYTES` (`_epoll_files.ts`) up, on a worker thread (a nonblocking FFI
  *   call) so that the event loop stays free, a slot of port memory at a
  *   time (the worker never touches a buffer JavaScript could free
  *   meanwhile). A failed worker call is redone synchronously to learn its
@@ -58,6 +58,7 @@ import { MAX_FD } from "../shared/_checks.ts";
 import { PortCore } from "../_port_core.ts";
 import { checkCancelOptions } from "../_port_checks.ts";
 import { EpollPark } from "./_epoll_park.ts";
+import { FileSteps } from "./_epoll_files.ts";
 import {
   EVENTS,
   type FdState,
@@ -66,10 +67,9 @@ import {
   READ_READY,
   WRITE_READY,
 } from "./_epoll_fds.ts";
-import { connectOutcome, fileOnce, peerOf, readOnce, writeOnce } from "./_epoll_calls.ts";
+import { connectOutcome, peerOf, readOnce, writeOnce } from "./_epoll_calls.ts";
 import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import { osError } from "../../ffi/errors.ts";
-import { MAX_SLOT } from "../shared/_port_memory.ts";
 import {
   acquireLibc,
   EAGAIN,
@@ -82,7 +82,6 @@ import {
   errno,
   ESPIPE,
   F_GETFD,
-  ioSize,
   type Libc,
   MAX_IO,
   releaseLibc,
@@ -110,17 +109,6 @@ import {
 
 /** Full batches harvested in a row at most, before the event loop gets a turn. */
 const MAX_HARVESTS = 4;
-/**
- * File transfers of at least this many bytes go to a worker thread.
- * Measured here (page cache, 2 cores): a worker call costs ~20-45 µs more
- * than the same synchronous one; a 64 KiB pread takes ~6 µs, 256 KiB ~23 µs
- * while the bytes sit in the CPU's caches and several times that when they
- * do not, 512 KiB ~290 µs, 1 MiB ~450-570 µs. From here on the event loop
- * gains more than the hop costs; below, the hop would cost more.
- *
- * @internal
- */
-export const OFFLOAD_BYTES: number = 256 * 1024;
 /** The index of the interrupter in the park's poll set. */
 const INTERRUPTER = 1;
 
@@ -164,11 +152,11 @@ class EpollEngine implements Engine<EpollOp> {
   #keys = new Map<number, number>();
   /** Operations in the fds' queues, waiting for readiness. */
   #queued = 0;
-  /** File operations on worker threads. */
-  #offloaded = 0;
   /** Whether a park is out (its interrupter is drained after it). */
   #parkOut = false;
   #onFdClose = (fd: number): void => this.#core.handleClosing(fd);
+  /** Reads and writes of regular files and block devices. */
+  #files: FileSteps<EpollOp>;
   /** The socket layer, for accept and connect (undefined: this port has none). */
   #sockets: PosixSockets | undefined;
 
@@ -177,11 +165,13 @@ class EpollEngine implements Engine<EpollOp> {
     this.#sockets = sockets;
     this.#park = new EpollPark(libc, "Cannot open completion port");
     this.#fds = new FdTable(libc, this.#park);
+    this.#files = new FileSteps(libc);
   }
 
   /** Connects the engine to its core, and to the closes of this module's fds. */
   attach(core: PortCore<EpollOp>): void {
     this.#core = core;
+    this.#files.attach(core);
     watchCloses(this.#onFdClose);
   }
 
@@ -265,7 +255,7 @@ class EpollEngine implements Engine<EpollOp> {
   #startRead(op: EpollOp, state: FdState<EpollOp>): void {
     if (state.reads.length > 0 || state.blocking) return this.#enqueue(op, state.reads);
     if (this.#lost(op)) return;
-    if (state.kind === FILE) return this.#fileOp(op);
+    if (state.kind === FILE) return this.#files.step(op);
     if (state.drained) return this.#enqueue(op, state.reads);
     const n = this.#readOnce(state, op.buffer!, op.length);
     if (n >= 0) {
@@ -279,7 +269,7 @@ class EpollEngine implements Engine<EpollOp> {
   #startWrite(op: EpollOp, state: FdState<EpollOp>): void {
     if (state.writes.length > 0 || state.blocking) return this.#enqueue(op, state.writes);
     if (this.#lost(op)) return;
-    if (state.kind === FILE) return this.#fileOp(op);
+    if (state.kind === FILE) return this.#files.step(op);
     for (;;) {
       const n = this.#writeOnce(state, op);
       // The fd is full (EAGAIN, after which readiness, an edge included, is
@@ -344,77 +334,6 @@ class EpollEngine implements Engine<EpollOp> {
       state.blocking,
       rest,
       op.length - done,
-    );
-  }
-
-  /** One pread or pwrite of `rest` at `offset`: the bytes, or -errno. */
-  #fileOnce(op: EpollOp, rest: Uint8Array, offset: bigint): number {
-    return fileOnce(this.#libc, op.handle, op.kind === READ, rest, offset);
-  }
-
-  /**
-   * A file operation's next step: synchronously if what is left is small,
-   * else on a worker thread, a port memory slot at a time.
-   */
-  #fileOp(op: EpollOp): void {
-    if (this.#lost(op)) return;
-    const done = op.done;
-    const left = op.length - done;
-    const offset = BigInt(op.offset) + BigInt(done);
-    if (left >= OFFLOAD_BYTES && !this.#core.closed) {
-      return this.#offload(op, left < MAX_SLOT ? left : MAX_SLOT, offset);
-    }
-    op.step = left;
-    const n = this.#fileOnce(op, op.buffer!.subarray(done, op.length), offset);
-    if (n < 0) return this.#core.failed(op, osError(this.#core.action(op), -n));
-    this.#core.transferred(op, n);
-  }
-
-  /**
-   * One pread/pwrite of `size` bytes on a worker thread, into or out of a
-   * slot of port memory: the worker writes where JavaScript can neither
-   * free nor move (the caller's buffer may be detached meanwhile). A
-   * failure is redone here to learn its errno.
-   */
-  #offload(op: EpollOp, size: number, offset: bigint): void {
-    const memory = this.#core.memory;
-    const slot = memory.take(size);
-    const bytes = slot.bytes.subarray(0, size);
-    if (op.kind === WRITE) bytes.set(op.buffer!.subarray(op.done, op.done + size));
-    op.offloaded = true;
-    op.step = size;
-    this.#offloaded++;
-    const libc = this.#libc;
-    const length = ioSize(size);
-    const call = op.kind === READ
-      ? libc.pread_offloaded(op.handle, bytes, length, offset)
-      : libc.pwrite_offloaded(op.handle, bytes, length, offset);
-    const finish = (n: number) => {
-      this.#offloaded--;
-      op.offloaded = false;
-      if (n >= 0 && op.kind === READ) {
-        if ((op.buffer!.buffer as ArrayBuffer).detached) {
-          memory.give(slot);
-          return this.#core.detachedBuffer(op, n);
-        }
-        op.buffer!.set(bytes.subarray(0, n), op.done);
-      }
-      memory.give(slot);
-      if (n < 0) return this.#core.failed(op, osError(this.#core.action(op), -n));
-      // A read's bytes are in place: counted by the core as the step's.
-      this.#core.transferred(op, n);
-    };
-    call.then(
-      (n) => {
-        // The worker's errno cannot be read here: the call is made again to learn it.
-        finish(n < 0 ? this.#fileOnce(op, bytes, offset) : n);
-      },
-      (error) => {
-        this.#offloaded--;
-        op.offloaded = false;
-        memory.give(slot);
-        this.#core.failed(op, error);
-      },
     );
   }
 
@@ -539,7 +458,7 @@ class EpollEngine implements Engine<EpollOp> {
       case READ: {
         if (this.#lost(op)) return true;
         if (state.kind === FILE) {
-          this.#fileOp(op);
+          this.#files.step(op);
           return true;
         }
         const n = this.#readOnce(state, op.buffer!, op.length);
@@ -552,7 +471,7 @@ class EpollEngine implements Engine<EpollOp> {
       case WRITE: {
         if (this.#lost(op)) return true;
         if (state.kind === FILE) {
-          this.#fileOp(op);
+          this.#files.step(op);
           return true;
         }
         const n = this.#writeOnce(state, op);
@@ -724,7 +643,7 @@ class EpollEngine implements Engine<EpollOp> {
   }
 
   busy(): boolean {
-    return this.#offloaded > 0;
+    return this.#files.busy;
   }
 
   close(): void {
