@@ -169,7 +169,7 @@ const SHUTDOWN_HOW = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR } as const
 class Socket extends Fd implements SocketFd {
   shutdown(how: "read" | "write" | "both" = "write"): void {
     const action = "Cannot shut down socket";
-    if (!Object.hasOwn(SHUTDOWN_HOW, how)) {
+    if (typeof how !== "string" || !Object.hasOwn(SHUTDOWN_HOW, how)) {
       throw new TypeError(`${action}: how must be "read", "write" or "both", got ${describe(how)}`);
     }
     const fd = this.open(action);
@@ -305,6 +305,7 @@ function pairOf<A extends string, B extends string>(
  *
  * @param options the first value and the mode
  * @returns the eventfd; close it when done
+ * @throws {TypeError} if `options` is not an object or `semaphore` not a boolean
  * @throws {RangeError} if `initial` is not an integer from 0 to 2^32-1
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
@@ -323,6 +324,9 @@ function pairOf<A extends string, B extends string>(
  * ```
  */
 export function openEventFd(options: EventFdOptions = {}): EventFd {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot open eventfd: options must be an object, got ${describe(options)}`);
+  }
   const initial = options.initial ?? 0;
   if (!Number.isInteger(initial) || initial < 0 || initial > 0xffffffff) {
     throw new RangeError(
@@ -331,8 +335,14 @@ export function openEventFd(options: EventFdOptions = {}): EventFd {
       }`,
     );
   }
+  const semaphore = options.semaphore ?? false;
+  if (typeof semaphore !== "boolean") {
+    throw new TypeError(
+      `Cannot open eventfd: semaphore must be a boolean, got ${describe(semaphore)}`,
+    );
+  }
   const libc = acquireLibc();
-  const flags = EFD_NONBLOCK | EFD_CLOEXEC | (options.semaphore ? EFD_SEMAPHORE : 0);
+  const flags = EFD_NONBLOCK | EFD_CLOEXEC | (semaphore ? EFD_SEMAPHORE : 0);
   const fd = libc.eventfd(initial, flags);
   if (fd < 0) {
     const error = osError("Cannot open eventfd", errno());

@@ -386,7 +386,7 @@ class PosixConn extends OwnedFd implements TcpConn {
   }
 
   shutdown(how: ShutdownHow = "write"): void {
-    if (!Object.hasOwn(SHUTDOWN_HOW, how)) {
+    if (typeof how !== "string" || !Object.hasOwn(SHUTDOWN_HOW, how)) {
       throw new TypeError(
         `Cannot shut down fd ${this.fd}: how must be "read", "write" or "both", got ${
           describe(how)

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { describe } from "../backends/shared/_describe.ts";
+
 /**
  * The directions a Selector watches an fd for; combine them with `|`.
  *
@@ -142,7 +144,7 @@ export class SelectorEvents<T = unknown> {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
       throw new RangeError(
         `Cannot create SelectorEvents: capacity must be an integer from 1 to ${MAX_CAPACITY}, got ${
-          String(capacity)
+          describe(capacity)
         }`,
       );
     }
@@ -172,7 +174,7 @@ export class SelectorEvents<T = unknown> {
    */
   fd(i: number): number {
     const store = this.#store;
-    return i >= 0 && i < store.length ? store.fds[i] : -1;
+    return typeof i === "number" && i >= 0 && i < store.length ? store.fds[i] : -1;
   }
 
   /**
@@ -183,7 +185,7 @@ export class SelectorEvents<T = unknown> {
    */
   data(i: number): T | undefined {
     const store = this.#store;
-    return i >= 0 && i < store.length ? store.data[i] : undefined;
+    return typeof i === "number" && i >= 0 && i < store.length ? store.data[i] : undefined;
   }
 
   /**
@@ -194,7 +196,7 @@ export class SelectorEvents<T = unknown> {
    */
   flags(i: number): number {
     const store = this.#store;
-    return i >= 0 && i < store.length ? store.flags[i] : 0;
+    return typeof i === "number" && i >= 0 && i < store.length ? store.flags[i] : 0;
   }
 
   /**
