@@ -37,15 +37,9 @@ export function windowsTest(
   });
 }
 
-/** Deterministic pseudo-random bytes (an LCG), so misplaced bytes show. */
+/** `length` bytes from `new Random(seed)`: deterministic, and misplaced bytes show. */
 export function pattern(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
+  return new Random(seed).bytes(length);
 }
 
 /** A selector key's fields as a plain object (keys are read-only accessors). */
@@ -175,25 +169,56 @@ export function openTestLibc() {
   });
 }
 
-/** Deterministic pseudo-random bytes and sizes (xorshift32), so that a failure repeats. */
+/**
+ * The tests' one PRNG (mulberry32): seeded, so that a sequence, and a failure,
+ * repeats from its seed.
+ */
 export class Random {
   #state: number;
+
   constructor(seed: number) {
-    this.#state = seed >>> 0 || 1;
+    this.#state = seed >>> 0;
   }
+
+  /** An integer in [0, 2^32). */
   next(): number {
-    let x = this.#state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return this.#state = x >>> 0;
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
   }
+
+  /** A float in [0, 1). */
+  float(): number {
+    return this.next() / 4294967296;
+  }
+
+  /** An integer in [0, n). */
   below(n: number): number {
-    return this.next() % n;
+    return Math.floor(this.float() * n);
   }
+
+  /** True with probability `p`. */
+  chance(p: number): boolean {
+    return this.float() < p;
+  }
+
+  /** One of `items`. */
+  pick<T>(items: readonly T[]): T {
+    return items[this.below(items.length)];
+  }
+
+  /** `length` bytes, four from each number. */
   bytes(length: number): Uint8Array {
     const bytes = new Uint8Array(length);
-    for (let i = 0; i < length; i++) bytes[i] = this.next() & 0xff;
+    for (let i = 0; i < length; i += 4) {
+      const x = this.next();
+      bytes[i] = x;
+      if (i + 1 < length) bytes[i + 1] = x >>> 8;
+      if (i + 2 < length) bytes[i + 2] = x >>> 16;
+      if (i + 3 < length) bytes[i + 3] = x >>> 24;
+    }
     return bytes;
   }
 }

@@ -25,6 +25,7 @@ import {
   type SelectorKey,
 } from "../../mod.ts";
 import { acquireLibc, F_GETFD, releaseLibc } from "../../ffi/libc.ts";
+import { Random } from "../_helpers/mod.ts";
 
 const linux = Deno.build.os === "linux";
 const R = Interest.READABLE;
@@ -43,36 +44,6 @@ const ONE = new Uint8Array([1]);
 
 type Backend = "epoll" | "poll";
 type ErrorClass = new (message?: string) => Error;
-
-/** mulberry32: a tiny, fast, seedable PRNG. */
-class Random {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-}
 
 /** One end of a pipe of the pool. */
 interface FileState {
@@ -196,7 +167,7 @@ class Machine {
     const total = ops.reduce((sum, [weight]) => sum + weight, 0);
     this.#check("start");
     for (let step = 0; step < steps; step++) {
-      let roll = this.#rng.int(total);
+      let roll = this.#rng.below(total);
       let i = 0;
       while (roll >= ops[i][0]) roll -= ops[i++][0];
       this.#guard(step, () => {
@@ -235,7 +206,7 @@ class Machine {
 
   #randomData(): unknown {
     const n = this.#nextData++;
-    switch (this.#rng.int(5)) {
+    switch (this.#rng.below(5)) {
       case 0:
         return undefined;
       case 1:
@@ -306,7 +277,7 @@ class Machine {
     const fd = this.#pickRegistered();
     const interest = rng.pick(INTERESTS);
     let options: RegisterOptions<unknown> | undefined;
-    const form = rng.int(5);
+    const form = rng.below(5);
     if (form > 0) {
       options = {};
       if (form === 2) options.data = this.#randomData();
@@ -405,7 +376,7 @@ class Machine {
     this.#pool.forEach((state, i) => {
       if (this.#keys.has(state.reader.fd) || this.#keys.has(state.writer.fd)) registered.push(i);
     });
-    const i = registered.length > 0 && rng.chance(0.8) ? rng.pick(registered) : rng.int(POOL);
+    const i = registered.length > 0 && rng.chance(0.8) ? rng.pick(registered) : rng.below(POOL);
     const old = this.#pool[i];
     const openFirst = rng.chance(0.5);
     const early = openFirst ? this.#openPipe() : undefined;
