@@ -6,29 +6,12 @@
 // fills the heap with fresh buffers, lets the operation complete, and
 // checks that it settled with a TypeError saying what it moved and that no
 // fresh buffer was written into. Prints "ok" and exits 0, or throws.
-import {
-  type CompletionBackend,
-  type CompletionPort,
-  type Handle,
-  openCompletionPort,
-  openNamedPipePair,
-  openPipe,
-} from "../../mod.ts";
+import { type CompletionBackend, type CompletionPort, openCompletionPort } from "../../mod.ts";
+import { delay, openStream } from "./mod.ts";
 
 const [backend, kind] = Deno.args as [CompletionBackend, string];
 // deno-lint-ignore no-explicit-any
 const gc = (globalThis as any).gc as () => void;
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A one-way stream of this OS: a pipe, or a named pipe pair. */
-function openStream(): { reader: Handle; writer: Handle; close(): void } {
-  if (Deno.build.os === "windows") {
-    const pipe = openNamedPipePair();
-    return { reader: pipe.server.handle, writer: pipe.client.handle, close: () => pipe.close() };
-  }
-  const pipe = openPipe();
-  return { reader: pipe.reader.fd, writer: pipe.writer.fd, close: () => pipe.close() };
-}
 
 /** Detaches `buffer` as the case says. */
 function detach(buffer: ArrayBuffer): void {
@@ -92,7 +75,7 @@ async function readCase(port: CompletionPort): Promise<void> {
     gc();
     checkIntact(fresh);
   } finally {
-    stream.close();
+    stream[Symbol.dispose]();
   }
 }
 
@@ -136,7 +119,7 @@ async function writeCase(port: CompletionPort): Promise<void> {
     gc();
     checkIntact(fresh);
   } finally {
-    stream.close();
+    stream[Symbol.dispose]();
   }
 }
 
@@ -167,7 +150,7 @@ async function allocateCase(port: CompletionPort): Promise<void> {
       throw new Error(`read ${n} bytes into port memory`);
     }
   } finally {
-    stream.close();
+    stream[Symbol.dispose]();
   }
 }
 

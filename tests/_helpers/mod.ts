@@ -1,9 +1,29 @@
 // Copyright 2026 the @evented/io authors. MIT license.
-/** Helpers shared by the tests. */
+/**
+ * The tests' one helpers module: declaring tests (linuxTest, windowsTest,
+ * timeLimit), bytes (Random, pattern, assertBytes), events and completions
+ * as plain values (summary, tuple, fieldsOf), streams, reads and writes
+ * through a CompletionPort, sockets (closedPort, lingerZero, reset), fds and
+ * libc, Workers (Helper), and whether io_uring is usable here.
+ */
 
-import type { SelectorKey } from "../../mod.ts";
+import assert from "node:assert/strict";
+import {
+  type Completion,
+  type CompletionBackend,
+  type CompletionPort,
+  type Handle,
+  listenTcp,
+  openCompletionPort,
+  openNamedPipePair,
+  openPipe,
+  openSocketPair,
+  type SelectorEvent,
+  type SelectorKey,
+  type TcpConn,
+} from "../../mod.ts";
 import { type IoUringSupport, probeIoUring } from "../../backends/linux/_open_port.ts";
-import { F_GETFD } from "../../ffi/libc.ts";
+import { F_GETFD, LINGER_SIZE, SO_LINGER, SOL_SOCKET } from "../../ffi/libc.ts";
 
 /** `Deno.test` for the Linux suite: its tests are ignored on other OSes. */
 export const linuxTest: typeof Deno.test.ignore = Deno.build.os === "linux"
@@ -23,23 +43,200 @@ export function windowsTest(
   Deno.test({
     name: `${prefix}: ${name}`,
     ignore: Deno.build.os !== "windows",
-    async fn(t) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${timeoutMs} ms`)), timeoutMs);
-      });
-      try {
-        await Promise.race([fn(t), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    fn: (t) => timeLimit(timeoutMs, () => fn(t)),
   });
+}
+
+/**
+ * What `fn` settles with, or a rejection "Timed out after `ms` ms" if it has
+ * not settled by then; the timer is cleared either way.
+ */
+export async function timeLimit<T>(ms: number, fn: () => Promise<T> | T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `length` bytes from `new Random(seed)`: deterministic, and misplaced bytes show. */
 export function pattern(length: number, seed: number): Uint8Array {
   return new Random(seed).bytes(length);
+}
+
+/** Asserts `got` holds exactly the bytes of `want`, naming the first that differs. */
+export function assertBytes(got: Uint8Array, want: Uint8Array, what = "bytes"): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] !== want[i]) assert.fail(`${what}: byte ${i} is ${got[i]}, expected ${want[i]}`);
+  }
+}
+
+/** A value of a type the signature does not allow, for the argument checks. */
+export function bad(value: unknown): never {
+  return value as never;
+}
+
+/**
+ * Events as short strings, sorted, for exact comparisons: `data:flags`
+ * (flags such as `r`, `r+w` or `r+rdhup`), or `fd:data:flags` with `{ fd: true }`.
+ */
+export function summary<T>(
+  events: readonly SelectorEvent<T>[],
+  options: { fd?: boolean } = {},
+): string[] {
+  return events.map((e) => {
+    const bits = [
+      e.readable && "r",
+      e.writable && "w",
+      e.priority && "p",
+      e.error && "err",
+      e.hangup && "hup",
+      e.readHangup && "rdhup",
+    ].filter(Boolean).join("+");
+    const fd = options.fd ? `${e.fd}:` : "";
+    return `${fd}${String(e.data)}:${bits}`;
+  }).sort();
+}
+
+/** A completion as a plain tuple, the pointer as its address. */
+export function tuple(c: Completion): [number, number, number, bigint | null] {
+  return [
+    c.key,
+    c.bytes,
+    c.error,
+    c.overlapped === null ? null : Deno.UnsafePointer.value(c.overlapped),
+  ];
+}
+
+/** Whether a CompletionPort of `backend` opens here (io_uring may be refused by the kernel or a sandbox). */
+export function opens(backend: CompletionBackend): boolean {
+  try {
+    openCompletionPort({ backend }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A one-way byte stream: what is written to `writer` is read from `reader`. */
+export interface Stream extends Disposable {
+  readonly reader: Handle;
+  readonly writer: Handle;
+  closeReader(): void;
+  closeWriter(): void;
+}
+
+/** The kinds of stream of this OS: pipes (READ/WRITE) and socketpairs (RECV/SEND) on Linux. */
+export const STREAM_KINDS = Deno.build.os === "windows" ? ["named pipe"] : ["pipe", "socketpair"];
+
+/** Opens a stream of `kind` (by default a pipe, or a named pipe pair on Windows). */
+export function openStream(kind = STREAM_KINDS[0]): Stream {
+  if (Deno.build.os === "windows") {
+    const pipe = openNamedPipePair();
+    return {
+      reader: pipe.server.handle,
+      writer: pipe.client.handle,
+      closeReader: () => pipe.server.close(),
+      closeWriter: () => pipe.client.close(),
+      [Symbol.dispose]: () => pipe.close(),
+    };
+  }
+  if (kind === "pipe") {
+    const pipe = openPipe();
+    return {
+      reader: pipe.reader.fd,
+      writer: pipe.writer.fd,
+      closeReader: () => pipe.reader.close(),
+      closeWriter: () => pipe.writer.close(),
+      [Symbol.dispose]: () => pipe.close(),
+    };
+  }
+  const pair = openSocketPair();
+  return {
+    reader: pair.first.fd,
+    writer: pair.second.fd,
+    closeReader: () => pair.first.close(),
+    closeWriter: () => pair.second.close(),
+    [Symbol.dispose]: () => pair.close(),
+  };
+}
+
+/** Reads exactly `length` bytes through `port` (end of stream before that fails the test). */
+export async function readExactly(
+  port: CompletionPort,
+  handle: Handle,
+  length: number,
+): Promise<Uint8Array> {
+  const data = new Uint8Array(length);
+  let read = 0;
+  while (read < length) {
+    const n = await port.read(handle, data.subarray(read));
+    assert.notEqual(n, null, `end of stream after ${read} of ${length} bytes`);
+    read += n!;
+  }
+  return data;
+}
+
+/** Writes all of `data` through `port` in writes of at most `chunk` bytes; returns how many writes. */
+export async function writeAll(
+  port: CompletionPort,
+  handle: Handle,
+  data: Uint8Array,
+  chunk = data.length,
+): Promise<number> {
+  let written = 0;
+  let writes = 0;
+  while (written < data.length) {
+    const n = await port.write(handle, data.subarray(written, written + chunk));
+    assert.ok(n > 0);
+    written += n;
+    writes++;
+  }
+  return writes;
+}
+
+/** A port number nothing listens on: one a listener just gave back. */
+export function closedPort(hostname: string): number {
+  using listener = listenTcp({ hostname, port: 0 });
+  return listener.addr.port;
+}
+
+/** Makes `conn.close()` reset the connection: SO_LINGER { l_onoff: 1, l_linger: 0 }. */
+export function lingerZero(conn: TcpConn): void {
+  if (Deno.build.os === "windows") {
+    const ws2_32 = Deno.dlopen("ws2_32.dll", {
+      setsockopt: { parameters: ["pointer", "i32", "i32", "buffer", "i32"], result: "i32" },
+    });
+    try {
+      const SOL_SOCKET = 0xffff;
+      const SO_LINGER = 0x0080;
+      const socket = Deno.UnsafePointer.create(BigInt(conn.fd));
+      // struct linger { u_short l_onoff; u_short l_linger; }
+      const linger = new Uint16Array([1, 0]);
+      assert.equal(ws2_32.symbols.setsockopt(socket, SOL_SOCKET, SO_LINGER, linger, 4), 0);
+    } finally {
+      ws2_32.close();
+    }
+    return;
+  }
+  withLibc(
+    { setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" } },
+    (libc) => {
+      const linger = new Int32Array([1, 0]);
+      assert.equal(libc.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, linger, LINGER_SIZE), 0);
+    },
+  );
+}
+
+/** Resets a connection: SO_LINGER {on, 0 s}, then close(), sends an RST. */
+export function reset(conn: TcpConn): void {
+  lingerZero(conn);
+  conn.close();
 }
 
 /** A selector key's fields as a plain object (keys are read-only accessors). */

@@ -18,10 +18,8 @@ import {
   listenTcp,
   openCompletionPort,
   openEventFd,
-  openNamedPipePair,
   openOverlappedFile,
   openPipe,
-  openSocketPair,
   type TcpConn,
   type TcpListener,
 } from "../../mod.ts";
@@ -36,15 +34,22 @@ import {
   OPEN_EXISTING,
   wide,
 } from "../../ffi/kernel32.ts";
+import { O_CLOEXEC, O_RDWR, O_TMPFILE } from "../../ffi/libc.ts";
 import {
-  LINGER_SIZE,
-  O_CLOEXEC,
-  O_RDWR,
-  O_TMPFILE,
-  SO_LINGER,
-  SOL_SOCKET,
-} from "../../ffi/libc.ts";
-import { delay, ioUringNote, ioUringSupport, pattern } from "../_helpers/mod.ts";
+  assertBytes,
+  closedPort,
+  delay,
+  ioUringNote,
+  ioUringSupport,
+  lingerZero,
+  openStream,
+  pattern,
+  readExactly,
+  STREAM_KINDS,
+  timeLimit,
+  tuple,
+  writeAll,
+} from "../_helpers/mod.ts";
 
 const OS = Deno.build.os;
 /** The backends under test on this OS (none elsewhere: every test is then ignored). */
@@ -66,18 +71,7 @@ function timedTest(name: string, ignore: boolean, fn: (t: Deno.TestContext) => u
     name,
     ignore,
     async fn(t) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${TEST_TIMEOUT_MS} ms`)),
-          TEST_TIMEOUT_MS,
-        );
-      });
-      try {
-        await Promise.race([fn(t), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await timeLimit(TEST_TIMEOUT_MS, () => fn(t));
     },
   });
 }
@@ -113,54 +107,10 @@ function open(backend: CompletionBackend): CompletionPort {
 // ---------------------------------------------------------------------------
 // Handles of each OS
 
-/** A one-way byte stream: what is written to `writer` is read from `reader`. */
-interface Stream extends Disposable {
-  readonly reader: Handle;
-  readonly writer: Handle;
-  closeReader(): void;
-  closeWriter(): void;
-}
-
-/** The kinds of stream of this OS: pipes (READ/WRITE) and socketpairs (RECV/SEND) on Linux. */
-const STREAM_KINDS = OS === "windows" ? ["named pipe"] : ["pipe", "socketpair"];
-
-/** Opens a stream of `kind`. */
-function openStream(kind = STREAM_KINDS[0]): Stream {
-  if (OS === "windows") {
-    const pipe = openNamedPipePair();
-    return {
-      reader: pipe.server.handle,
-      writer: pipe.client.handle,
-      closeReader: () => pipe.server.close(),
-      closeWriter: () => pipe.client.close(),
-      [Symbol.dispose]: () => pipe.close(),
-    };
-  }
-  if (kind === "pipe") {
-    const pipe = openPipe();
-    return {
-      reader: pipe.reader.fd,
-      writer: pipe.writer.fd,
-      closeReader: () => pipe.reader.close(),
-      closeWriter: () => pipe.writer.close(),
-      [Symbol.dispose]: () => pipe.close(),
-    };
-  }
-  const pair = openSocketPair();
-  return {
-    reader: pair.first.fd,
-    writer: pair.second.fd,
-    closeReader: () => pair.first.close(),
-    closeWriter: () => pair.second.close(),
-    [Symbol.dispose]: () => pair.close(),
-  };
-}
-
 /** libc calls the Linux tests make themselves (the library does not export them). */
 const TEST_LIBC = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** A regular file to read and write at offsets. */
@@ -292,63 +242,11 @@ function socketName(conn: TcpConn): string {
 // ---------------------------------------------------------------------------
 // Helpers
 
-/** Asserts `got` holds exactly the bytes of `want`, naming the first that differs. */
-function assertBytes(got: Uint8Array, want: Uint8Array, what = "bytes"): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) {
-    if (got[i] !== want[i]) assert.fail(`${what}: byte ${i} is ${got[i]}, expected ${want[i]}`);
-  }
-}
-
-/** A completion as a plain tuple, the pointer as its address. */
-function tuple(c: Completion): [number, number, number, bigint | null] {
-  return [
-    c.key,
-    c.bytes,
-    c.error,
-    c.overlapped === null ? null : Deno.UnsafePointer.value(c.overlapped),
-  ];
-}
-
 /** Milliseconds `fn` took, and what it returned. */
 async function timed<R>(fn: () => R | Promise<R>): Promise<[number, R]> {
   const start = performance.now();
   const result = await fn();
   return [performance.now() - start, result];
-}
-
-/** Writes all of `data` through writes of at most `chunk` bytes; returns how many writes. */
-async function writeAll(
-  port: CompletionPort,
-  handle: Handle,
-  data: Uint8Array,
-  chunk = data.length,
-): Promise<number> {
-  let written = 0;
-  let writes = 0;
-  while (written < data.length) {
-    const n = await port.write(handle, data.subarray(written, written + chunk));
-    assert.ok(n > 0);
-    written += n;
-    writes++;
-  }
-  return writes;
-}
-
-/** Reads exactly `length` bytes (end of stream before that fails the test). */
-async function readExactly(
-  port: CompletionPort,
-  handle: Handle,
-  length: number,
-): Promise<Uint8Array> {
-  const data = new Uint8Array(length);
-  let read = 0;
-  while (read < length) {
-    const n = await port.read(handle, data.subarray(read));
-    assert.notEqual(n, null, `end of stream after ${read} of ${length} bytes`);
-    read += n!;
-  }
-  return data;
 }
 
 /** Reads until the end of the stream; returns everything read. */
@@ -1518,12 +1416,6 @@ async function connectedPair(
   return [client, await accepting];
 }
 
-/** A port number nothing listens on: one a listener just gave back. */
-function closedPort(hostname: string): number {
-  using listener = listenTcp({ hostname, port: 0 });
-  return listener.addr.port;
-}
-
 for (const hostname of ["127.0.0.1", "::1"]) {
   portTest(
     `TCP echo over ${hostname} round-trips exact bytes, then 1 MiB in full`,
@@ -1769,41 +1661,6 @@ portTest(
     await assert.rejects(accepting, Deno.errors.Interrupted);
   },
 );
-
-/** Makes `conn.close()` reset the connection: SO_LINGER { l_onoff: 1, l_linger: 0 }. */
-function lingerZero(conn: TcpConn): void {
-  if (OS === "windows") {
-    const ws2_32 = Deno.dlopen("ws2_32.dll", {
-      setsockopt: { parameters: ["pointer", "i32", "i32", "buffer", "i32"], result: "i32" },
-    });
-    try {
-      const SOL_SOCKET = 0xffff;
-      const SO_LINGER = 0x0080;
-      const socket = Deno.UnsafePointer.create(BigInt(conn.fd));
-      const linger = new Uint16Array([1, 0]);
-      assert.equal(ws2_32.symbols.setsockopt(socket, SOL_SOCKET, SO_LINGER, linger, 4), 0);
-    } finally {
-      ws2_32.close();
-    }
-    return;
-  }
-  const libc = Deno.dlopen("libc.so.6", TEST_LIBC);
-  try {
-    const linger = new Int32Array([1, 0]);
-    assert.equal(
-      libc.symbols.setsockopt(
-        conn.fd,
-        SOL_SOCKET,
-        SO_LINGER,
-        new Uint8Array(linger.buffer),
-        LINGER_SIZE,
-      ),
-      0,
-    );
-  } finally {
-    libc.close();
-  }
-}
 
 portTest("a reset by the peer is ConnectionReset", async (_t, backend) => {
   await using port = open(backend);

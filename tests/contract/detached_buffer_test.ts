@@ -10,7 +10,8 @@
 // buffers or crashed, and the epoll port resolved the read with a false
 // end of stream.
 import assert from "node:assert/strict";
-import { type CompletionBackend, openCompletionPort } from "../../mod.ts";
+import type { CompletionBackend } from "../../mod.ts";
+import { opens } from "../_helpers/mod.ts";
 
 const OS = Deno.build.os;
 const BACKENDS: readonly CompletionBackend[] = OS === "linux"
@@ -30,16 +31,6 @@ const CHILD = new URL("../_helpers/detached_child.ts", import.meta.url).pathname
   /^\/([A-Za-z]:)/,
   "$1",
 );
-
-/** Whether `backend` opens here. */
-function opens(backend: CompletionBackend): boolean {
-  try {
-    openCompletionPort({ backend }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 for (const backend of BACKENDS) {
   const ignore = !opens(backend);

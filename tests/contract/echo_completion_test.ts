@@ -28,8 +28,15 @@ import {
   type TcpConn,
 } from "../../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../../examples/_process.ts";
-import { ioUringNote, ioUringSupport, Random, withLibc } from "../_helpers/mod.ts";
-import { LINGER_SIZE, SO_LINGER, SOL_SOCKET } from "../../ffi/libc.ts";
+import {
+  assertBytes,
+  ioUringNote,
+  ioUringSupport,
+  Random,
+  reset,
+  timeLimit,
+  writeAll,
+} from "../_helpers/mod.ts";
 
 const DENO = Deno.execPath();
 const EXAMPLE = new URL("../../examples/echo_completion.ts", import.meta.url).pathname;
@@ -53,20 +60,7 @@ function echoTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): voi
   Deno.test({
     name,
     ignore: !linux && !windows,
-    async fn(t) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${TEST_TIMEOUT_MS} ms`)),
-          TEST_TIMEOUT_MS,
-        );
-      });
-      try {
-        await Promise.race([fn(t), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    fn: (t) => timeLimit(TEST_TIMEOUT_MS, () => fn(t)),
   });
 }
 
@@ -77,12 +71,6 @@ function start(backend: CompletionBackend): Promise<RunningServer> {
     ["run", "--allow-ffi", linux ? WITH_FDS : EXAMPLE, "--port", "0", "--backend", backend],
     TEST_TIMEOUT_MS / 2,
   );
-}
-
-/** Writes all of `data` (a socket's write takes all unless it fails; looped for the rule). */
-async function writeAll(client: CompletionPort, conn: TcpConn, data: Uint8Array): Promise<void> {
-  let sent = 0;
-  while (sent < data.length) sent += await client.write(conn.fd, data.subarray(sent));
 }
 
 /**
@@ -145,7 +133,7 @@ async function exchange(
   try {
     return await Promise.all(conns.map(async (conn, i) => {
       const [, received] = await Promise.all([
-        writeAll(client, conn, payloads[i]).then(() => {
+        writeAll(client, conn.fd, payloads[i]).then(() => {
           if (halfClose) conn.shutdown("write");
         }),
         readBack(client, conn, payloads[i].length, halfClose),
@@ -155,25 +143,6 @@ async function exchange(
   } finally {
     for (const conn of conns) conn.close();
   }
-}
-
-function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) assert.fail(`${what}: byte ${i} differs`);
-  }
-}
-
-/** Resets a connection: SO_LINGER {on, 0 s}, then close(), sends an RST (Linux). */
-function reset(conn: TcpConn): void {
-  withLibc(
-    { setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" } },
-    (libc) => {
-      const linger = new Int32Array([1, 0]);
-      assert.equal(libc.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, linger, LINGER_SIZE), 0);
-    },
-  );
-  conn.close();
 }
 
 /**
@@ -206,7 +175,7 @@ async function openIdle(client: CompletionPort, port: number, count: number): Pr
   const conns = await connectAll(client, port, count);
   try {
     await Promise.all(conns.map(async (conn) => {
-      await writeAll(client, conn, new Uint8Array([7]));
+      await writeAll(client, conn.fd, new Uint8Array([7]));
       assert.deepEqual(await readBack(client, conn, 1, false), new Uint8Array([7]));
     }));
     return conns;
@@ -269,7 +238,7 @@ for (const [backend, clientBackend] of BACKENDS) {
         () => random.bytes(1 + random.below(200_000)),
       );
       const results = await exchange(client, server.port, payloads);
-      results.forEach((r, i) => assertSameBytes(r, payloads[i], `connection ${i}`));
+      results.forEach((r, i) => assertBytes(r, payloads[i], `connection ${i}`));
     });
 
     await t.step(
@@ -277,20 +246,20 @@ for (const [backend, clientBackend] of BACKENDS) {
       async () => {
         const payload = random.bytes(16 * 1024 * 1024);
         const [result] = await exchange(client, server.port, [payload]);
-        assertSameBytes(result, payload, "16 MiB");
+        assertBytes(result, payload, "16 MiB");
       },
     );
 
     await t.step("after a half-close, echoes what remains and then closes", async () => {
       const payloads = [random.bytes(1), random.bytes(300_000)];
       const results = await exchange(client, server.port, payloads, { halfClose: true });
-      results.forEach((r, i) => assertSameBytes(r, payloads[i], `half-closed ${i}`));
+      results.forEach((r, i) => assertBytes(r, payloads[i], `half-closed ${i}`));
     });
 
     await t.step("serves 200 connections at once, one message each", async () => {
       const payloads = Array.from({ length: 200 }, (_, i) => random.bytes(1 + i));
       const results = await exchange(client, server.port, payloads);
-      results.forEach((r, i) => assertSameBytes(r, payloads[i], `connection ${i}`));
+      results.forEach((r, i) => assertBytes(r, payloads[i], `connection ${i}`));
     });
 
     await t.step({
@@ -300,7 +269,7 @@ for (const [backend, clientBackend] of BACKENDS) {
         assert.ok(sendUntilFullAndReset(server.port, random) > 0);
         const payload = random.bytes(100_000);
         const [result] = await exchange(client, server.port, [payload]);
-        assertSameBytes(result, payload, "after the reset");
+        assertBytes(result, payload, "after the reset");
       },
     });
 

@@ -12,8 +12,7 @@
 import assert from "node:assert/strict";
 import { connectTcp, Interest, openSelector, type Selector, type TcpConn } from "../../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../../examples/_process.ts";
-import { BACKENDS, linuxTest, Random, withLibc } from "../_helpers/mod.ts";
-import { LINGER_SIZE, SO_LINGER, SOL_SOCKET } from "../../ffi/libc.ts";
+import { assertBytes, BACKENDS, linuxTest, Random, reset } from "../_helpers/mod.ts";
 
 const DENO = Deno.execPath();
 const SERVER = new URL("../_helpers/echo_server_fds.ts", import.meta.url).pathname;
@@ -145,13 +144,6 @@ function exchange(port: number, payloads: Uint8Array[], options: ExchangeOptions
   }
 }
 
-function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) assert.fail(`${what}: byte ${i} differs`);
-  }
-}
-
 /** Opens `count` connections that have each echoed one byte (the server has them all). */
 function openIdle(port: number, count: number): TcpConn[] {
   const conns: TcpConn[] = [];
@@ -230,18 +222,6 @@ async function stopWith(
   }
 }
 
-/** Resets a connection: SO_LINGER {on, 0 s}, then close(), sends an RST. */
-function reset(conn: TcpConn): void {
-  withLibc(
-    { setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" } },
-    (libc) => {
-      const linger = new Int32Array([1, 0]);
-      assert.equal(libc.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, linger, LINGER_SIZE), 0);
-    },
-  );
-  conn.close();
-}
-
 for (const mode of MODES) {
   for (const backend of BACKENDS) {
     linuxTest(`echo_server.ts --mode ${mode} --backend ${backend}`, async (t) => {
@@ -255,19 +235,19 @@ for (const mode of MODES) {
       await t.step("echoes random payloads on 16 connections at once, byte-exact", () => {
         const payloads = Array.from({ length: 16 }, () => random.bytes(1 + random.below(200_000)));
         const results = exchange(server.port, payloads);
-        results.forEach((r, i) => assertSameBytes(r.received, payloads[i], `connection ${i}`));
+        results.forEach((r, i) => assertBytes(r.received, payloads[i], `connection ${i}`));
       });
 
       await t.step("echoes 16 MiB written before any of it is read (partial writes)", () => {
         const payload = random.bytes(16 * 1024 * 1024);
         const [result] = exchange(server.port, [payload], { fillFirst: true });
-        assertSameBytes(result.received, payload, "16 MiB");
+        assertBytes(result.received, payload, "16 MiB");
       });
 
       await t.step("after a half-close, echoes what remains and then closes", () => {
         const payloads = [random.bytes(1), random.bytes(300_000)];
         const results = exchange(server.port, payloads, { halfClose: true });
-        results.forEach((r, i) => assertSameBytes(r.received, payloads[i], `half-closed ${i}`));
+        results.forEach((r, i) => assertBytes(r.received, payloads[i], `half-closed ${i}`));
       });
 
       await t.step("survives a client that resets mid-stream, and serves the others", () => {
@@ -292,7 +272,7 @@ for (const mode of MODES) {
         assert.ok(sent > 0);
         const payload = random.bytes(100_000);
         const [result] = exchange(server.port, [payload]);
-        assertSameBytes(result.received, payload, "after the reset");
+        assertBytes(result.received, payload, "after the reset");
       });
 
       await t.step("examples/echo_client.ts prints a sane JSON line against it", async () => {

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type NonblockingFd, openEventFd, openPipe, openSocketPair } from "../../mod.ts";
-import { assertNoNewFds, linuxTest, openFds, settledFds, withLibc } from "../_helpers/mod.ts";
+import { assertNoNewFds, bad, linuxTest, openFds, settledFds, withLibc } from "../_helpers/mod.ts";
 import {
   F_GETFD,
   F_GETFL,
@@ -56,11 +56,6 @@ function assertThrowsExactly(
     }
     return true;
   });
-}
-
-/** A value of a type the signature does not allow, for the argument checks. */
-function bad(value: unknown): never {
-  return value as never;
 }
 
 linuxTest(

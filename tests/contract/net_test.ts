@@ -19,7 +19,7 @@ import {
   type TcpConn,
   type TcpListener,
 } from "../../mod.ts";
-import { linuxTest, openFds, settledFds, withLibc } from "../_helpers/mod.ts";
+import { closedPort, linuxTest, openFds, settledFds, withLibc } from "../_helpers/mod.ts";
 import {
   F_GETFD,
   F_GETFL,
@@ -334,12 +334,6 @@ netTest("a half-closed peer is read to its end and can still be written to", () 
     return true;
   });
 });
-
-/** A port nothing listens on: one a listener just gave back. */
-function closedPort(hostname: string): number {
-  using listener = listenTcp({ hostname, port: 0 });
-  return listener.addr.port;
-}
 
 for (const hostname of ["127.0.0.1", "::1"]) {
   netTest(`a connect to a closed port on ${hostname} is ConnectionRefused`, () => {

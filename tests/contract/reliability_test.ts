@@ -35,7 +35,7 @@ import {
   type RunningServer,
   startServer,
 } from "../../examples/_process.ts";
-import { Random, withLibc } from "../_helpers/mod.ts";
+import { delay, ioUringSupport, Random, reset, timeLimit, withLibc } from "../_helpers/mod.ts";
 
 /** Connections held open at once by the scale check's client (the probe's figure). */
 const CONCURRENT_CONNECTIONS = 10_000;
@@ -66,15 +66,6 @@ const PORT_SERVER = path("../../examples/echo_completion.ts");
 const CLIENT = path("../../examples/echo_client.ts");
 const FAULT_CLIENT = path("../_helpers/fault_client.ts");
 
-/** Whether the kernel lets this process use io_uring, as /proc says. */
-function ioUringAllowed(): boolean {
-  try {
-    return Deno.readTextFileSync("/proc/sys/kernel/io_uring_disabled").trim() === "0";
-  } catch {
-    return true; // a kernel without the switch: setup itself decides
-  }
-}
-
 /** An echo server under test: its program and arguments, and what its stop prints. */
 interface Engine {
   name: string;
@@ -100,7 +91,7 @@ const ENGINES: Engine[] = [
     name: "CompletionPort io_uring (echo_completion.ts --backend io_uring)",
     args: [PORT_SERVER, "--backend", "io_uring"],
     stopped: PORT_STOPPED,
-    ignore: !ioUringAllowed(),
+    ignore: Deno.build.os === "linux" && !ioUringSupport().usable,
   },
   {
     name: "CompletionPort epoll (echo_completion.ts --backend epoll)",
@@ -117,10 +108,6 @@ function ms(us: number): string {
 /** The time since `start` (performance.now()), for a summary line. */
 function seconds(start: number): string {
   return `${((performance.now() - start) / 1000).toFixed(1)} s`;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -300,19 +287,6 @@ function connectAll(port: number, count: number): TcpConn[] {
   }
 }
 
-/** Resets a connection: SO_LINGER {on, 0 s}, then close(), sends an RST. */
-function reset(conn: TcpConn): void {
-  withLibc(
-    { setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" } },
-    (libc) => {
-      const SOL_SOCKET = 1;
-      const SO_LINGER = 13;
-      assert.equal(libc.setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, new Int32Array([1, 0]), 8), 0);
-    },
-  );
-  conn.close();
-}
-
 /** Shrinks a socket's receive buffer, so that a slow reader holds the server back soon. */
 function shrinkReceiveBuffer(conns: TcpConn[], bytes: number): void {
   withLibc(
@@ -471,20 +445,7 @@ for (const engine of ENGINES) {
   Deno.test({
     name: `reliability: ${engine.name}`,
     ignore: Deno.build.os !== "linux" || engine.ignore,
-    async fn(t) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${TEST_TIMEOUT_MS} ms`)),
-          TEST_TIMEOUT_MS,
-        );
-      });
-      try {
-        await Promise.race([probe(t, engine), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    fn: (t) => timeLimit(TEST_TIMEOUT_MS, () => probe(t, engine)),
   });
 }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   assertNoNewFds,
   BACKENDS,
+  bad,
   linuxTest,
   openFds,
   settledFds,
@@ -122,11 +123,6 @@ function event<T>(
 /** `select(0)`, sorted by fd (the kernel's order is not part of the contract). */
 function selectNow<T>(selector: Selector<T>): SelectorEvent<T>[] {
   return selector.select(0).sort((a, b) => a.fd - b.fd);
-}
-
-/** A value of a type the signature does not allow, for the argument checks. */
-function bad(value: unknown): never {
-  return value as never;
 }
 
 for (const backend of BACKENDS) {

@@ -17,6 +17,7 @@ import {
   openSelector,
   type SelectorBackend,
 } from "../../mod.ts";
+import { opens } from "../_helpers/mod.ts";
 
 const OS = Deno.build.os;
 const ROUNDS = 20;
@@ -33,16 +34,6 @@ const SELECTORS: readonly SelectorBackend[] = OS === "linux"
   : OS === "windows"
   ? ["afd"]
   : [];
-
-/** Whether `backend` opens here (io_uring may be refused by the kernel or a sandbox). */
-function opens(backend: CompletionBackend): boolean {
-  try {
-    openCompletionPort({ backend }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Declares `fn` ROUNDS times, as separate tests. */
 function rounds(name: string, ignore: boolean, fn: () => Promise<void>): void {

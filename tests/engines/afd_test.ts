@@ -26,7 +26,14 @@ import {
   type TcpListener,
   wake,
 } from "../../mod.ts";
-import { delay, Helper, pattern, windowsTest as sharedWindowsTest } from "../_helpers/mod.ts";
+import {
+  delay,
+  Helper,
+  lingerZero,
+  pattern,
+  summary,
+  windowsTest as sharedWindowsTest,
+} from "../_helpers/mod.ts";
 
 /** No test here takes this long, even under a loaded Wine. */
 const TEST_TIMEOUT_MS = 120_000;
@@ -41,21 +48,6 @@ const ONE = new Uint8Array([1]);
 /** A Windows-only test of this file. */
 function windowsTest(name: string, fn: (t: Deno.TestContext) => Promise<void> | void): void {
   sharedWindowsTest("afd", TEST_TIMEOUT_MS, name, fn);
-}
-
-/** Events as short strings `data:flags`, sorted, for exact comparisons. */
-function summary<T>(events: SelectorEvent<T>[]): string[] {
-  return events.map((e) => {
-    const bits = [
-      e.readable && "r",
-      e.writable && "w",
-      e.priority && "p",
-      e.error && "err",
-      e.hangup && "hup",
-      e.readHangup && "rdhup",
-    ].filter(Boolean).join("+");
-    return `${String(e.data)}:${bits}`;
-  }).sort();
 }
 
 /** select() until at least one event comes (a loopback socket turns ready soon, not at once). */
@@ -127,34 +119,6 @@ function waitConnected(client: TcpConn): void {
       if (!(error instanceof Deno.errors.WouldBlock) || performance.now() > deadline) throw error;
     }
   }
-}
-
-/** ws2_32 calls the tests make themselves (the library sets no SO_LINGER). */
-function withWinsock<R>(
-  fn: (ws: {
-    setsockopt: (s: Deno.PointerValue, l: number, n: number, v: Uint8Array, len: number) => number;
-  }) => R,
-): R {
-  const library = Deno.dlopen("ws2_32.dll", {
-    setsockopt: { parameters: ["pointer", "i32", "i32", "buffer", "i32"], result: "i32" },
-  });
-  try {
-    return fn(library.symbols);
-  } finally {
-    library.close();
-  }
-}
-
-/** Makes closing `conn` reset its connection (SO_LINGER on, 0 s). */
-function lingerZero(conn: TcpConn): void {
-  const SOL_SOCKET = 0xffff;
-  const SO_LINGER = 0x0080;
-  withWinsock((ws) => {
-    // struct linger { u_short l_onoff; u_short l_linger; }
-    const linger = new Uint8Array(new Uint16Array([1, 0]).buffer);
-    const socket = Deno.UnsafePointer.create(BigInt(conn.fd));
-    assert.equal(ws.setsockopt(socket, SOL_SOCKET, SO_LINGER, linger, 4), 0);
-  });
 }
 
 /** A number that is no open handle: far above any handle value a process gets. */

@@ -16,7 +16,7 @@ import { type CompletionPort, listenTcp, openPipe, openSocketPair } from "../../
 import { openIoUringPort } from "../../backends/linux/io_uring.ts";
 import { openEpollPort } from "../../backends/linux/epoll_port.ts";
 import { posixSockets } from "../../net/_posix.ts";
-import { Helper, linuxTest } from "../_helpers/mod.ts";
+import { Helper, ioUringSupport, linuxTest } from "../_helpers/mod.ts";
 
 const ROUND_TRIPS = 5_000;
 const SIZE = 64;
@@ -27,17 +27,7 @@ const MAX_SLOW = 25;
 /** No round trip may take longer than this. */
 const LIMIT_MS = 250;
 
-/** Whether this kernel lets us set up an io_uring. */
-function ioUringAllowed(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  try {
-    openIoUringPort().close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-const URING = ioUringAllowed();
+const URING = Deno.build.os === "linux" && ioUringSupport().usable;
 
 /** The engines under test, by name. */
 const ENGINES: [string, () => CompletionPort, boolean][] = [

@@ -35,7 +35,15 @@ import {
   O_RDWR,
   O_TMPFILE,
 } from "../../ffi/libc.ts";
-import { delay, linuxTest, openFds, pattern } from "../_helpers/mod.ts";
+import {
+  assertBytes,
+  delay,
+  linuxTest,
+  openFds,
+  pattern,
+  readExactly,
+  timeLimit,
+} from "../_helpers/mod.ts";
 
 /** No test here takes this long, even on a loaded machine. */
 const TEST_TIMEOUT_MS = 30_000;
@@ -44,20 +52,7 @@ const SLACK_MS = 5_000;
 
 /** A Linux-only test of this file that fails if it has not ended after TEST_TIMEOUT_MS. */
 function test(name: string, fn: (t: Deno.TestContext) => Promise<void> | void): void {
-  linuxTest(`epoll port: ${name}`, async (t) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Timed out after ${TEST_TIMEOUT_MS} ms`)),
-        TEST_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([fn(t), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  });
+  linuxTest(`epoll port: ${name}`, (t) => timeLimit(TEST_TIMEOUT_MS, () => fn(t)));
 }
 
 /** libc calls the tests make themselves (files, raw and blocking fds, resets). */
@@ -97,14 +92,6 @@ function rawPipe(libc: TestLibc, flags = 0): [number, number] {
   return [pair[0], pair[1]];
 }
 
-/** Asserts `got` holds exactly the bytes of `want`, naming the first that differs. */
-function assertBytes(got: Uint8Array, want: Uint8Array, what = "bytes"): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) {
-    if (got[i] !== want[i]) assert.fail(`${what}: byte ${i} is ${got[i]}, expected ${want[i]}`);
-  }
-}
-
 /** An assertion on an OS error: its class, code, errno and message. */
 function osError(
   Class: new (...args: never[]) => Error,
@@ -120,17 +107,6 @@ function osError(
     if (message) assert.match(fields.message, message);
     return true;
   };
-}
-
-/** Reads exactly `length` bytes from a stream through the port. */
-async function readExactly(port: CompletionPort, fd: number, length: number): Promise<Uint8Array> {
-  const data = new Uint8Array(length);
-  for (let read = 0; read < length;) {
-    const n = await port.read(fd, data.subarray(read));
-    assert.notEqual(n, null, `end of stream after ${read} of ${length} bytes`);
-    read += n!;
-  }
-  return data;
 }
 
 /** Records when a promise settles, for order assertions. */

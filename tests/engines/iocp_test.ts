@@ -5,12 +5,7 @@
 // port's back), the Windows helpers and example. What every backend does
 // alike is in contract/completion_port_test.ts.
 import assert from "node:assert/strict";
-import {
-  type Completion,
-  openCompletionPort,
-  openNamedPipePair,
-  openOverlappedFile,
-} from "../../mod.ts";
+import { openCompletionPort, openNamedPipePair, openOverlappedFile } from "../../mod.ts";
 import {
   ERROR_IO_PENDING,
   ERROR_OPERATION_ABORTED,
@@ -25,7 +20,7 @@ import {
   OVERLAPPED_SIZE,
   wide,
 } from "../../ffi/kernel32.ts";
-import { windowsTest as sharedWindowsTest } from "../_helpers/mod.ts";
+import { assertBytes, tuple, windowsTest as sharedWindowsTest } from "../_helpers/mod.ts";
 
 /** No test here takes this long, even under a loaded Wine. */
 const TEST_TIMEOUT_MS = 60_000;
@@ -33,24 +28,6 @@ const TEST_TIMEOUT_MS = 60_000;
 /** A Windows-only test of this file. */
 function windowsTest(name: string, fn: (t: Deno.TestContext) => Promise<void> | void): void {
   sharedWindowsTest("iocp", TEST_TIMEOUT_MS, name, fn);
-}
-
-/** Asserts `got` holds exactly the bytes of `want`, naming the first that differs. */
-function assertBytes(got: Uint8Array, want: Uint8Array, what = "bytes"): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) {
-    if (got[i] !== want[i]) assert.fail(`${what}: byte ${i} is ${got[i]}, expected ${want[i]}`);
-  }
-}
-
-/** A completion as a plain tuple, the pointer as its address. */
-function tuple(c: Completion): [number, number, number, bigint | null] {
-  return [
-    c.key,
-    c.bytes,
-    c.error,
-    c.overlapped === null ? null : Deno.UnsafePointer.value(c.overlapped),
-  ];
 }
 
 /** kernel32 calls the tests make themselves (the library does not export them). */
