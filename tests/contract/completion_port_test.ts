@@ -111,6 +111,7 @@ function open(backend: CompletionBackend): CompletionPort {
 const TEST_LIBC = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** A regular file to read and write at offsets. */
@@ -118,6 +119,8 @@ interface TestFile extends Disposable {
   readonly handle: Handle;
   /** Whether a write far out leaves a hole (no bytes allocated in between). */
   readonly sparse: boolean;
+  /** `length` bytes at `offset` as the OS reads the file itself, not through a port. */
+  peek(offset: number, length: number): Uint8Array;
 }
 
 /**
@@ -133,6 +136,7 @@ function openTestFile(options: { sparse?: boolean } = {}): TestFile {
     return {
       handle: file.handle,
       sparse,
+      peek: (offset, length) => Deno.readFileSync(path).slice(offset, offset + length),
       [Symbol.dispose]() {
         file.close();
         Deno.removeSync(path);
@@ -152,6 +156,12 @@ function openTestFile(options: { sparse?: boolean } = {}): TestFile {
   return {
     handle: fd,
     sparse: true,
+    peek(offset, length) {
+      const bytes = new Uint8Array(length);
+      const n = Number(libc.symbols.pread(fd, bytes, BigInt(length), BigInt(offset)));
+      assert.ok(n >= 0, "pread failed");
+      return bytes.subarray(0, n);
+    },
     [Symbol.dispose]() {
       libc.symbols.close(fd);
       libc.close();
@@ -213,13 +223,13 @@ const ERRORS = OS === "windows"
   ? {
     badHandle: { code: "ERROR_INVALID_HANDLE", errno: 6 },
     refused: { code: "WSAECONNREFUSED", errno: 10061 },
-    reset: "WSAECONNRESET",
+    reset: { code: "WSAECONNRESET", errno: 10054 },
     writeAfterShutdown: "WSAESHUTDOWN",
   }
   : {
     badHandle: { code: "EBADF", errno: 9 },
     refused: { code: "ECONNREFUSED", errno: 111 },
-    reset: "ECONNRESET",
+    reset: { code: "ECONNRESET", errno: 104 },
     writeAfterShutdown: "EPIPE",
   };
 
@@ -720,10 +730,12 @@ portTest("a file is written and read at offsets, numbers and bigints", async (t,
   const tail = pattern(70_000, 2);
   const TAIL_AT = 1024 * 1024 - 7;
 
-  await t.step("writes at several offsets", async () => {
+  await t.step("writes land where they were asked to", async () => {
     assert.equal(await port.write(file.handle, head, { offset: 0 }), head.length);
     assert.equal(await port.write(file.handle, middle, { offset: 4_095 }), middle.length);
     assert.equal(await port.write(file.handle, tail, { offset: BigInt(TAIL_AT) }), tail.length);
+    // As the OS reads the file itself (pread on Linux, a read of the whole file on Windows).
+    assertBytes(file.peek(4_095, middle.length), middle, "middle, read by the OS");
   });
 
   await t.step("reads them back exactly, and zeros in between", async () => {
@@ -768,9 +780,11 @@ portTest("a file is written and read at offsets, numbers and bigints", async (t,
     assert.equal(await port.read(file.handle, buffer, { offset: 2n ** 40n }), null);
   });
 
-  await t.step("an offset is required", async () => {
+  await t.step("an offset is required, and a zero-length transfer moves nothing", async () => {
     await assert.rejects(port.read(file.handle, new Uint8Array(5)), TypeError);
     await assert.rejects(port.write(file.handle, new Uint8Array(5)), TypeError);
+    assert.equal(await port.read(file.handle, new Uint8Array(0), { offset: 0 }), 0);
+    assert.equal(await port.write(file.handle, new Uint8Array(0), { offset: 0 }), 0);
   });
 });
 
@@ -1271,7 +1285,7 @@ portTest(
       ]
       : ["const pipe = openPipe();", "const [reader, writer] = [pipe.reader.fd, pipe.writer.fd];"];
     const code = `
-    import { openCompletionPort, openNamedPipePair, openPipe } from "${mod}";
+    import { listenTcp, openCompletionPort, openNamedPipePair, openPipe } from "${mod}";
     const port = openCompletionPort({ backend: "${backend}" }); // never closed
     ${opening}
     ${start}
@@ -1279,6 +1293,12 @@ portTest(
     await new Promise((resolve) => setTimeout(resolve, 20));
     await port.write(writer, new Uint8Array([1]));
     console.log("read", await reading);
+    const listener = listenTcp({ port: 0 });
+    const accepting = port.accept(listener);
+    const conn = await port.connect({ port: listener.addr.port });
+    await accepting;
+    const cancelled = port.read(conn.fd, new Uint8Array(1), { signal: AbortSignal.timeout(10) });
+    console.log("cancelled", await cancelled.catch((e) => e.name));
     port.post(1);
     console.log("posted", port.get(0).length);
   `;
@@ -1295,7 +1315,11 @@ portTest(
     const timer = setTimeout(() => child.kill(), 20_000);
     const { code: status, stdout, stderr } = await child.output();
     clearTimeout(timer);
-    assert.equal(new TextDecoder().decode(stdout), "read 1\nposted 1\n");
+    assert.equal(
+      new TextDecoder().decode(stdout),
+      "read 1\ncancelled TimeoutError\nposted 1\n",
+      new TextDecoder().decode(stderr),
+    );
     assert.equal(status, 0, new TextDecoder().decode(stderr));
   },
 );
@@ -1324,6 +1348,7 @@ linuxPortTest("an eventfd's counter is read and added to through the port", asyn
   await assert.rejects(port.read(efd.fd, new Uint8Array(4)), (error: Error) => {
     assert.ok(error instanceof TypeError, String(error));
     assert.equal((error as Error & { code: string }).code, "EINVAL");
+    assert.equal((error as Error & { errno: number }).errno, 22);
     assert.match(error.message, new RegExp(`^Cannot read from fd ${efd.fd}: EINVAL`));
     return true;
   });
@@ -1668,11 +1693,13 @@ portTest("a reset by the peer is ConnectionReset", async (_t, backend) => {
   const [client, server] = await connectedPair(port, listener);
   using _server = server;
   const reading = port.read(server.fd, new Uint8Array(4));
+  await delay(10); // the read is pending when the reset comes
   lingerZero(client);
   client.close();
   await assert.rejects(reading, (error: Error) => {
     assert.ok(error instanceof Deno.errors.ConnectionReset, String(error));
-    assert.equal((error as Error & { code: string }).code, ERRORS.reset);
+    const { code, errno } = error as Error & { code: string; errno: number };
+    assert.deepEqual({ code, errno }, ERRORS.reset);
     return true;
   });
 });
