@@ -162,71 +162,6 @@ test("backend: 'epoll' is the epoll port, whatever io_uring can do", async () =>
 // ---------------------------------------------------------------------------
 // Regular files
 
-test("a regular file is written and read at offsets, numbers and bigints", async (t) => {
-  using lib = testLibc();
-  using file = memFile(lib.libc);
-  await using port = openCompletionPort({ backend: "epoll" });
-  const head = new TextEncoder().encode("hello world");
-  const middle = pattern(1_000, 1);
-  const tail = pattern(70_000, 2);
-  const TAIL_AT = 1024 * 1024 - 7;
-
-  await t.step("writes land where they were asked to", async () => {
-    assert.equal(await port.write(file.fd, head, { offset: 0 }), head.length);
-    assert.equal(await port.write(file.fd, middle, { offset: 4_095 }), middle.length);
-    assert.equal(await port.write(file.fd, tail, { offset: BigInt(TAIL_AT) }), tail.length);
-    // As the kernel sees them (the test's own pread).
-    const check = new Uint8Array(middle.length);
-    assert.equal(Number(lib.libc.pread(file.fd, check, BigInt(check.length), 4_095n)), 1_000);
-    assertBytes(check, middle, "middle, seen by pread");
-  });
-
-  await t.step("reads take them back, with zeros in the holes", async () => {
-    const five = new Uint8Array(5);
-    assert.equal(await port.read(file.fd, five, { offset: 6 }), 5);
-    assert.equal(new TextDecoder().decode(five), "world");
-    const back = new Uint8Array(middle.length + 2);
-    assert.equal(await port.read(file.fd, back, { offset: 4_094n }), back.length);
-    assertBytes(back.subarray(1, -1), middle, "middle");
-    assert.deepEqual([back[0], back[back.length - 1]], [0, 0]);
-    const tailBack = new Uint8Array(tail.length);
-    assert.equal(await port.read(file.fd, tailBack, { offset: TAIL_AT }), tail.length);
-    assertBytes(tailBack, tail, "tail");
-  });
-
-  await t.step("a read across the end is short; at or past the end it is null", async () => {
-    const end = TAIL_AT + tail.length;
-    const buffer = new Uint8Array(100);
-    assert.equal(await port.read(file.fd, buffer, { offset: end - 3 }), 3);
-    assertBytes(buffer.subarray(0, 3), tail.subarray(-3));
-    assert.equal(await port.read(file.fd, buffer, { offset: end }), null);
-    assert.equal(await port.read(file.fd, buffer, { offset: 2n ** 40n }), null);
-  });
-
-  await t.step("concurrent reads at different offsets each get their own bytes", async () => {
-    const offsets = [0, 4_095, 4_500, TAIL_AT, TAIL_AT + 33_333];
-    const buffers = offsets.map(() => new Uint8Array(300));
-    const counts = await Promise.all(
-      offsets.map((offset, i) => port.read(file.fd, buffers[i], { offset })),
-    );
-    assert.deepEqual(counts, offsets.map(() => 300));
-    const whole = new Uint8Array(TAIL_AT + tail.length);
-    whole.set(head, 0);
-    whole.set(middle, 4_095);
-    whole.set(tail, TAIL_AT);
-    offsets.forEach((offset, i) =>
-      assertBytes(buffers[i], whole.subarray(offset, offset + 300), `at ${offset}`)
-    );
-  });
-
-  await t.step("the offset is required, and a zero-length transfer moves nothing", async () => {
-    await assert.rejects(port.read(file.fd, new Uint8Array(5)), /offset is required/);
-    await assert.rejects(port.write(file.fd, new Uint8Array(5)), TypeError);
-    assert.equal(await port.read(file.fd, new Uint8Array(0), { offset: 0 }), 0);
-    assert.equal(await port.write(file.fd, new Uint8Array(0), { offset: 0 }), 0);
-  });
-});
-
 test("a file on disk (O_TMPFILE) is read and written at offsets above 4 GiB", async () => {
   using lib = testLibc();
   let fd = -1;
@@ -349,26 +284,6 @@ test("a read on an empty pipe waits until bytes are written, then gets them", as
   assert.equal(buffer[0], 4);
 });
 
-test("a pipe read is null at end of stream, also while it waits", async () => {
-  await using port = openCompletionPort({ backend: "epoll" });
-  {
-    using pipe = openPipe();
-    const reading = port.read(pipe.reader.fd, new Uint8Array(8));
-    await delay(10);
-    pipe.writer.close();
-    assert.equal(await reading, null);
-  }
-  {
-    using pipe = openPipe();
-    assert.equal(await port.write(pipe.writer.fd, new Uint8Array([1, 2])), 2);
-    pipe.writer.close();
-    const buffer = new Uint8Array(8);
-    assert.equal(await port.read(pipe.reader.fd, buffer), 2);
-    assert.equal(await port.read(pipe.reader.fd, buffer), null);
-    assert.equal(await port.read(pipe.reader.fd, buffer), null);
-  }
-});
-
 test("a write to a pipe whose reader is gone is BrokenPipe (EPIPE), and no signal kills us", async () => {
   using pipe = openPipe();
   await using port = openCompletionPort({ backend: "epoll" });
@@ -430,27 +345,6 @@ test("several writes on one fd are served in order, each whole", async () => {
   assert.deepEqual(events, chunks.map((_, i) => `write${i} ${SIZE}`));
   chunks.forEach((chunk, i) =>
     assertBytes(received.subarray(i * SIZE, (i + 1) * SIZE), chunk, `chunk ${i}`)
-  );
-});
-
-test("an eventfd is read when its counter turns non-zero, and written", async () => {
-  using counter = openEventFd();
-  await using port = openCompletionPort({ backend: "epoll" });
-  const value = new BigUint64Array(1);
-  const bytes = new Uint8Array(value.buffer);
-  const reading = port.read(counter.fd, bytes);
-  await delay(10);
-  assert.ok(counter.add(5));
-  assert.equal(await reading, 8);
-  assert.equal(value[0], 5n);
-  value[0] = 7n;
-  assert.equal(await port.write(counter.fd, bytes), 8);
-  assert.equal(counter.take(), 7);
-  // A buffer the kernel refuses (less than 8 bytes): EINVAL.
-  counter.add(1);
-  await assert.rejects(
-    port.read(counter.fd, new Uint8Array(4)),
-    osError(TypeError, "EINVAL", 22, /^Cannot read from fd \d+: EINVAL/),
   );
 });
 
@@ -545,40 +439,6 @@ test("after a short read, the next read still gets what came meanwhile, then the
     using pipe = openPipe();
     await exercise(pipe.reader.fd, (b) => pipe.writer.tryWrite(b), () => pipe.writer.close());
   });
-});
-
-test("connecting to a port nothing listens on is ConnectionRefused (ECONNREFUSED)", async () => {
-  await using port = openCompletionPort({ backend: "epoll" });
-  for (const hostname of ["127.0.0.1", "::1"]) {
-    const listener = listenTcp({ hostname, port: 0 });
-    const free = listener.addr.port;
-    listener.close();
-    const where = hostname.includes(":") ? `[${hostname}]:${free}` : `${hostname}:${free}`;
-    await assert.rejects(
-      port.connect({ hostname, port: free }),
-      osError(
-        Deno.errors.ConnectionRefused,
-        "ECONNREFUSED",
-        111,
-        new RegExp(`^Cannot connect to ${where.replace(/[[\].]/g, "\\$&")}: ECONNREFUSED`),
-      ),
-    );
-  }
-});
-
-test("a reset by the peer is ConnectionReset (ECONNRESET)", async () => {
-  using lib = testLibc();
-  await using port = openCompletionPort({ backend: "epoll" });
-  using listener = listenTcp({ port: 0 });
-  const accepting = port.accept(listener);
-  const client = await port.connect({ port: listener.addr.port });
-  using server = await accepting;
-  const reading = port.read(server.fd, new Uint8Array(4));
-  await delay(10);
-  // SO_LINGER {on, 0 s}: close() sends an RST.
-  assert.equal(lib.libc.setsockopt(client.fd, 1, 13, new Int32Array([1, 0]), 8), 0);
-  client.close();
-  await assert.rejects(reading, osError(Deno.errors.ConnectionReset, "ECONNRESET", 104));
 });
 
 // ---------------------------------------------------------------------------
@@ -971,43 +831,4 @@ test("wait() resolves with a packet posted while operations complete around it",
   assert.equal(await reading, 1);
   setTimeout(() => port.post(3, 4), 5);
   assert.deepEqual((await waiting).map((c) => [c.key, c.bytes]), [[3, 4]]);
-});
-
-test("an idle port keeps no process alive, also after operations went through it", async () => {
-  const mod = new URL("../../mod.ts", import.meta.url).href;
-  const code = `
-    import { openCompletionPort, openPipe, listenTcp } from "${mod}";
-    const port = openCompletionPort({ backend: "epoll" }); // never closed
-    const pipe = openPipe();
-    const reading = port.read(pipe.reader.fd, new Uint8Array(4));
-    setTimeout(() => pipe.writer.tryWrite(new Uint8Array([1])), 10);
-    console.log("read", await reading);
-    const listener = listenTcp({ port: 0 });
-    const accepting = port.accept(listener);
-    const conn = await port.connect({ port: listener.addr.port });
-    await accepting;
-    const cancelled = port.read(conn.fd, new Uint8Array(1), { signal: AbortSignal.timeout(10) });
-    console.log("cancelled", await cancelled.catch((e) => e.name));
-    port.post(1);
-    console.log("posted", port.get(0).length);
-  `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-ffi", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(code));
-  await writer.close();
-  // Exiting by itself is the point; a process kept alive is killed after a while and fails.
-  const timer = setTimeout(() => child.kill(), 20_000);
-  const { code: status, stdout, stderr } = await child.output();
-  clearTimeout(timer);
-  assert.equal(
-    new TextDecoder().decode(stdout),
-    "read 1\ncancelled TimeoutError\nposted 1\n",
-    new TextDecoder().decode(stderr),
-  );
-  assert.equal(status, 0);
 });
