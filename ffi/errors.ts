@@ -14,7 +14,7 @@
  * poll, eventfd, pipe2, fcntl, the socket calls, read/write, pread/pwrite,
  * fstat, mmap, getrlimit/setrlimit, io_uring_setup/enter/register and what
  * a completion's `res` carries). The README's error table lists each one
- * with its class (tests/errors_test.ts holds the two to each other).
+ * with its class (tests/repo/errors_test.ts holds the two to each other).
  */
 const ERRNO_NAMES: Readonly<Record<number, string>> = {
   1: "EPERM",

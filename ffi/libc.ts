@@ -226,7 +226,7 @@ export function ioSize(length: number): bigint {
  * Linux, one column per arch. Everything else in this file is the same on
  * both: both take the kernel's asm-generic headers, but for arm64's own
  * `asm/fcntl.h` (open flags), x86_64's own `asm/stat.h` and x86_64's packed
- * `struct epoll_event`, which are here. tests/abi_test.ts checks every
+ * `struct epoll_event`, which are here. tests/engines/abi_test.ts checks every
  * number of this file, on both arches, against the headers' own, written
  * out there once.
  */
