@@ -2,7 +2,7 @@
 /**
  * The one place that looks at the OS (`Deno.build.os`): which engine
  * serves a Selector and a CompletionPort here, which socket code serves
- * `net.ts`, and what is Linux only. The public files ask here and never
+ * `net.ts`, the reactor's platform, and what is Linux only. The public files ask here and never
  * switch on the OS themselves; the engines and the sockets never know of
  * each other but through the interfaces this file hands from one to the
  * other (`backends/_port_sockets.ts`).
@@ -13,6 +13,12 @@
  * @module
  */
 
+import { watchPosixFd } from "./net/_posix_watch.ts";
+import { watchWinsockFd } from "./net/_winsock_watch.ts";
+import type { AsyncFd } from "./types/async_fd.ts";
+import { setReactorPlatform } from "./backends/_reactor.ts";
+import { linuxReactor } from "./backends/linux/_reactor_here.ts";
+import { windowsReactor } from "./backends/windows/_reactor_here.ts";
 import { openEpollSelector } from "./backends/linux/epoll.ts";
 import { openPollSelector } from "./backends/linux/poll.ts";
 import { openLinuxPort } from "./backends/linux/_open_port.ts";
@@ -31,6 +37,10 @@ import type { Selector, SelectorBackend } from "./types/selector.ts";
 
 /** The OS this runs on. */
 const OS = Deno.build.os;
+
+// The reactor behind every awaitable object: epoll on Linux, afd on Windows.
+if (OS === "linux") setReactorPlatform(linuxReactor);
+else if (OS === "windows") setReactorPlatform(windowsReactor);
 
 /**
  * The Selector engine `backend` (or this OS's default) opened, or
@@ -169,6 +179,18 @@ export function socketsHere(action: string): SocketsHere {
     };
   }
   throw new Deno.errors.NotSupported(`${action} on ${OS}: no sockets exist for ${OS} yet`);
+}
+
+/**
+ * Watches `fd` (checked) through the reactor: any pollable fd on Linux, a
+ * socket on Windows; NotSupported elsewhere.
+ *
+ * @internal
+ */
+export function watchFdHere(fd: number, owned: boolean, nonblocking: boolean): AsyncFd {
+  if (OS === "linux") return watchPosixFd(fd, owned, nonblocking);
+  if (OS === "windows") return watchWinsockFd(fd, owned, nonblocking);
+  throw new Deno.errors.NotSupported(`Cannot watch fd ${fd} on ${OS}: no reactor exists for ${OS}`);
 }
 
 /**

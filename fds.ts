@@ -1,11 +1,12 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * Nonblocking, close-on-exec fds to watch with a Selector: a pipe, a
- * socketpair and an eventfd, each with `tryRead`/`tryWrite`.
+ * Nonblocking, close-on-exec fds to watch with a Selector or to await: a
+ * pipe, a socketpair and an eventfd, each with `tryRead`/`tryWrite` and the
+ * awaitable `read`/`write`, readiness waits and web streams.
  *
  * `tryRead` returns `null` at end of stream and `0` when nothing is there
  * yet (it would block); `tryWrite` returns the bytes taken, `0` when the
- * fd is full. Unregister an fd from every selector before closing it.
+ * fd is full. Closing an fd removes it from every Selector.
  *
  * It must not know a Selector or a port: the fds it opens are plain fds,
  * closed through the close hook.
@@ -15,6 +16,8 @@
 
 import { checkBuffer } from "./backends/shared/_checks.ts";
 import { OwnedFd } from "./net/_owned_fd.ts";
+import { AsyncIo } from "./net/_async_io.ts";
+import type { AsyncStream, ReadyOptions } from "./types/async_fd.ts";
 import { osError } from "./ffi/errors.ts";
 import { requireLinux } from "./_platform.ts";
 import {
@@ -42,8 +45,14 @@ import {
 } from "./ffi/libc.ts";
 import { describe } from "./backends/shared/_describe.ts";
 
-/** A nonblocking fd owned by this module. */
-export interface NonblockingFd extends Disposable {
+/**
+ * A nonblocking fd owned by this module: `tryRead`/`tryWrite` never block,
+ * and the {@linkcode AsyncStream} members await it through the module's
+ * reactor. Closing it removes it from every Selector it is registered
+ * with, and rejects its pending waits, reads and writes with
+ * `Deno.errors.Interrupted`.
+ */
+export interface NonblockingFd extends AsyncStream, Disposable {
   /** The fd number (-1 once closed). */
   readonly fd: number;
   /** Whether `close()` has been called. */
@@ -68,7 +77,7 @@ export interface NonblockingFd extends Disposable {
    * @throws {Deno.errors.BrokenPipe} if the reading end is gone
    */
   tryWrite(buffer: Uint8Array): number;
-  /** Closes the fd; idempotent. Unregister it from every selector first. */
+  /** Closes the fd; idempotent. Its keys in every Selector go with it. */
   close(): void;
 }
 
@@ -134,6 +143,37 @@ export interface EventFdOptions {
 }
 
 class Fd extends OwnedFd implements NonblockingFd {
+  #io: AsyncIo = new AsyncIo(this, { noun: "fd", closeWrite: () => this.endWriting() });
+
+  /** What `writable.close()` does: close a pipe's write end (a socket shuts down instead). */
+  protected endWriting(): void {
+    this.close();
+  }
+
+  waitReadable(options?: ReadyOptions): Promise<void> {
+    return this.#io.waitReadable(options);
+  }
+
+  waitWritable(options?: ReadyOptions): Promise<void> {
+    return this.#io.waitWritable(options);
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#io.read(buffer);
+  }
+
+  write(buffer: Uint8Array): Promise<number> {
+    return this.#io.write(buffer);
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#io.readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#io.writable;
+  }
+
   tryRead(buffer: Uint8Array): number | null {
     checkBuffer("Cannot read", buffer);
     const fd = this.open("Cannot read");
@@ -167,6 +207,10 @@ class Fd extends OwnedFd implements NonblockingFd {
 const SHUTDOWN_HOW = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR } as const;
 
 class Socket extends Fd implements SocketFd {
+  protected override endWriting(): void {
+    this.shutdown("write");
+  }
+
   shutdown(how: "read" | "write" | "both" = "write"): void {
     const action = "Cannot shut down socket";
     if (typeof how !== "string" || !Object.hasOwn(SHUTDOWN_HOW, how)) {

@@ -58,3 +58,4 @@ export * from "./fds.ts";
 export * from "./completion_port.ts";
 export * from "./windows.ts";
 export * from "./net.ts";
+export * from "./async_fd.ts";

@@ -24,6 +24,7 @@ import type {
   WaitOptions,
 } from "../types/selector.ts";
 import { normalizeTimeout } from "./shared/_timeouts.ts";
+import { unwatchCloses, watchCloses } from "./shared/_close_hook.ts";
 import type { Action } from "./shared/_describe.ts";
 
 /** @internal A registration with the bookkeeping the backends need. */
@@ -244,7 +245,26 @@ export class SelectorImpl<T> implements Selector<T> {
     this.#select = () => `Cannot select on ${backend}`;
     this.#wait = () => `Cannot wait on ${backend}`;
     this.#wakeUp = () => `Cannot wake up ${backend}`;
+    watchCloses(this.#onFdClose);
   }
+
+  /**
+   * One of this module's fds is about to be closed: its key goes now, while
+   * the number still names it, so that no event of it is delivered after
+   * the close and the number can be registered afresh.
+   */
+  #onFdClose = (fd: number): void => {
+    const reg = this.#keys[fd];
+    if (reg === undefined || this.#closed) return;
+    try {
+      this.#driver.remove(this.#unregister, reg);
+    } catch {
+      // The kernel drops a closed fd's registration anyway.
+    }
+    this.#keys[fd] = undefined;
+    this.#size--;
+    this.#changed();
+  };
 
   get backend(): SelectorBackend {
     return this.#driver.backend;
@@ -513,6 +533,7 @@ export class SelectorImpl<T> implements Selector<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    unwatchCloses(this.#onFdClose);
     this.#keys = [];
     this.#size = 0;
     if (!this.#waiting) this.#release();

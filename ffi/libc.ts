@@ -336,6 +336,8 @@ export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const F_GETFD = 1;
 export const F_GETFL = 3;
+/** fcntl: set the file status flags (O_NONBLOCK among them). */
+export const F_SETFL = 4;
 /** fcntl(2): dup to the lowest free fd at or above the argument, close-on-exec. */
 export const F_DUPFD_CLOEXEC = 1030;
 /** fcntl(2): a pipe's capacity in bytes. */

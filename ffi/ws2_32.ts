@@ -41,6 +41,8 @@ export const WS2_32_SYMBOLS = {
   getsockname: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   /** int getpeername(SOCKET s, struct sockaddr *name, int *namelen); */
   getpeername: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  /** int WSAPoll(LPWSAPOLLFD fdArray, ULONG fds, INT timeout); */
+  WSAPoll: { parameters: ["buffer", "u32", "i32"], result: "i32" },
   /** int ioctlsocket(SOCKET s, long cmd, u_long *argp); */
   ioctlsocket: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
   /** int connect(SOCKET s, const struct sockaddr *name, int namelen); */
@@ -275,6 +277,16 @@ export const ACCEPTEX_ADDRESS_EXTRA = 16;
 export const INVALID_SOCKET = 0xffffffffffffffffn;
 /** What most Winsock calls return on failure. */
 export const SOCKET_ERROR = -1;
+/** sizeof(WSAPOLLFD) (x64): SOCKET fd; SHORT events; SHORT revents; padded. */
+export const WSAPOLLFD_SIZE = 16;
+export const WSAPOLLFD_EVENTS_OFFSET = 8;
+export const WSAPOLLFD_REVENTS_OFFSET = 10;
+/** WSAPoll's bits (winsock2.h's POLLRDNORM, POLLWRNORM, POLLERR, POLLHUP, POLLNVAL). */
+export const WSAPOLL_RDNORM = 0x0100;
+export const WSAPOLL_WRNORM = 0x0010;
+export const WSAPOLL_ERR = 0x0001;
+export const WSAPOLL_HUP = 0x0002;
+export const WSAPOLL_NVAL = 0x0004;
 
 export const AF_INET = 2;
 /** AF_INET6 on Windows (10 on Linux). */
@@ -294,6 +306,8 @@ export const SOL_SOCKET = 0xffff;
 /** ~SO_REUSEADDR: no other socket may bind the same address. */
 export const SO_EXCLUSIVEADDRUSE = ~0x0004;
 export const SO_ERROR = 0x1007;
+/** getsockopt: the socket type (SOCK_STREAM, SOCK_DGRAM); WSAENOTSOCK on a handle that is no socket. */
+export const SO_TYPE = 0x1008;
 export const SO_UPDATE_ACCEPT_CONTEXT = 0x700b;
 export const SO_UPDATE_CONNECT_CONTEXT = 0x7010;
 export const TCP_NODELAY = 0x0001;

@@ -153,8 +153,8 @@ export interface TcpConn extends Disposable {
   setNoDelay(on?: boolean): void;
   /**
    * Closes the socket; idempotent. Reads and writes in flight reject with
-   * `Deno.errors.Interrupted` once their cancellation has come back.
-   * Unregister it from every Selector first.
+   * `Deno.errors.Interrupted` once their cancellation has come back. Its
+   * keys in every Selector go with it.
    */
   close(): void;
 }
@@ -193,6 +193,6 @@ export interface UdpSocket extends Disposable {
    * @throws {Deno.errors.BadResource} if the socket is closed
    */
   tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null;
-  /** Closes the socket; idempotent. Unregister it from every Selector first. */
+  /** Closes the socket; idempotent. Its keys in every Selector go with it. */
   close(): void;
 }

@@ -384,11 +384,13 @@ export interface WaitOptions {
  * Readiness notification over one kernel facility: register fds with the
  * directions to watch, then ask which are ready.
  *
- * An fd must be unregistered before it is closed: the kernel tracks open
- * file descriptions, not numbers, so a closed fd whose description lives on
- * (a dup, a child process) would keep reporting, and its number may be
- * reused by an unrelated file. `unregister()` still works after the close,
- * and events of a registration that no longer exists are dropped.
+ * Closing one of this module's fds (a pipe, a socket, an owned watched
+ * fd) removes its key first. A foreign fd must be unregistered before it
+ * is closed: the kernel tracks open file descriptions, not numbers, so a
+ * closed fd whose description lives on (a dup, a child process) would keep
+ * reporting, and its number may be reused by an unrelated file.
+ * `unregister()` still works after such a close, and events of a
+ * registration that no longer exists are dropped.
  *
  * @typeParam T the type of the data registered with each fd
  */

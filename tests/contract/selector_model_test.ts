@@ -384,6 +384,8 @@ class Machine {
     old.open = false;
     for (const file of [old.reader, old.writer]) {
       if (this.#files.get(file.fd) === file) this.#files.delete(file.fd);
+      // Closing one of the module's fds removes its key from the selector.
+      if (this.#keys.get(file.fd)?.file === file) this.#keys.delete(file.fd);
     }
     const state = early ?? this.#openPipe();
     this.#pool[i] = state;

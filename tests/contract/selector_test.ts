@@ -326,7 +326,7 @@ for (const backend of BACKENDS) {
   });
 
   Deno.test({
-    name: `${backend}: unregister() removes the key of an fd that was closed first`,
+    name: `${backend}: closing one of the module's fds removes its key; a foreign fd's stays`,
     ignore: !linux,
     fn() {
       using sel = openSelector({ backend });
@@ -334,11 +334,25 @@ for (const backend of BACKENDS) {
       const fd = pipe.reader.fd;
       sel.register(fd, Interest.READABLE);
       pipe.close();
-      assert.equal(sel.getKey(fd)?.fd, fd); // the key stays until unregister()
-      assert.equal(sel.unregister(fd).fd, fd);
+      assert.equal(sel.getKey(fd), undefined); // gone with the close
       assert.equal(sel.size, 0);
-      assert.equal(sel.getKey(fd), undefined);
+      assert.throws(() => sel.unregister(fd), Deno.errors.NotFound);
       assert.deepEqual(sel.select(0), []);
+      // An fd closed behind the module's back keeps its key until unregister().
+      const libc = openTestLibc();
+      try {
+        using other = openPipe();
+        const foreign = libc.symbols.dup(other.reader.fd);
+        assert.ok(foreign >= 0);
+        sel.register(foreign, Interest.READABLE);
+        libc.symbols.close(foreign);
+        assert.equal(sel.getKey(foreign)?.fd, foreign);
+        assert.equal(sel.unregister(foreign).fd, foreign);
+        assert.equal(sel.size, 0);
+        assert.deepEqual(sel.select(0), []);
+      } finally {
+        libc.close();
+      }
     },
   });
 }
@@ -352,7 +366,9 @@ Deno.test({
     try {
       using pipe = openPipe();
       using oneshot = openPipe();
-      const fd = pipe.reader.fd;
+      // A foreign fd (a dup the module does not own), so that its close is not announced.
+      const fd = libc.symbols.dup(pipe.reader.fd);
+      assert.ok(fd >= 0);
       sel.register(fd, Interest.READABLE, { data: "old" });
       // A oneshot registration that has fired and is disarmed must stay disarmed.
       sel.register(oneshot.reader.fd, Interest.READABLE, { oneshot: true, data: "once" });
@@ -361,7 +377,7 @@ Deno.test({
       const copy = libc.symbols.dup(fd);
       assert.ok(copy >= 0);
       try {
-        pipe.reader.close(); // closed before unregistered: the kernel keeps the registration
+        libc.symbols.close(fd); // closed before unregistered: the kernel keeps the registration
         sel.unregister(fd);
         pipe.writer.tryWrite(ONE); // the file is readable, through `copy`
         const cpu = process.cpuUsage();

@@ -88,6 +88,7 @@ const SHARED_HEADERS: Record<string, number | bigint> = {
   O_CLOEXEC: 0o2000000,
   F_GETFD: 1,
   F_GETFL: 3,
+  F_SETFL: 4,
   FD_CLOEXEC: 1,
   // include/uapi/linux/fcntl.h (F_LINUX_SPECIFIC_BASE 1024 + 6, + 8)
   F_DUPFD_CLOEXEC: 1030,

@@ -1,0 +1,409 @@
+// Copyright 2026 the @evented/io authors. MIT license.
+/**
+ * The reactor: what turns "wait until fd 7 is readable" into a promise, for
+ * every awaitable object of the module (`watchFd()`, pipes, sockets). One
+ * per thread (a Worker has its own module instance, so its own reactor),
+ * over one Selector of the OS's default engine, opened on first use and
+ * closed again when no fd is watched, so that a test that closes what it
+ * opened passes Deno's sanitizers and a program with nothing pending exits.
+ *
+ * - An fd is registered once, oneshot, for the directions its waiters want
+ *   (level-triggered: every engine honours it), and re-armed after each
+ *   event while waiters remain. It stays registered until it is closed
+ *   (the close hook) or forgotten.
+ * - One parked thread serves every waiter: many thousands of pending waits
+ *   are one `waitInto()` on the Selector.
+ * - A wait on an fd already ready resolves without a thread hop (one
+ *   `poll()` of that fd, no timeout); after ~5 ms of such waits without a
+ *   turn of the event loop, the next one waits for a turn, so that timers
+ *   and other I/O still run.
+ * - A wait that ends by its timeout, its signal or a close, when it was
+ *   the last one (so the parked call is being called back), settles only
+ *   once that call has come back: Deno's sanitizers see nothing of ours in
+ *   flight after a settled promise.
+ *
+ * It must not know an OS, a kernel or what an fd is: `_platform.ts` hands
+ * it a {@linkcode ReactorPlatform}; the objects that read and write bring
+ * their own calls (`net/_async_io.ts`).
+ *
+ * @module
+ */
+
+import { setImmediate } from "node:timers";
+import { Interest, type Selector, SelectorEvents } from "../types/selector.ts";
+import { STARVATION_MS } from "./shared/_fairness.ts";
+import { unwatchCloses, watchCloses } from "./shared/_close_hook.ts";
+import { normalizeTimeout } from "./shared/_timeouts.ts";
+import { describe } from "./shared/_describe.ts";
+
+/** The Selector the reactor waits on, and what closing it gives back. */
+export interface ReactorBackend {
+  readonly selector: Selector<Watch>;
+  /** Closes the Selector and gives back what the backend holds. */
+  close(): void;
+}
+
+/** What the reactor needs of an OS (set once by `_platform.ts`). */
+export interface ReactorPlatform {
+  /** Opens the backend (on first use; closed again when nothing is watched). */
+  open(): ReactorBackend;
+  /**
+   * Whether `fd` is ready now for `interest` (READABLE or WRITABLE; an error
+   * or a hangup counts as ready), without blocking and without a backend.
+   *
+   * @throws {Deno.errors.BadResource} if `fd` is not open, under `action`
+   */
+  readyNow(action: string, fd: number, interest: number): boolean;
+}
+
+let platform: ReactorPlatform | undefined;
+
+/**
+ * Sets what the reactor uses on this OS.
+ *
+ * @internal
+ */
+export function setReactorPlatform(here: ReactorPlatform): void {
+  platform = here;
+}
+
+/** What a wait may be given. */
+export interface ReactorWaitOptions {
+  signal?: AbortSignal;
+  timeout?: number;
+}
+
+/** One pending wait. */
+interface Waiter {
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  watch: Watch;
+  write: boolean;
+  action: string;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** An fd the reactor watches, and its waiters. */
+export class Watch {
+  readonly fd: number;
+  readers: Waiter[] = [];
+  writers: Waiter[] = [];
+  /** Whether the fd is in the Selector. */
+  registered = false;
+  /** The directions armed in the Selector (0 once its oneshot event came). */
+  armed = 0;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+}
+
+/** The reactor of this thread. */
+export class Reactor {
+  #backend: ReactorBackend | undefined;
+  #watches = new Map<number, Watch>();
+  /** Waiters pending, over every fd. */
+  #waiting = 0;
+  /** Whether the wait loop runs. */
+  #running = false;
+  #abort: AbortController | undefined;
+  /** Waiters that left while the parked call was being called back, with their reasons. */
+  #left: [Waiter, unknown][] = [];
+  #events = new SelectorEvents<Watch>(256);
+  #lastTurn = 0;
+  #onClose = (fd: number): void => this.forget(fd);
+  #loop = (): Promise<void> => this.#run();
+
+  /** Whether the backend is open (an fd is watched, or the loop is still finishing). */
+  get open(): boolean {
+    return this.#backend !== undefined;
+  }
+
+  /** How many fds are watched. */
+  get watched(): number {
+    return this.#watches.size;
+  }
+
+  /** How many waits are pending. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /**
+   * Waits until `fd` is ready to read (`write` false) or to write; an error
+   * or a hangup counts as ready. May resolve spuriously (the readiness was
+   * taken by another reader meanwhile): try the call again.
+   *
+   * @param action what the caller is doing ("Cannot wait for fd 7"), for errors
+   * @returns a promise that rejects with `Deno.errors.TimedOut` after `timeout` ms,
+   *   the signal's reason on abort, `Deno.errors.Interrupted` if the fd is closed or forgotten
+   */
+  wait(
+    action: string,
+    fd: number,
+    write: boolean,
+    options?: ReactorWaitOptions,
+  ): Promise<void> {
+    let ms: number;
+    let signal: AbortSignal | undefined;
+    let watch: Watch;
+    try {
+      if (options !== undefined && (typeof options !== "object" || options === null)) {
+        throw new TypeError(`${action}: options must be an object, got ${describe(options)}`);
+      }
+      ms = normalizeTimeout(() => action, options?.timeout);
+      signal = options?.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw new TypeError(`${action}: signal must be an AbortSignal, got ${describe(signal)}`);
+      }
+      signal?.throwIfAborted();
+      if (platform === undefined) {
+        throw new Deno.errors.NotSupported(`${action}: no reactor exists on ${Deno.build.os}`);
+      }
+      if (platform.readyNow(action, fd, write ? Interest.WRITABLE : Interest.READABLE)) {
+        return this.fast(undefined);
+      }
+      if (ms === 0) throw new Deno.errors.TimedOut(`${action}: not ready (timeout 0)`);
+      this.#open();
+      watch = this.#watchOf(fd);
+    } catch (error) {
+      this.#releaseIfIdle();
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        watch,
+        write,
+        action,
+        timer: undefined,
+        signal,
+        onAbort: undefined,
+      };
+      (write ? watch.writers : watch.readers).push(waiter);
+      try {
+        this.#arm(watch);
+      } catch (error) {
+        this.#remove(waiter);
+        reject(error);
+        this.#releaseIfIdle();
+        return;
+      }
+      this.#waiting++;
+      if (ms !== Infinity) {
+        waiter.timer = setTimeout(
+          () =>
+            this.#leave(waiter, new Deno.errors.TimedOut(`${action}: timed out after ${ms} ms`)),
+          ms,
+        );
+      }
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#leave(waiter, signal.reason);
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      if (!this.#running) {
+        this.#running = true;
+        queueMicrotask(this.#loop);
+      }
+    });
+  }
+
+  /**
+   * A value for a call that completed at once: resolved now, or after a
+   * turn of the event loop when such calls have gone on for ~5 ms without
+   * one.
+   */
+  fast<T>(value: T): Promise<T> {
+    const now = performance.now();
+    if (now - this.#lastTurn < STARVATION_MS) return Promise.resolve(value);
+    return new Promise<T>((resolve) =>
+      setImmediate(() => {
+        this.#lastTurn = performance.now();
+        resolve(value);
+      })
+    );
+  }
+
+  /**
+   * Stops watching `fd` (it is being closed, or its owner lets it go): its
+   * waiters reject with `Deno.errors.Interrupted`.
+   */
+  forget(fd: number): void {
+    const watch = this.#watches.get(fd);
+    if (watch === undefined) return;
+    this.#watches.delete(fd);
+    for (const waiter of [...watch.readers, ...watch.writers]) {
+      this.#leave(waiter, new Deno.errors.Interrupted(`${waiter.action}: the fd was closed`));
+    }
+    const selector = this.#backend?.selector;
+    if (watch.registered && selector !== undefined && !selector.closed) {
+      // The Selector may have let it go already (it hears the close hook too).
+      if (selector.getKey(fd)?.data === watch) selector.unregister(fd);
+    }
+    this.#releaseIfIdle();
+  }
+
+  #open(): ReactorBackend {
+    let backend = this.#backend;
+    if (backend === undefined) {
+      backend = this.#backend = platform!.open();
+      watchCloses(this.#onClose);
+    }
+    return backend;
+  }
+
+  #watchOf(fd: number): Watch {
+    let watch = this.#watches.get(fd);
+    if (watch === undefined) {
+      watch = new Watch(fd);
+      this.#watches.set(fd, watch);
+    }
+    return watch;
+  }
+
+  /** Arms `watch` in the Selector for the directions its waiters want. */
+  #arm(watch: Watch): void {
+    let want = 0;
+    if (watch.readers.length > 0) want |= Interest.READABLE;
+    if (watch.writers.length > 0) want |= Interest.WRITABLE;
+    if (want === 0 || (want & ~watch.armed) === 0) return;
+    want |= watch.armed;
+    const selector = this.#backend!.selector;
+    if (watch.registered) {
+      selector.modify(watch.fd, want, { oneshot: true, data: watch });
+    } else {
+      selector.register(watch.fd, want, { oneshot: true, data: watch });
+      watch.registered = true;
+    }
+    watch.armed = want;
+  }
+
+  /** Takes `waiter` out of its fd's list. */
+  #remove(waiter: Waiter): boolean {
+    const list = waiter.write ? waiter.watch.writers : waiter.watch.readers;
+    const at = list.indexOf(waiter);
+    if (at < 0) return false;
+    list.splice(at, 1);
+    return true;
+  }
+
+  #unhook(waiter: Waiter): void {
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener("abort", waiter.onAbort);
+  }
+
+  /** A waiter that leaves before its fd is ready. */
+  #leave(waiter: Waiter, reason: unknown): void {
+    if (!this.#remove(waiter)) return;
+    this.#unhook(waiter);
+    this.#waiting--;
+    if (this.#waiting === 0 && this.#running) {
+      // The parked call is being called back: settle once it is.
+      this.#left.push([waiter, reason]);
+      this.#abort?.abort();
+    } else {
+      waiter.reject(reason);
+    }
+  }
+
+  async #run(): Promise<void> {
+    const events = this.#events;
+    try {
+      while (this.#waiting > 0) {
+        const selector = this.#backend!.selector;
+        let abort = this.#abort;
+        if (abort === undefined || abort.signal.aborted) {
+          abort = this.#abort = new AbortController();
+        }
+        let n = 0;
+        try {
+          n = await selector.waitInto(events, { signal: abort.signal });
+        } catch (error) {
+          if (!abort.signal.aborted) {
+            this.#failAll(error);
+            break;
+          }
+        }
+        this.#lastTurn = performance.now();
+        if (n > 0) this.#dispatch(n);
+        this.#settleLeft();
+      }
+    } finally {
+      this.#running = false;
+      this.#settleLeft();
+      this.#releaseIfIdle();
+    }
+  }
+
+  #dispatch(n: number): void {
+    const events = this.#events;
+    for (let i = 0; i < n; i++) {
+      const watch = events.data(i);
+      if (watch === undefined || this.#watches.get(watch.fd) !== watch) continue;
+      watch.armed = 0; // oneshot: disarmed until armed again
+      if (watch.readers.length > 0 && events.readable(i)) this.#wake(watch.readers.splice(0));
+      if (watch.writers.length > 0 && events.writable(i)) this.#wake(watch.writers.splice(0));
+      if (watch.readers.length > 0 || watch.writers.length > 0) {
+        try {
+          this.#arm(watch);
+        } catch (error) {
+          this.#failWatch(watch, error);
+        }
+      }
+    }
+  }
+
+  #wake(waiters: Waiter[]): void {
+    for (const waiter of waiters) {
+      this.#unhook(waiter);
+      this.#waiting--;
+      waiter.resolve();
+    }
+  }
+
+  #failWatch(watch: Watch, error: unknown): void {
+    for (const waiter of [...watch.readers, ...watch.writers]) this.#leave(waiter, error);
+  }
+
+  #failAll(error: unknown): void {
+    for (const watch of this.#watches.values()) {
+      for (const waiter of [...watch.readers, ...watch.writers]) {
+        this.#remove(waiter);
+        this.#unhook(waiter);
+        this.#waiting--;
+        waiter.reject(error);
+      }
+    }
+  }
+
+  #settleLeft(): void {
+    const left = this.#left;
+    if (left.length === 0) return;
+    this.#left = [];
+    for (const [waiter, reason] of left) waiter.reject(reason);
+  }
+
+  /** Closes the backend once nothing is watched and the loop is done. */
+  #releaseIfIdle(): void {
+    const backend = this.#backend;
+    if (backend === undefined || this.#running || this.#watches.size > 0) return;
+    this.#backend = undefined;
+    this.#abort = undefined;
+    unwatchCloses(this.#onClose);
+    backend.close();
+  }
+}
+
+let current: Reactor | undefined;
+
+/**
+ * The reactor of this thread, made on first use.
+ *
+ * @internal
+ */
+export function reactor(): Reactor {
+  return current ??= new Reactor();
+}
