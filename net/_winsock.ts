@@ -43,17 +43,34 @@ import {
   FIONBIO,
   INT_SIZE,
   INVALID_SOCKET,
+  IP_ADD_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_MREQ_INTERFACE_OFFSET,
+  IP_MREQ_SIZE,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
+  IP_TTL,
+  IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  IPV6_ADD_MEMBERSHIP,
+  IPV6_DROP_MEMBERSHIP,
+  IPV6_MREQ_INTERFACE_OFFSET,
+  IPV6_MREQ_SIZE,
+  IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_LOOP,
+  IPV6_UNICAST_HOPS,
   IPV6_V6ONLY,
   releaseWs2_32,
   SD_BOTH,
   SD_RECEIVE,
   SD_SEND,
   SIO_UDP_CONNRESET,
+  SO_BROADCAST,
   SO_ERROR,
   SO_EXCLUSIVEADDRUSE,
+  SO_KEEPALIVE,
   SO_UPDATE_ACCEPT_CONTEXT,
   SO_UPDATE_CONNECT_CONTEXT,
   SOCK_DGRAM,
@@ -62,6 +79,9 @@ import {
   SOCKET_ERROR,
   SOCKET_SIZE,
   SOL_SOCKET,
+  TCP_KEEPALIVE,
+  TCP_KEEPCNT,
+  TCP_KEEPINTVL,
   TCP_NODELAY,
   winsockErrorOf,
   winsockExtension,
@@ -85,8 +105,18 @@ import {
   UdpDestinations,
   wildcardOf,
 } from "./_address.ts";
+import {
+  checkFlag,
+  checkKeepAlive,
+  checkTtl,
+  encodeMembership,
+  type Multicast,
+  parseMulticast,
+} from "./_options.ts";
 import type {
   CancelOptions,
+  KeepAliveOptions,
+  MulticastOptions,
   ShutdownHow,
   TcpConn,
   TcpListener,
@@ -95,6 +125,12 @@ import type {
 } from "./_types.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
+const MEMBERSHIP_SIZES = {
+  ipMreq: IP_MREQ_SIZE,
+  ipMreqInterface: IP_MREQ_INTERFACE_OFFSET,
+  ipv6Mreq: IPV6_MREQ_SIZE,
+  ipv6MreqInterface: IPV6_MREQ_INTERFACE_OFFSET,
+};
 /** What AcceptEx may write for each address (the largest, IPv6, plus its 16 bytes). */
 const ACCEPT_ADDRESS_LENGTH = SOCKADDR_IN6_SIZE + ACCEPTEX_ADDRESS_EXTRA;
 /** One call moves at most this many bytes (an int count). */
@@ -719,6 +755,22 @@ export class WinsockConn implements TcpConn {
     if (error !== 0) throw win32Error(action, error);
   }
 
+  setKeepAlive(on = true, options?: KeepAliveOptions): void {
+    const action = `Cannot set SO_KEEPALIVE on socket ${this.#fd}`;
+    const { idleSeconds, intervalSeconds, count } = checkKeepAlive(action, on, options);
+    this.#checkOpen(action);
+    const set = (level: number, name: number, optionName: string, value: number) => {
+      const error = setIntOption(this.#ws, this.#socket, level, name, value);
+      if (error !== 0) throw win32Error(`Cannot set ${optionName} on socket ${this.#fd}`, error);
+    };
+    if (idleSeconds !== undefined) set(IPPROTO_TCP, TCP_KEEPALIVE, "TCP_KEEPALIVE", idleSeconds);
+    if (intervalSeconds !== undefined) {
+      set(IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", intervalSeconds);
+    }
+    if (count !== undefined) set(IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count);
+    set(SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", on ? 1 : 0);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -791,8 +843,10 @@ class WinsockUdpSocket implements UdpSocket {
   #addr: Deno.NetAddr;
   #closed = false;
   #destinations: UdpDestinations;
+  #ipv6: boolean;
 
   constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
+    this.#ipv6 = ipv6;
     this.#ws = ws;
     this.#socket = socket;
     this.#fd = numberOf(socket);
@@ -850,6 +904,75 @@ class WinsockUdpSocket implements UdpSocket {
       const from = decodeSockaddr(storage, storageLength[0], FAMILIES);
       from.transport = "udp";
       return [received, from];
+    }
+  }
+
+  /** Sets an int option, or throws naming it and the socket. */
+  #set(action: string, level: number, name: number, optionName: string, value: number): void {
+    this.#checkOpen(action);
+    const error = setIntOption(this.#ws, this.#socket, level, name, value);
+    if (error !== 0) throw win32Error(`Cannot set ${optionName} on socket ${this.#fd}`, error);
+  }
+
+  /** Sets an int option at this socket's IP level: IPv4's, or IPv6's. */
+  #setIp(action: string, v4: [number, string], v6: [number, string], value: number): void {
+    const [level, [name, optionName]] = this.#ipv6 ? [IPPROTO_IPV6, v6] : [IPPROTO_IP, v4];
+    this.#set(action, level, name, optionName, value);
+  }
+
+  setBroadcast(on = true): void {
+    const action = `Cannot set SO_BROADCAST on socket ${this.#fd}`;
+    checkFlag(action, on);
+    this.#set(action, SOL_SOCKET, SO_BROADCAST, "SO_BROADCAST", on ? 1 : 0);
+  }
+
+  setTtl(ttl: number): void {
+    const action = `Cannot set the TTL of socket ${this.#fd}`;
+    checkTtl(action, ttl, 1);
+    this.#setIp(action, [IP_TTL, "IP_TTL"], [IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"], ttl);
+  }
+
+  setMulticastTtl(ttl: number): void {
+    const action = `Cannot set the multicast TTL of socket ${this.#fd}`;
+    checkTtl(action, ttl, 0);
+    this.#setIp(
+      action,
+      [IP_MULTICAST_TTL, "IP_MULTICAST_TTL"],
+      [IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"],
+      ttl,
+    );
+  }
+
+  setMulticastLoopback(on = true): void {
+    const action = `Cannot set multicast loopback on socket ${this.#fd}`;
+    checkFlag(action, on);
+    this.#setIp(
+      action,
+      [IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"],
+      [IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"],
+      on ? 1 : 0,
+    );
+  }
+
+  joinMulticast(group: string, options?: MulticastOptions): void {
+    const action = "Cannot join multicast group";
+    this.#membership(action, parseMulticast(action, group, options), true);
+  }
+
+  leaveMulticast(group: string, options?: MulticastOptions): void {
+    const action = "Cannot leave multicast group";
+    this.#membership(action, parseMulticast(action, group, options), false);
+  }
+
+  #membership(action: string, multicast: Multicast, join: boolean): void {
+    const where = `${action} ${multicast.where} on socket ${this.#fd}`;
+    this.#checkOpen(where);
+    const mreq = encodeMembership(multicast, MEMBERSHIP_SIZES);
+    const [level, name] = multicast.ipv6
+      ? [IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP]
+      : [IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP];
+    if (this.#ws.setsockopt(this.#socket, level, name, mreq, mreq.length) === SOCKET_ERROR) {
+      throw win32Error(where, this.#ws.WSAGetLastError());
     }
   }
 
