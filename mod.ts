@@ -12,6 +12,10 @@
  *   open nonblocking TCP and UDP sockets (Linux and Windows), whose
  *   `accept()`, `tryRead()`, `tryWrite()`, `trySend()` and `tryReceive()`
  *   never block; {@linkcode raiseFdLimit} makes room for many of them.
+ * - {@linkcode listenUnix}, {@linkcode connectUnix} and
+ *   {@linkcode bindUnixDatagram} open Unix sockets (Linux) that also pass
+ *   fds between processes; {@linkcode adoptSocket} takes over a socket fd
+ *   from elsewhere.
  * - {@linkcode openCompletionPort} gives completion notification ("tell me
  *   when this read has finished") over Windows IOCP, and over Linux
  *   io_uring (or, where io_uring is refused, completions emulated over
@@ -56,3 +60,4 @@ export * from "./fds.ts";
 export * from "./completion_port.ts";
 export * from "./windows.ts";
 export * from "./net.ts";
+export * from "./unix.ts";

@@ -103,8 +103,9 @@ const MEMBERSHIP_SIZES = {
   ipv6MreqInterface: IPV6_MREQ_INTERFACE_OFFSET,
 };
 /** Every socket made or accepted here is nonblocking and close-on-exec. */
-const SOCKET_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
-const SHUTDOWN_HOW = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR } as const;
+export const SOCKET_FLAGS: number = SOCK_NONBLOCK | SOCK_CLOEXEC;
+/** shutdown(2)'s `how` for each of ShutdownHow's words. */
+export const SHUTDOWN_HOW = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR } as const;
 
 // Scratch space for the calls that fill a struct (JavaScript runs one call
 // at a time on a thread, and each module instance belongs to one thread).
@@ -121,7 +122,7 @@ function openSocket(libc: Libc, action: string, ipv6: boolean, type: number): nu
 }
 
 /** Sets an int socket option, or throws naming it and the fd. */
-function setIntOption(
+export function setIntOption(
   libc: Libc,
   fd: number,
   level: number,
@@ -165,14 +166,15 @@ function decoded(length: number, transport: "tcp" | "udp"): Deno.NetAddr {
   return addr;
 }
 
-function checkBuffer(action: string, buffer: unknown): void {
+/** Throws a TypeError unless `buffer` is a Uint8Array. */
+export function checkBuffer(action: string, buffer: unknown): void {
   if (!(buffer instanceof Uint8Array)) {
     throw new TypeError(`${action}: buffer must be a Uint8Array, got ${describe(buffer)}`);
   }
 }
 
 /** Closes an fd that failed half-way through being set up, and gives its use of libc back. */
-function abandon(libc: Libc, fd: number): void {
+export function abandon(libc: Libc, fd: number): void {
   if (fd >= 0) libc.close(fd);
   releaseLibc();
 }
@@ -264,6 +266,38 @@ export function addressOf(sockaddr: Uint8Array, length: number): Deno.NetAddr {
 export function adoptConn(libc: Libc, fd: number, remote: Deno.NetAddr): TcpConn {
   acquireLibc();
   return new PosixConn(libc, fd, remote, false);
+}
+
+/**
+ * Makes the module's own object of a TCP or UDP socket whose kind
+ * `adoptSocket` has found, which it takes over with a use of libc of its
+ * own.
+ *
+ * @internal
+ */
+export function adoptInetSocket(
+  libc: Libc,
+  fd: number,
+  kind: "listener" | "conn" | "datagram",
+  ipv6: boolean,
+): TcpListener | TcpConn | UdpSocket {
+  switch (kind) {
+    case "listener": {
+      const addr = socketAddress(libc, fd, "getsockname", "tcp");
+      acquireLibc();
+      return new PosixListener(libc, fd, addr);
+    }
+    case "conn": {
+      const remote = socketAddress(libc, fd, "getpeername", "tcp");
+      acquireLibc();
+      return new PosixConn(libc, fd, remote, false);
+    }
+    case "datagram": {
+      const addr = socketAddress(libc, fd, "getsockname", "udp");
+      acquireLibc();
+      return new PosixUdpSocket(libc, fd, ipv6, addr);
+    }
+  }
 }
 
 /** A listening socket. */
