@@ -15,7 +15,8 @@
  * - {@linkcode listenUnix}, {@linkcode connectUnix} and
  *   {@linkcode bindUnixDatagram} open Unix sockets (Linux) that also pass
  *   fds between processes; {@linkcode adoptSocket} takes over a socket fd
- *   from elsewhere.
+ *   from elsewhere, and {@linkcode listenFds} and {@linkcode notify} speak
+ *   systemd's socket activation and notification.
  * - {@linkcode openCompletionPort} gives completion notification ("tell me
  *   when this read has finished") over Windows IOCP, and over Linux
  *   io_uring (or, where io_uring is refused, completions emulated over

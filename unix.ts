@@ -2,8 +2,8 @@
 /**
  * Unix domain sockets and fds across processes (Linux): stream listeners
  * and connections on a path or an abstract name, datagram sockets, fd
- * passing (SCM_RIGHTS), peer credentials, and adopting a socket fd this
- * module did not open.
+ * passing (SCM_RIGHTS), peer credentials, adopting a socket fd this module
+ * did not open, and systemd's socket activation and notification.
  *
  * Every socket is nonblocking and close-on-exec and driven by readiness,
  * as the TCP ones of `net.ts` are: register `fd` with a Selector, and call
@@ -17,20 +17,28 @@
  *
  * On Windows these throw `NotSupported`: Windows 10 has AF_UNIX stream
  * sockets, but Wine 10, under which this module's Windows build is tested,
- * has none, so none is built untested; fd passing, peer credentials and
- * adopting are Linux's own.
+ * has none, so none is built untested; fd passing, peer credentials,
+ * adopting and systemd's protocols are Linux's own.
  *
  * @module
  */
 
 import { describe } from "./backends/_events.ts";
 import { adoptSocketPosix, checkFd } from "./net/_adopt.ts";
+import { listenFdsPosix, notifyPosix } from "./net/_systemd.ts";
 import { bindUnixDatagramPosix, connectUnixPosix, listenUnixPosix } from "./net/_unix.ts";
 import { formatUnixPath, parseUnixPath } from "./net/_unix_address.ts";
-import type { AdoptedSocket, UnixConn, UnixDatagramSocket, UnixListener } from "./types/unix.ts";
+import type {
+  AdoptedSocket,
+  ListenedSocket,
+  UnixConn,
+  UnixDatagramSocket,
+  UnixListener,
+} from "./types/unix.ts";
 
 export type {
   AdoptedSocket,
+  ListenedSocket,
   PeerCredentials,
   ReceivedFds,
   ReceiveFdsOptions,
@@ -317,4 +325,85 @@ export function adoptSocket(fd: number): AdoptedSocket {
     );
   }
   return adoptSocketPosix(fd);
+}
+
+/**
+ * Takes the sockets that systemd's socket activation (or a launcher that
+ * follows its protocol, such as `systemd-socket-activate`) passed to this
+ * process, as `sd_listen_fds_with_names()` does: only if LISTEN_PID is
+ * this process, fds 3 to 3 + LISTEN_FDS - 1, named by LISTEN_FDNAMES
+ * ("unknown" without it). LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are
+ * removed from the environment once read, whoever they were for, so child
+ * processes do not inherit them. Each socket is adopted as
+ * {@linkcode adoptSocket} does. An fd that is not a socket (systemd's
+ * `ListenFIFO=`, its fd store) fails the call before any socket is
+ * adopted: read those yourself. Needs `--allow-ffi` and `--allow-env`
+ * (for those three variables at least).
+ *
+ * @returns each socket with its name, in fd order; empty when none was passed to this process
+ * @throws {TypeError} if LISTEN_PID or LISTEN_FDS is malformed, LISTEN_FDNAMES names another
+ *   count of fds, or a passed fd is not a socket (code `"ENOTSOCK"`)
+ * @throws {Deno.errors.NotSupported} for a socket the module has no object for, or on an OS
+ *   other than Linux
+ * @throws {Deno.errors.NotCapable} without `--allow-env` or `--allow-ffi`
+ *
+ * @example Serve on the sockets systemd passed, if any
+ * ```ts
+ * import { listenFds } from "@evented/io";
+ *
+ * const granted = (await Deno.permissions.query({ name: "env" })).state === "granted";
+ * if (Deno.build.os === "linux" && granted) {
+ *   for (const { name, socket } of listenFds()) {
+ *     console.log(`serving ${name} on fd ${socket.fd}`);
+ *     socket.close();
+ *   }
+ * }
+ * ```
+ */
+export function listenFds(): ListenedSocket[] {
+  if (Deno.build.os !== "linux") {
+    throw notHere(
+      "Cannot take the sockets of LISTEN_FDS",
+      "socket activation is systemd's, Linux only",
+    );
+  }
+  return listenFdsPosix();
+}
+
+/**
+ * Tells the service manager about this service's state, as systemd's
+ * `sd_notify(0, state)` does: one datagram to NOTIFY_SOCKET (a path, or
+ * `@name` in the abstract namespace). NOTIFY_SOCKET is left in the
+ * environment: a service notifies more than once. Needs `--allow-ffi` and
+ * `--allow-env` (for NOTIFY_SOCKET at least).
+ *
+ * @param state newline-separated assignments: "READY=1", "STATUS=…", "RELOADING=1",
+ *   "STOPPING=1", "WATCHDOG=1", …
+ * @returns `true` once sent; `false` when NOTIFY_SOCKET is not set (not run by a manager)
+ * @throws {TypeError} if `state` is not a string, or NOTIFY_SOCKET is neither an absolute
+ *   path nor an `@` name
+ * @throws {Deno.errors.NotFound} if nothing exists at its path
+ * @throws {Deno.errors.ConnectionRefused} if nothing is bound there
+ * @throws {Deno.errors.WouldBlock} if the manager's queue is full
+ * @throws {Deno.errors.NotSupported} for an AF_VSOCK NOTIFY_SOCKET, or on an OS other than Linux
+ * @throws {Deno.errors.NotCapable} without `--allow-env` or `--allow-ffi`
+ *
+ * @example Ready, when run by systemd (Type=notify)
+ * ```ts
+ * import { notify } from "@evented/io";
+ *
+ * const granted = (await Deno.permissions.query({ name: "env" })).state === "granted";
+ * if (Deno.build.os === "linux" && granted) {
+ *   notify("READY=1\nSTATUS=serving"); // false, and nothing sent, outside systemd
+ * }
+ * ```
+ */
+export function notify(state: string): boolean {
+  if (typeof state !== "string") {
+    throw new TypeError(`Cannot notify: state must be a string, got ${describe(state)}`);
+  }
+  if (Deno.build.os !== "linux") {
+    throw notHere("Cannot notify the service manager", "sd_notify is systemd's, Linux only");
+  }
+  return notifyPosix(state);
 }

@@ -13,7 +13,9 @@ import {
   bindUnixDatagram,
   connectUnix,
   Interest,
+  listenFds,
   listenUnix,
+  notify,
   openSelector,
   type Selector,
   type UnixConn,
@@ -422,7 +424,7 @@ unixTest("200 connections driven by one Selector each echo their own bytes", asy
 windowsTest(
   "unix",
   30_000,
-  "Unix sockets and adopting are NotSupported, naming the OS",
+  "Unix sockets, adopting and systemd's protocols are NotSupported, naming the OS",
   async () => {
     const notHere = (why: RegExp) => (error: Error) => {
       assert.ok(error instanceof Deno.errors.NotSupported, String(error));
@@ -435,6 +437,8 @@ windowsTest(
     await assert.rejects(connectUnix({ path: "\0evented-io" }), notHere(wine));
     assert.throws(() => bindUnixDatagram({}), notHere(/Linux only/));
     assert.throws(() => adoptSocket(3), notHere(/WSADuplicateSocket/));
+    assert.throws(() => listenFds(), notHere(/systemd's, Linux only/));
+    assert.throws(() => notify("READY=1"), notHere(/systemd's, Linux only/));
     // Bad arguments are still refused first.
     assert.throws(() => listenUnix({ path: "" }), TypeError);
   },

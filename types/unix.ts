@@ -2,7 +2,7 @@
 /**
  * The Unix socket types (public through `unix.ts`): a listener, a
  * connection that can carry fds, a datagram socket, and what fd passing,
- * peer credentials and adopting return.
+ * peer credentials and socket activation return.
  *
  * The shapes follow the TCP ones of `net.ts`: an `fd` getter (`-1` once
  * closed), `closed`, `close()` (idempotent, and `using` calls it), and
@@ -241,3 +241,11 @@ export type AdoptedSocket =
   | UnixListener
   | UnixConn
   | UnixDatagramSocket;
+
+/** One socket that systemd (or another launcher) passed with LISTEN_FDS. */
+export interface ListenedSocket {
+  /** Its name from LISTEN_FDNAMES (systemd's `FileDescriptorName=`), or "unknown". */
+  name: string;
+  /** The socket, adopted: the module's own object, which owns the fd. */
+  socket: AdoptedSocket;
+}
