@@ -153,7 +153,7 @@ export function openPortHere(
 export interface SocketsHere {
   listen(address: SocketAddress, backlog: number, reusePort: boolean): TcpListener;
   connect(target: SocketAddress): TcpConn;
-  bindUdp(address: SocketAddress): UdpSocket;
+  bindUdp(address: SocketAddress, reusePort: boolean): UdpSocket;
 }
 
 /**
@@ -175,7 +175,12 @@ export function socketsHere(action: string): SocketsHere {
         return listenWinsock(address, backlog);
       },
       connect: startConnectWinsock,
-      bindUdp: bindWinsockUdp,
+      bindUdp(address, reusePort) {
+        if (reusePort) {
+          throw new Deno.errors.NotSupported(`${action} on windows: reusePort is Linux only`);
+        }
+        return bindWinsockUdp(address);
+      },
     };
   }
   throw new Deno.errors.NotSupported(`${action} on ${OS}: no sockets exist for ${OS} yet`);
@@ -194,10 +199,10 @@ export function watchFdHere(fd: number, owned: boolean, nonblocking: boolean): A
 }
 
 /**
- * Throws NotSupported, naming `action` and the OS, anywhere but Linux.
+ * Throws NotSupported, naming `action`, the OS and `why`, anywhere but Linux.
  *
  * @internal
  */
-export function requireLinux(action: string): void {
-  if (OS !== "linux") throw new Deno.errors.NotSupported(`${action} on ${OS}: Linux only`);
+export function requireLinux(action: string, why = "Linux only"): void {
+  if (OS !== "linux") throw new Deno.errors.NotSupported(`${action} on ${OS}: ${why}`);
 }

@@ -14,6 +14,11 @@
  *   open nonblocking TCP and UDP sockets (Linux and Windows), whose
  *   `accept()`, `tryRead()`, `tryWrite()`, `trySend()` and `tryReceive()`
  *   never block; {@linkcode raiseFdLimit} makes room for many of them.
+ * - {@linkcode listenUnix}, {@linkcode connectUnix} and
+ *   {@linkcode bindUnixDatagram} open Unix sockets (Linux) that also pass
+ *   fds between processes; {@linkcode adoptSocket} takes over a socket fd
+ *   from elsewhere, and {@linkcode listenFds} and {@linkcode notify} speak
+ *   systemd's socket activation and notification.
  * - {@linkcode openCompletionPort} gives completion notification ("tell me
  *   when this read has finished") over Windows IOCP, and over Linux
  *   io_uring (or, where io_uring is refused, completions emulated over
@@ -59,3 +64,4 @@ export * from "./completion_port.ts";
 export * from "./windows.ts";
 export * from "./net.ts";
 export * from "./async_fd.ts";
+export * from "./unix.ts";

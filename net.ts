@@ -47,7 +47,9 @@ const MAX_BACKLOG = 0x7fffffff;
 export type {
   BindUdpOptions,
   CancelOptions,
+  KeepAliveOptions,
   ListenTcpOptions,
+  MulticastOptions,
   ShutdownHow,
   TcpAddress,
   TcpConn,
@@ -216,13 +218,23 @@ export function connectTcp(address: TcpAddress): TcpConn {
  * sends. Needs `--allow-ffi`. Close it (or declare it with `using`) when
  * done.
  *
- * @param options the address (hostname default "127.0.0.1"; port 0 picks a free port)
+ * Options are set on the socket afterwards: `setBroadcast()`, `setTtl()`,
+ * `setMulticastTtl()`, `setMulticastLoopback()`, `joinMulticast()` and
+ * `leaveMulticast()`; `reusePort` (SO_REUSEPORT, Linux) lets several
+ * sockets that all ask for it bind one address, the kernel spreading the
+ * datagrams among them.
+ *
+ * @param options the address (hostname default "127.0.0.1"; port 0 picks a free port), and
+ *   `reusePort`
  * @returns the socket; `addr` tells the port chosen
  * @throws {RangeError} if the port is not an integer from 0 to 65535
- * @throws {TypeError} if the hostname is not an IPv4 or IPv6 literal or "localhost"
- * @throws {Deno.errors.AddrInUse} if another socket holds the address
+ * @throws {TypeError} if the hostname is not an IPv4 or IPv6 literal or "localhost", or
+ *   `reusePort` not a boolean
+ * @throws {Deno.errors.AddrInUse} if another socket holds the address (without `reusePort`
+ *   on every socket there)
  * @throws {Deno.errors.AddrNotAvailable} if the address is not one of this machine's
- * @throws {Deno.errors.NotSupported} on an OS other than Linux and Windows
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux and Windows, or for
+ *   `reusePort` on Windows
  * @throws {Deno.errors.NotCapable} without `--allow-ffi`
  *
  * @example A datagram there and back
@@ -248,8 +260,11 @@ export function connectTcp(address: TcpAddress): TcpConn {
  */
 export function bindUdp(options: BindUdpOptions): UdpSocket {
   checkObject("Cannot bind", options);
-  const { hostname = "127.0.0.1", port } = options;
+  const { hostname = "127.0.0.1", port, reusePort = false } = options;
   const address = parseAddress("Cannot bind to", hostname, port);
   const where = `Cannot bind to ${formatAddress(address)}`;
-  return socketsHere(where).bindUdp(address);
+  if (typeof reusePort !== "boolean") {
+    throw new TypeError(`${where}: reusePort must be a boolean, got ${describe(reusePort)}`);
+  }
+  return socketsHere(where).bindUdp(address, reusePort);
 }

@@ -67,6 +67,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   105: "ENOBUFS",
   106: "EISCONN",
   107: "ENOTCONN",
+  109: "ETOOMANYREFS",
   110: "ETIMEDOUT",
   111: "ECONNREFUSED",
   112: "EHOSTDOWN",

@@ -56,7 +56,7 @@ export const LIBC_SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   /** int fcntl(int fd, int cmd, ... ); called with two arguments only */
   fcntl: { parameters: ["i32", "i32"], result: "i32" },
-  /** int fcntl(int fd, int cmd, int arg); the three-argument form (F_DUPFD_CLOEXEC) */
+  /** int fcntl(int fd, int cmd, int arg); the three-argument form (F_DUPFD_CLOEXEC, F_SETFL, F_SETFD) */
   fcntl_arg: { name: "fcntl", parameters: ["i32", "i32", "i32"], result: "i32" },
   /** ssize_t readlink(const char *pathname, char *buf, size_t bufsiz); (see above for i32) */
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
@@ -80,6 +80,16 @@ export const LIBC_SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   /** int getpeername(int sockfd, struct sockaddr *addr, socklen_t *addrlen); */
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  /** ssize_t sendmsg(int sockfd, const struct msghdr *msg, int flags); (see above for i32) */
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  /** ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags); (see above for i32) */
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  /** int lstat(const char *pathname, struct stat *statbuf); */
+  lstat: { parameters: ["buffer", "buffer"], result: "i32" },
+  /** int unlink(const char *pathname); */
+  unlink: { parameters: ["buffer"], result: "i32" },
+  /** char *getcwd(char *buf, size_t size); NULL on failure */
+  getcwd: { parameters: ["buffer", "usize"], result: "pointer" },
   /** ssize_t recv(int sockfd, void *buf, size_t len, int flags); (see above for i32) */
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   /** ssize_t send(int sockfd, const void *buf, size_t len, int flags); (see above for i32) */
@@ -329,6 +339,13 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
+/** A socket type this module has no object for (adoptSocket names it). */
+export const SOCK_RAW = 3;
+/** A socket type this module has no object for (adoptSocket names it). */
+export const SOCK_SEQPACKET = 5;
+/** Address families this module has no sockets of (adoptSocket names them). */
+export const AF_NETLINK = 16;
+export const AF_PACKET = 17;
 export const SOCK_NONBLOCK = O_NONBLOCK;
 export const SOCK_CLOEXEC = O_CLOEXEC;
 export const SHUT_RD = 0;
@@ -336,7 +353,9 @@ export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const F_GETFD = 1;
 export const F_GETFL = 3;
-/** fcntl: set the file status flags (O_NONBLOCK among them). */
+/** fcntl(2): set the fd flags (FD_CLOEXEC). */
+export const F_SETFD = 2;
+/** fcntl(2): set the file status flags (O_NONBLOCK). */
 export const F_SETFL = 4;
 /** fcntl(2): dup to the lowest free fd at or above the argument, close-on-exec. */
 export const F_DUPFD_CLOEXEC = 1030;
@@ -364,8 +383,131 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
+/** getsockopt: the socket's type (SOCK_STREAM, …). */
+export const SO_TYPE = 3;
+export const SO_BROADCAST = 6;
+export const SO_KEEPALIVE = 9;
+/** getsockopt: the peer's `struct ucred` (a Unix socket's pid, uid and gid). */
+export const SO_PEERCRED = 17;
+/** getsockopt: 1 on a listening socket. */
+export const SO_ACCEPTCONN = 30;
+/** getsockopt: the socket's protocol (IPPROTO_TCP, …). */
+export const SO_PROTOCOL = 38;
+/** getsockopt: the socket's address family (AF_UNIX, …). */
+export const SO_DOMAIN = 39;
+export const IPPROTO_IP = 0;
 export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_IPV6 = 41;
 export const TCP_NODELAY = 1;
+/** TCP: seconds idle before the first keepalive probe. */
+export const TCP_KEEPIDLE = 4;
+/** TCP: seconds between keepalive probes. */
+export const TCP_KEEPINTVL = 5;
+/** TCP: unanswered probes before the connection is dropped. */
+export const TCP_KEEPCNT = 6;
+export const IP_TTL = 2;
+export const IP_MULTICAST_TTL = 33;
+export const IP_MULTICAST_LOOP = 34;
+export const IP_ADD_MEMBERSHIP = 35;
+export const IP_DROP_MEMBERSHIP = 36;
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_MULTICAST_HOPS = 18;
+export const IPV6_MULTICAST_LOOP = 19;
+/** IPV6_JOIN_GROUP in RFC 3493's words. */
+export const IPV6_ADD_MEMBERSHIP = 20;
+/** IPV6_LEAVE_GROUP in RFC 3493's words. */
+export const IPV6_DROP_MEMBERSHIP = 21;
+/** sizeof(struct ip_mreq): the group's in_addr, then the interface's. */
+export const IP_MREQ_SIZE = 8;
+/** offsetof(struct ip_mreq, imr_interface) */
+export const IP_MREQ_INTERFACE_OFFSET = 4;
+/** sizeof(struct ipv6_mreq): the group's in6_addr, then an int interface index. */
+export const IPV6_MREQ_SIZE = 20;
+/** offsetof(struct ipv6_mreq, ipv6mr_interface) */
+export const IPV6_MREQ_INTERFACE_OFFSET = 16;
+
+// Unix sockets and the messages that carry fds. struct msghdr, iovec,
+// cmsghdr, ucred and sockaddr_un are laid out alike on x86_64 and aarch64
+// (both LP64, both with glibc's generic bits/socket.h), so none is in
+// ARCH_ABI; tests/abi_test.ts computes each from its fields for both.
+
+/** sizeof(struct sockaddr_un): sa_family_t sun_family; char sun_path[108]. */
+export const SOCKADDR_UN_SIZE = 110;
+/** offsetof(struct sockaddr_un, sun_path) */
+export const SUN_PATH_OFFSET = 2;
+/** sizeof(struct iovec): void *iov_base; size_t iov_len. */
+export const IOVEC_SIZE = 16;
+/** offsetof(struct iovec, iov_len) */
+export const IOVEC_LEN_OFFSET = 8;
+/** sizeof(struct msghdr) */
+export const MSGHDR_SIZE = 56;
+/** offsetof(struct msghdr, msg_namelen), a socklen_t after the void *msg_name at 0 */
+export const MSGHDR_NAMELEN_OFFSET = 8;
+/** offsetof(struct msghdr, msg_iov) */
+export const MSGHDR_IOV_OFFSET = 16;
+/** offsetof(struct msghdr, msg_iovlen), a size_t */
+export const MSGHDR_IOVLEN_OFFSET = 24;
+/** offsetof(struct msghdr, msg_control) */
+export const MSGHDR_CONTROL_OFFSET = 32;
+/** offsetof(struct msghdr, msg_controllen), a size_t */
+export const MSGHDR_CONTROLLEN_OFFSET = 40;
+/** offsetof(struct msghdr, msg_flags), an int */
+export const MSGHDR_FLAGS_OFFSET = 48;
+/** sizeof(struct cmsghdr): size_t cmsg_len; int cmsg_level; int cmsg_type (its data follows). */
+export const CMSGHDR_SIZE = 16;
+/** offsetof(struct cmsghdr, cmsg_level) */
+export const CMSGHDR_LEVEL_OFFSET = 8;
+/** offsetof(struct cmsghdr, cmsg_type) */
+export const CMSGHDR_TYPE_OFFSET = 12;
+/** What CMSG_ALIGN rounds to: sizeof(size_t). */
+export const CMSG_ALIGNMENT = 8;
+/** sizeof(struct ucred): pid_t pid; uid_t uid; gid_t gid. */
+export const UCRED_SIZE = 12;
+/** offsetof(struct ucred, uid) */
+export const UCRED_UID_OFFSET = 4;
+/** offsetof(struct ucred, gid) */
+export const UCRED_GID_OFFSET = 8;
+/** A control message's type: fds (SOL_SOCKET level). */
+export const SCM_RIGHTS = 1;
+/** The most fds one SCM_RIGHTS message carries (include/net/scm.h). */
+export const SCM_MAX_FD = 253;
+/** recvmsg flag: the control messages did not all fit (fds beyond were closed). */
+export const MSG_CTRUNC = 0x8;
+/** recvmsg flag: a datagram was longer than the buffer. */
+export const MSG_TRUNC = 0x20;
+/** recvmsg flag: the fds received are close-on-exec. */
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+
+/**
+ * CMSG_ALIGN: `length` rounded up to the alignment of a control message.
+ *
+ * @param length a length in bytes
+ * @returns it, rounded up to {@linkcode CMSG_ALIGNMENT}
+ */
+export function cmsgAlign(length: number): number {
+  return Math.ceil(length / CMSG_ALIGNMENT) * CMSG_ALIGNMENT;
+}
+
+/**
+ * CMSG_LEN: the `cmsg_len` of a control message carrying `length` bytes.
+ *
+ * @param length the bytes of data
+ * @returns the header and the data, with no padding after it
+ */
+export function cmsgLen(length: number): number {
+  return CMSGHDR_SIZE + length;
+}
+
+/**
+ * CMSG_SPACE: the room one control message carrying `length` bytes takes in a buffer.
+ *
+ * @param length the bytes of data
+ * @returns the header and the data, padded to the next message
+ */
+export function cmsgSpace(length: number): number {
+  return CMSGHDR_SIZE + cmsgAlign(length);
+}
 /** send/sendto flag: a write to a connection the peer has closed fails with EPIPE, raising no SIGPIPE. */
 export const MSG_NOSIGNAL = 0x4000;
 
@@ -384,6 +526,10 @@ export const SYS_IO_URING_REGISTER = 427n;
 export const STAT_SIZE: number = ABI.STAT_SIZE;
 /** offsetof(struct stat, st_mode), a u32: 24 on x86_64, 16 on aarch64. */
 export const STAT_MODE_OFFSET: number = ABI.STAT_MODE_OFFSET;
+/** offsetof(struct stat, st_dev), a u64: 0 on both. */
+export const STAT_DEV_OFFSET = 0;
+/** offsetof(struct stat, st_ino), a u64: 8 on both. */
+export const STAT_INO_OFFSET = 8;
 /** offsetof(struct stat, st_size), an i64: 48 on both. */
 export const STAT_SIZE_OFFSET = 48;
 /** The file-type bits of `st_mode`, and the types that take offsets. */

@@ -293,9 +293,29 @@ export const AF_INET = 2;
 export const AF_INET6 = 23;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
+export const IPPROTO_IP = 0;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_IPV6 = 41;
+/** ws2ipdef.h (Winsock 2's values; winsock.h's old IP_* numbers differ). */
+export const IP_TTL = 4;
+export const IP_MULTICAST_TTL = 10;
+export const IP_MULTICAST_LOOP = 11;
+export const IP_ADD_MEMBERSHIP = 12;
+export const IP_DROP_MEMBERSHIP = 13;
+export const IPV6_UNICAST_HOPS = 4;
+export const IPV6_MULTICAST_HOPS = 10;
+export const IPV6_MULTICAST_LOOP = 11;
+export const IPV6_ADD_MEMBERSHIP = 12;
+export const IPV6_DROP_MEMBERSHIP = 13;
+/** sizeof(IP_MREQ): the group's IN_ADDR, then the interface's. */
+export const IP_MREQ_SIZE = 8;
+/** offsetof(IP_MREQ, imr_interface) */
+export const IP_MREQ_INTERFACE_OFFSET = 4;
+/** sizeof(IPV6_MREQ): the group's IN6_ADDR, then a ULONG interface index. */
+export const IPV6_MREQ_SIZE = 20;
+/** offsetof(IPV6_MREQ, ipv6mr_interface) */
+export const IPV6_MREQ_INTERFACE_OFFSET = 16;
 /** IPV6_V6ONLY: 0 lets an IPv6 socket send to and receive from IPv4-mapped addresses. */
 export const IPV6_V6ONLY = 27;
 
@@ -310,7 +330,15 @@ export const SO_ERROR = 0x1007;
 export const SO_TYPE = 0x1008;
 export const SO_UPDATE_ACCEPT_CONTEXT = 0x700b;
 export const SO_UPDATE_CONNECT_CONTEXT = 0x7010;
+export const SO_KEEPALIVE = 0x0008;
+export const SO_BROADCAST = 0x0020;
 export const TCP_NODELAY = 0x0001;
+/** TCP_KEEPALIVE (TCP_KEEPIDLE's name here): seconds idle before the first probe (Windows 10 1709+). */
+export const TCP_KEEPALIVE = 3;
+/** Probes unanswered before the connection drops (Windows 10 1703+). */
+export const TCP_KEEPCNT = 16;
+/** Seconds between probes (Windows 10 1709+). */
+export const TCP_KEEPINTVL = 17;
 
 export const SD_RECEIVE = 0;
 export const SD_SEND = 1;

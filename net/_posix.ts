@@ -33,14 +33,32 @@ import {
   errno,
   INT_SIZE,
   ioSize,
+  IP_ADD_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_MREQ_INTERFACE_OFFSET,
+  IP_MREQ_SIZE,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
+  IP_TTL,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPV6_ADD_MEMBERSHIP,
+  IPV6_DROP_MEMBERSHIP,
+  IPV6_MREQ_INTERFACE_OFFSET,
+  IPV6_MREQ_SIZE,
+  IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_LOOP,
+  IPV6_UNICAST_HOPS,
   type Libc,
   MSG_NOSIGNAL,
   releaseLibc,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
+  SO_BROADCAST,
   SO_ERROR,
+  SO_KEEPALIVE,
   SO_REUSEADDR,
   SO_REUSEPORT,
   SOCK_CLOEXEC,
@@ -49,8 +67,19 @@ import {
   SOCK_STREAM,
   SOCKADDR_STORAGE_SIZE,
   SOL_SOCKET,
+  TCP_KEEPCNT,
+  TCP_KEEPIDLE,
+  TCP_KEEPINTVL,
   TCP_NODELAY,
 } from "../ffi/libc.ts";
+import {
+  checkFlag,
+  checkKeepAlive,
+  checkTtl,
+  encodeMembership,
+  type Multicast,
+  parseMulticast,
+} from "./_options.ts";
 import {
   type AddressFamilies,
   decodeSockaddr,
@@ -59,14 +88,29 @@ import {
   type SocketAddress,
   UdpDestinations,
 } from "../backends/shared/_address.ts";
-import type { ShutdownHow, TcpConn, TcpListener, UdpAddress, UdpSocket } from "../types/net.ts";
+import type {
+  KeepAliveOptions,
+  MulticastOptions,
+  ShutdownHow,
+  TcpConn,
+  TcpListener,
+  UdpAddress,
+  UdpSocket,
+} from "../types/net.ts";
 import type { PortListener, PosixSockets } from "../backends/_port_sockets.ts";
 import { describe } from "../backends/shared/_describe.ts";
 
 const FAMILIES: AddressFamilies = { inet: AF_INET, inet6: AF_INET6 };
+const MEMBERSHIP_SIZES = {
+  ipMreq: IP_MREQ_SIZE,
+  ipMreqInterface: IP_MREQ_INTERFACE_OFFSET,
+  ipv6Mreq: IPV6_MREQ_SIZE,
+  ipv6MreqInterface: IPV6_MREQ_INTERFACE_OFFSET,
+};
 /** Every socket made or accepted here is nonblocking and close-on-exec. */
-const SOCKET_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
-const SHUTDOWN_HOW = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR } as const;
+export const SOCKET_FLAGS: number = SOCK_NONBLOCK | SOCK_CLOEXEC;
+/** shutdown(2)'s `how` for each of ShutdownHow's words. */
+export const SHUTDOWN_HOW = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR } as const;
 
 // Scratch space for the calls that fill a struct (JavaScript runs one call
 // at a time on a thread, and each module instance belongs to one thread).
@@ -83,7 +127,7 @@ function openSocket(libc: Libc, action: string, ipv6: boolean, type: number): nu
 }
 
 /** Sets an int socket option, or throws naming it and the fd. */
-function setIntOption(
+export function setIntOption(
   libc: Libc,
   fd: number,
   level: number,
@@ -128,7 +172,7 @@ function decoded(length: number, transport: "tcp" | "udp"): Deno.NetAddr {
 }
 
 /** Closes an fd that failed half-way through being set up, and gives its use of libc back. */
-function abandon(libc: Libc, fd: number): void {
+export function abandon(libc: Libc, fd: number): void {
   if (fd >= 0) libc.close(fd);
   releaseLibc();
 }
@@ -202,6 +246,38 @@ function acquiredLibc(): Libc {
   const libc = acquireLibc();
   releaseLibc();
   return libc;
+}
+
+/**
+ * Makes the module's own object of a TCP or UDP socket whose kind
+ * `adoptSocket` has found, which it takes over with a use of libc of its
+ * own.
+ *
+ * @internal
+ */
+export function adoptInetSocket(
+  libc: Libc,
+  fd: number,
+  kind: "listener" | "conn" | "datagram",
+  ipv6: boolean,
+): TcpListener | TcpConn | UdpSocket {
+  switch (kind) {
+    case "listener": {
+      const addr = socketAddress(libc, fd, "getsockname", "tcp");
+      acquireLibc();
+      return new PosixListener(libc, fd, addr);
+    }
+    case "conn": {
+      const remote = socketAddress(libc, fd, "getpeername", "tcp");
+      acquireLibc();
+      return new PosixConn(libc, fd, remote, false);
+    }
+    case "datagram": {
+      const addr = socketAddress(libc, fd, "getsockname", "udp");
+      acquireLibc();
+      return new PosixUdpSocket(libc, fd, ipv6, addr);
+    }
+  }
 }
 
 /** A listening socket; a CompletionPort's engine accepts on it as a {@linkcode PortListener}. */
@@ -408,20 +484,37 @@ class PosixConn extends OwnedFd implements TcpConn {
     const fd = this.#open("Cannot set TCP_NODELAY");
     setIntOption(this.libc, fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", on ? 1 : 0);
   }
+
+  setKeepAlive(on = true, options?: KeepAliveOptions): void {
+    const action = "Cannot set SO_KEEPALIVE";
+    const { idleSeconds, intervalSeconds, count } = checkKeepAlive(action, on, options);
+    const fd = this.#open(action);
+    const libc = this.libc;
+    if (idleSeconds !== undefined) {
+      setIntOption(libc, fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", idleSeconds);
+    }
+    if (intervalSeconds !== undefined) {
+      setIntOption(libc, fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", intervalSeconds);
+    }
+    if (count !== undefined) setIntOption(libc, fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count);
+    setIntOption(libc, fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", on ? 1 : 0);
+  }
 }
 
 /**
  * Opens a nonblocking UDP socket bound to `address`.
  *
  * @param address the checked address
+ * @param reusePort whether to set SO_REUSEPORT
  * @returns the socket
  */
-export function bindPosixUdp(address: SocketAddress): UdpSocket {
+export function bindPosixUdp(address: SocketAddress, reusePort = false): UdpSocket {
   const where = formatAddress(address);
   const libc = acquireLibc();
   let fd = -1;
   try {
     fd = openSocket(libc, `Cannot open a UDP socket to bind to ${where}`, address.ipv6, SOCK_DGRAM);
+    if (reusePort) setIntOption(libc, fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 1);
     const sockaddr = encodeSockaddr(address, FAMILIES);
     if (libc.bind(fd, sockaddr, sockaddr.length) < 0) {
       throw osError(`Cannot bind fd ${fd} to ${where}`, errno());
@@ -438,10 +531,12 @@ export function bindPosixUdp(address: SocketAddress): UdpSocket {
 class PosixUdpSocket extends OwnedFd implements UdpSocket {
   #addr: Deno.NetAddr;
   #destinations: UdpDestinations;
+  #ipv6: boolean;
 
   constructor(libc: Libc, fd: number, ipv6: boolean, addr: Deno.NetAddr) {
     super(libc, fd);
     this.#addr = addr;
+    this.#ipv6 = ipv6;
     this.#destinations = new UdpDestinations(ipv6, formatAddress(addr), FAMILIES);
   }
 
@@ -490,6 +585,75 @@ class PosixUdpSocket extends OwnedFd implements UdpSocket {
       const e = errno();
       if (e === EAGAIN) return null;
       if (e !== EINTR) throw osError(`Cannot receive on fd ${fd}`, e);
+    }
+  }
+
+  /** Sets an int option named `name` at this socket's IP level: IPv4's, or IPv6's. */
+  #setIp(action: string, v4: [number, string], v6: [number, string], value: number): void {
+    const fd = this.#open(action);
+    const [level, [option, name]] = this.#ipv6 ? [IPPROTO_IPV6, v6] : [IPPROTO_IP, v4];
+    setIntOption(this.libc, fd, level, option, name, value);
+  }
+
+  setBroadcast(on = true): void {
+    const action = "Cannot set SO_BROADCAST";
+    checkFlag(action, on);
+    setIntOption(
+      this.libc,
+      this.#open(action),
+      SOL_SOCKET,
+      SO_BROADCAST,
+      "SO_BROADCAST",
+      on ? 1 : 0,
+    );
+  }
+
+  setTtl(ttl: number): void {
+    const action = "Cannot set the TTL";
+    checkTtl(action, ttl, 1);
+    this.#setIp(action, [IP_TTL, "IP_TTL"], [IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"], ttl);
+  }
+
+  setMulticastTtl(ttl: number): void {
+    const action = "Cannot set the multicast TTL";
+    checkTtl(action, ttl, 0);
+    this.#setIp(
+      action,
+      [IP_MULTICAST_TTL, "IP_MULTICAST_TTL"],
+      [IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"],
+      ttl,
+    );
+  }
+
+  setMulticastLoopback(on = true): void {
+    const action = "Cannot set multicast loopback";
+    checkFlag(action, on);
+    this.#setIp(
+      action,
+      [IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"],
+      [IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"],
+      on ? 1 : 0,
+    );
+  }
+
+  joinMulticast(group: string, options?: MulticastOptions): void {
+    const action = "Cannot join multicast group";
+    this.#membership(action, parseMulticast(action, group, options), true);
+  }
+
+  leaveMulticast(group: string, options?: MulticastOptions): void {
+    const action = "Cannot leave multicast group";
+    this.#membership(action, parseMulticast(action, group, options), false);
+  }
+
+  #membership(action: string, multicast: Multicast, join: boolean): void {
+    const fd = this.#open(action);
+    const mreq = encodeMembership(multicast, MEMBERSHIP_SIZES);
+    const [level, option] = multicast.ipv6
+      ? [IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP]
+      : [IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP];
+    if (this.libc.setsockopt(fd, level, option, mreq, mreq.length) < 0) {
+      throw osError(`${action} ${multicast.where} on fd ${fd}`, errno());
     }
   }
 }

@@ -54,12 +54,16 @@ import {
   SD_SEND,
   SO_ERROR,
   SO_EXCLUSIVEADDRUSE,
+  SO_KEEPALIVE,
   SO_UPDATE_ACCEPT_CONTEXT,
   SO_UPDATE_CONNECT_CONTEXT,
   SOCKADDR_STORAGE_SIZE,
   SOCKET_ERROR,
   SOCKET_SIZE,
   SOL_SOCKET,
+  TCP_KEEPALIVE,
+  TCP_KEEPCNT,
+  TCP_KEEPINTVL,
   TCP_NODELAY,
   winsockErrorOf,
   winsockExtension,
@@ -78,7 +82,14 @@ import {
   type SocketAddress,
   wildcardOf,
 } from "../backends/shared/_address.ts";
-import type { CancelOptions, ShutdownHow, TcpConn, TcpListener } from "../types/net.ts";
+import type {
+  CancelOptions,
+  KeepAliveOptions,
+  ShutdownHow,
+  TcpConn,
+  TcpListener,
+} from "../types/net.ts";
+import { checkKeepAlive } from "./_options.ts";
 import { describe } from "../backends/shared/_describe.ts";
 import {
   closeSocket,
@@ -623,6 +634,22 @@ export class WinsockConn implements TcpConn {
     this.#checkOpen(action);
     const error = setIntOption(this.#ws, this.#socket, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
     if (error !== 0) throw win32Error(action, error);
+  }
+
+  setKeepAlive(on = true, options?: KeepAliveOptions): void {
+    const action = `Cannot set SO_KEEPALIVE on socket ${this.#fd}`;
+    const { idleSeconds, intervalSeconds, count } = checkKeepAlive(action, on, options);
+    this.#checkOpen(action);
+    const set = (level: number, name: number, optionName: string, value: number) => {
+      const error = setIntOption(this.#ws, this.#socket, level, name, value);
+      if (error !== 0) throw win32Error(`Cannot set ${optionName} on socket ${this.#fd}`, error);
+    };
+    if (idleSeconds !== undefined) set(IPPROTO_TCP, TCP_KEEPALIVE, "TCP_KEEPALIVE", idleSeconds);
+    if (intervalSeconds !== undefined) {
+      set(IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", intervalSeconds);
+    }
+    if (count !== undefined) set(IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count);
+    set(SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", on ? 1 : 0);
   }
 
   close(): void {

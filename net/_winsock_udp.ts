@@ -11,6 +11,33 @@
  * @module
  */
 
+import {
+  IP_ADD_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_MREQ_INTERFACE_OFFSET,
+  IP_MREQ_SIZE,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
+  IP_TTL,
+  IPPROTO_IP,
+  IPV6_ADD_MEMBERSHIP,
+  IPV6_DROP_MEMBERSHIP,
+  IPV6_MREQ_INTERFACE_OFFSET,
+  IPV6_MREQ_SIZE,
+  IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_LOOP,
+  IPV6_UNICAST_HOPS,
+  SO_BROADCAST,
+  SOL_SOCKET,
+} from "../ffi/ws2_32.ts";
+import {
+  checkFlag,
+  checkTtl,
+  encodeMembership,
+  type Multicast,
+  parseMulticast,
+} from "./_options.ts";
+import type { MulticastOptions } from "../types/net.ts";
 import { checkBuffer } from "../backends/shared/_checks.ts";
 import { MAX_WIN32_IO } from "../ffi/kernel32.ts";
 import { pointerValue } from "../ffi/_pointer.ts";
@@ -99,6 +126,13 @@ export function bindWinsockUdp(address: SocketAddress): UdpSocket {
   }
 }
 
+const MEMBERSHIP_SIZES = {
+  ipMreq: IP_MREQ_SIZE,
+  ipMreqInterface: IP_MREQ_INTERFACE_OFFSET,
+  ipv6Mreq: IPV6_MREQ_SIZE,
+  ipv6MreqInterface: IPV6_MREQ_INTERFACE_OFFSET,
+};
+
 /** A bound UDP socket. */
 class WinsockUdpSocket implements UdpSocket {
   #ws: Ws2_32;
@@ -107,8 +141,10 @@ class WinsockUdpSocket implements UdpSocket {
   #addr: Deno.NetAddr;
   #closed = false;
   #destinations: UdpDestinations;
+  #ipv6: boolean;
 
   constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
+    this.#ipv6 = ipv6;
     this.#ws = ws;
     this.#socket = socket;
     this.#fd = pointerValue(socket);
@@ -166,6 +202,75 @@ class WinsockUdpSocket implements UdpSocket {
       const from = decodeSockaddr(storage, storageLength[0], FAMILIES);
       from.transport = "udp";
       return [received, from];
+    }
+  }
+
+  /** Sets an int option, or throws naming it and the socket. */
+  #set(action: string, level: number, name: number, optionName: string, value: number): void {
+    this.#checkOpen(action);
+    const error = setIntOption(this.#ws, this.#socket, level, name, value);
+    if (error !== 0) throw win32Error(`Cannot set ${optionName} on socket ${this.#fd}`, error);
+  }
+
+  /** Sets an int option at this socket's IP level: IPv4's, or IPv6's. */
+  #setIp(action: string, v4: [number, string], v6: [number, string], value: number): void {
+    const [level, [name, optionName]] = this.#ipv6 ? [IPPROTO_IPV6, v6] : [IPPROTO_IP, v4];
+    this.#set(action, level, name, optionName, value);
+  }
+
+  setBroadcast(on = true): void {
+    const action = `Cannot set SO_BROADCAST on socket ${this.#fd}`;
+    checkFlag(action, on);
+    this.#set(action, SOL_SOCKET, SO_BROADCAST, "SO_BROADCAST", on ? 1 : 0);
+  }
+
+  setTtl(ttl: number): void {
+    const action = `Cannot set the TTL of socket ${this.#fd}`;
+    checkTtl(action, ttl, 1);
+    this.#setIp(action, [IP_TTL, "IP_TTL"], [IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"], ttl);
+  }
+
+  setMulticastTtl(ttl: number): void {
+    const action = `Cannot set the multicast TTL of socket ${this.#fd}`;
+    checkTtl(action, ttl, 0);
+    this.#setIp(
+      action,
+      [IP_MULTICAST_TTL, "IP_MULTICAST_TTL"],
+      [IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"],
+      ttl,
+    );
+  }
+
+  setMulticastLoopback(on = true): void {
+    const action = `Cannot set multicast loopback on socket ${this.#fd}`;
+    checkFlag(action, on);
+    this.#setIp(
+      action,
+      [IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"],
+      [IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"],
+      on ? 1 : 0,
+    );
+  }
+
+  joinMulticast(group: string, options?: MulticastOptions): void {
+    const action = "Cannot join multicast group";
+    this.#membership(action, parseMulticast(action, group, options), true);
+  }
+
+  leaveMulticast(group: string, options?: MulticastOptions): void {
+    const action = "Cannot leave multicast group";
+    this.#membership(action, parseMulticast(action, group, options), false);
+  }
+
+  #membership(action: string, multicast: Multicast, join: boolean): void {
+    const where = `${action} ${multicast.where} on socket ${this.#fd}`;
+    this.#checkOpen(where);
+    const mreq = encodeMembership(multicast, MEMBERSHIP_SIZES);
+    const [level, name] = multicast.ipv6
+      ? [IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP]
+      : [IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP];
+    if (this.#ws.setsockopt(this.#socket, level, name, mreq, mreq.length) === SOCKET_ERROR) {
+      throw win32Error(where, this.#ws.WSAGetLastError());
     }
   }
 

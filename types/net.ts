@@ -42,6 +42,33 @@ export type UdpAddress = TcpAddress;
 export interface BindUdpOptions extends TcpAddress {
   /** Port 0 picks a free port (read it from `addr`). */
   port: number;
+  /**
+   * Sets SO_REUSEPORT (Linux only): several sockets, one per thread or
+   * process, may bind the same address, and the kernel spreads the
+   * datagrams that arrive among them. Every socket on the address must ask
+   * for it. Default false.
+   */
+  reusePort?: boolean;
+}
+
+/** Keepalive timings of `TcpConn.setKeepAlive()`; each left as the OS has it when absent. */
+export interface KeepAliveOptions {
+  /** Seconds the connection stays idle before the first probe (TCP_KEEPIDLE), 1 to 32767. */
+  idleSeconds?: number;
+  /** Seconds between probes (TCP_KEEPINTVL), 1 to 32767. */
+  intervalSeconds?: number;
+  /** Probes left unanswered before the connection is dropped (TCP_KEEPCNT), 1 to 127. */
+  count?: number;
+}
+
+/** Options of `UdpSocket.joinMulticast()` and `leaveMulticast()`. */
+export interface MulticastOptions {
+  /**
+   * The interface to join on: an IPv4 address of this machine for an IPv4
+   * group (default "0.0.0.0": the kernel chooses by its routes), an
+   * interface index for an IPv6 group (default 0: the kernel chooses).
+   */
+  interface?: string | number;
 }
 
 /** Options of a socket operation started through a CompletionPort. */
@@ -152,6 +179,19 @@ export interface TcpConn extends Disposable {
    */
   setNoDelay(on?: boolean): void;
   /**
+   * Turns TCP keepalive on (`true`, the default) or off (SO_KEEPALIVE): an
+   * idle connection is probed, and one whose peer has vanished is dropped
+   * (reads then fail with `TimedOut`). The timings change the OS's defaults
+   * (2 hours idle, then 9 probes 75 s apart on Linux) for this connection.
+   *
+   * @param on whether to probe
+   * @param options `idleSeconds`, `intervalSeconds`, `count` (only with `on`)
+   * @throws {TypeError} if `on` is not a boolean, or timings come with `on` false
+   * @throws {RangeError} if a timing is out of range
+   * @throws {Deno.errors.BadResource} if the connection is closed
+   */
+  setKeepAlive(on?: boolean, options?: KeepAliveOptions): void;
+  /**
    * Closes the socket; idempotent. Reads and writes in flight reject with
    * `Deno.errors.Interrupted` once their cancellation has come back. Its
    * keys in every Selector go with it.
@@ -193,6 +233,68 @@ export interface UdpSocket extends Disposable {
    * @throws {Deno.errors.BadResource} if the socket is closed
    */
   tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null;
+  /**
+   * Allows (`true`, the default) or forbids sending to a broadcast address
+   * (SO_BROADCAST). Without it such a send is `PermissionDenied`.
+   *
+   * @param on whether broadcasts may be sent
+   * @throws {TypeError} if `on` is not a boolean
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   */
+  setBroadcast(on?: boolean): void;
+  /**
+   * Sets the hop limit of the datagrams this socket sends to one peer (IP_TTL,
+   * or IPV6_UNICAST_HOPS on an IPv6 socket).
+   *
+   * @param ttl from 1 to 255
+   * @throws {RangeError} if `ttl` is out of range
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   */
+  setTtl(ttl: number): void;
+  /**
+   * Sets the hop limit of the multicast datagrams this socket sends
+   * (IP_MULTICAST_TTL, or IPV6_MULTICAST_HOPS; the OS's default is 1: the
+   * local network only).
+   *
+   * @param ttl from 0 (this host only) to 255
+   * @throws {RangeError} if `ttl` is out of range
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   */
+  setMulticastTtl(ttl: number): void;
+  /**
+   * Whether multicast datagrams this socket sends come back to this host's
+   * own members of the group (IP_MULTICAST_LOOP, or IPV6_MULTICAST_LOOP; on
+   * by default).
+   *
+   * @param on whether they loop back
+   * @throws {TypeError} if `on` is not a boolean
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   */
+  setMulticastLoopback(on?: boolean): void;
+  /**
+   * Joins a multicast group (IP_ADD_MEMBERSHIP, or IPV6_ADD_MEMBERSHIP):
+   * datagrams sent to the group and this socket's port arrive here.
+   *
+   * @param group an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast address
+   * @param options the interface to join on
+   * @throws {TypeError} if `group` is not a multicast address, or the interface not of its kind
+   * @throws {RangeError} if an interface index is out of range
+   * @throws {Deno.errors.AddrInUse} if this socket has joined the group on that interface
+   * @throws {Deno.errors.AddrNotAvailable} if the interface address is not this machine's
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   */
+  joinMulticast(group: string, options?: MulticastOptions): void;
+  /**
+   * Leaves a multicast group joined with `joinMulticast()` (IP_DROP_MEMBERSHIP,
+   * or IPV6_DROP_MEMBERSHIP).
+   *
+   * @param group the group, as joined
+   * @param options the interface, as joined
+   * @throws {TypeError} if `group` is not a multicast address, or the interface not of its kind
+   * @throws {Deno.errors.AddrNotAvailable} if this socket has not joined the group there
+   * @throws {Deno.errors.BadResource} if the socket is closed
+   */
+  leaveMulticast(group: string, options?: MulticastOptions): void;
   /** Closes the socket; idempotent. Its keys in every Selector go with it. */
   close(): void;
 }

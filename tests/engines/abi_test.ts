@@ -25,6 +25,7 @@ import {
   EPOLL_EVENT_SIZE,
   EPOLLIN,
   errno,
+  INT_SIZE,
   ioSize,
   O_CLOEXEC,
   O_DIRECTORY,
@@ -88,6 +89,7 @@ const SHARED_HEADERS: Record<string, number | bigint> = {
   O_CLOEXEC: 0o2000000,
   F_GETFD: 1,
   F_GETFL: 3,
+  F_SETFD: 2,
   F_SETFL: 4,
   FD_CLOEXEC: 1,
   // include/uapi/linux/fcntl.h (F_LINUX_SPECIFIC_BASE 1024 + 6, + 8)
@@ -127,6 +129,10 @@ const SHARED_HEADERS: Record<string, number | bigint> = {
   AF_INET6: 10,
   SOCK_STREAM: 1,
   SOCK_DGRAM: 2,
+  SOCK_RAW: 3,
+  SOCK_SEQPACKET: 5,
+  AF_NETLINK: 16,
+  AF_PACKET: 17,
   SOCK_NONBLOCK: 0o4000,
   SOCK_CLOEXEC: 0o2000000,
   SHUT_RD: 0,
@@ -134,6 +140,12 @@ const SHARED_HEADERS: Record<string, number | bigint> = {
   SHUT_RDWR: 2,
   MSG_DONTWAIT: 0x40,
   MSG_NOSIGNAL: 0x4000,
+  MSG_CTRUNC: 0x8,
+  MSG_TRUNC: 0x20,
+  MSG_CMSG_CLOEXEC: 0x40000000,
+  SCM_RIGHTS: 1,
+  // include/net/scm.h (the kernel's own limit, not uapi, but never changed since 2.6)
+  SCM_MAX_FD: 253,
   // include/uapi/asm-generic/socket.h
   SOL_SOCKET: 1,
   SO_REUSEADDR: 2,
@@ -142,9 +154,32 @@ const SHARED_HEADERS: Record<string, number | bigint> = {
   SO_RCVBUF: 8,
   SO_LINGER: 13,
   SO_REUSEPORT: 15,
-  // include/uapi/linux/in.h, include/uapi/linux/tcp.h
+  SO_TYPE: 3,
+  SO_BROADCAST: 6,
+  SO_KEEPALIVE: 9,
+  SO_PEERCRED: 17,
+  SO_ACCEPTCONN: 30,
+  SO_PROTOCOL: 38,
+  SO_DOMAIN: 39,
+  // include/uapi/linux/in.h, in6.h, include/uapi/linux/tcp.h
+  IPPROTO_IP: 0,
   IPPROTO_TCP: 6,
+  IPPROTO_UDP: 17,
+  IPPROTO_IPV6: 41,
   TCP_NODELAY: 1,
+  TCP_KEEPIDLE: 4,
+  TCP_KEEPINTVL: 5,
+  TCP_KEEPCNT: 6,
+  IP_TTL: 2,
+  IP_MULTICAST_TTL: 33,
+  IP_MULTICAST_LOOP: 34,
+  IP_ADD_MEMBERSHIP: 35,
+  IP_DROP_MEMBERSHIP: 36,
+  IPV6_UNICAST_HOPS: 16,
+  IPV6_MULTICAST_HOPS: 18,
+  IPV6_MULTICAST_LOOP: 19,
+  IPV6_ADD_MEMBERSHIP: 20,
+  IPV6_DROP_MEMBERSHIP: 21,
   // include/uapi/asm-generic/resource.h
   RLIMIT_NOFILE: 7,
   RLIM_INFINITY: 0xffffffffffffffffn,
@@ -175,13 +210,19 @@ const SHARED_HEADERS: Record<string, number | bigint> = {
 
 /** The C types of the structs below, on LP64 (both arches): [size, alignment]. */
 const C_TYPES = {
+  char: [1, 1],
   short: [2, 2],
+  sa_family_t: [2, 2],
   int: [4, 4],
   uint: [4, 4],
   u32: [4, 4],
   u64: [8, 8],
   long: [8, 8],
   ulong: [8, 8],
+  size_t: [8, 8],
+  pointer: [8, 8],
+  in_addr: [4, 4],
+  in6_addr: [16, 4],
   sockaddr_storage: [128, 8],
 } as const;
 type Field = [name: string, type: keyof typeof C_TYPES, count?: number];
@@ -258,6 +299,27 @@ const POLLFD: Field[] = [["fd", "int"], ["events", "short"], ["revents", "short"
 const LINGER: Field[] = [["l_onoff", "int"], ["l_linger", "int"]];
 const RLIMIT: Field[] = [["rlim_cur", "ulong"], ["rlim_max", "ulong"]];
 const SOCKADDR_STORAGE: Field[] = [["storage", "sockaddr_storage"]];
+/** include/uapi/linux/un.h */
+const SOCKADDR_UN: Field[] = [["sun_family", "sa_family_t"], ["sun_path", "char", 108]];
+/** include/uapi/linux/uio.h */
+const IOVEC: Field[] = [["iov_base", "pointer"], ["iov_len", "size_t"]];
+/** glibc's bits/socket.h (the kernel's user_msghdr has the same layout on LP64) */
+const MSGHDR: Field[] = [
+  ["msg_name", "pointer"],
+  ["msg_namelen", "u32"],
+  ["msg_iov", "pointer"],
+  ["msg_iovlen", "size_t"],
+  ["msg_control", "pointer"],
+  ["msg_controllen", "size_t"],
+  ["msg_flags", "int"],
+];
+/** glibc's bits/socket.h; CMSG_DATA is CMSG_ALIGN(sizeof(struct cmsghdr)) past it */
+const CMSGHDR: Field[] = [["cmsg_len", "size_t"], ["cmsg_level", "int"], ["cmsg_type", "int"]];
+/** include/linux/socket.h */
+const UCRED: Field[] = [["pid", "int"], ["uid", "u32"], ["gid", "u32"]];
+/** include/uapi/linux/in.h, in6.h */
+const IP_MREQ: Field[] = [["imr_multiaddr", "in_addr"], ["imr_interface", "in_addr"]];
+const IPV6_MREQ: Field[] = [["ipv6mr_multiaddr", "in6_addr"], ["ipv6mr_interface", "int"]];
 
 /** ffi/libc.ts's column for `arch`: what it exports on that arch. */
 function columnOf(arch: Arch): Record<string, number | bigint> {
@@ -274,6 +336,13 @@ function headersOf(arch: Arch): Record<string, number | bigint> {
   const epollEvent = layout(EPOLL_EVENT, EPOLL_PACKED[arch]);
   const stat = layout(STAT[arch]);
   const pollfd = layout(POLLFD);
+  const msghdr = layout(MSGHDR);
+  const cmsghdr = layout(CMSGHDR);
+  const iovec = layout(IOVEC);
+  const ucred = layout(UCRED);
+  const sockaddrUn = layout(SOCKADDR_UN);
+  const ipMreq = layout(IP_MREQ);
+  const ipv6Mreq = layout(IPV6_MREQ);
   return {
     ...SHARED_HEADERS,
     O_DIRECTORY: O_DIRECTORY_BY_ARCH[arch],
@@ -284,6 +353,31 @@ function headersOf(arch: Arch): Record<string, number | bigint> {
     STAT_SIZE: stat.size,
     STAT_MODE_OFFSET: stat.at.st_mode,
     STAT_SIZE_OFFSET: stat.at.st_size,
+    STAT_DEV_OFFSET: stat.at.st_dev,
+    STAT_INO_OFFSET: stat.at.st_ino,
+    SOCKADDR_UN_SIZE: sockaddrUn.size,
+    SUN_PATH_OFFSET: sockaddrUn.at.sun_path,
+    IOVEC_SIZE: iovec.size,
+    IOVEC_LEN_OFFSET: iovec.at.iov_len,
+    MSGHDR_SIZE: msghdr.size,
+    MSGHDR_NAMELEN_OFFSET: msghdr.at.msg_namelen,
+    MSGHDR_IOV_OFFSET: msghdr.at.msg_iov,
+    MSGHDR_IOVLEN_OFFSET: msghdr.at.msg_iovlen,
+    MSGHDR_CONTROL_OFFSET: msghdr.at.msg_control,
+    MSGHDR_CONTROLLEN_OFFSET: msghdr.at.msg_controllen,
+    MSGHDR_FLAGS_OFFSET: msghdr.at.msg_flags,
+    // CMSG_ALIGN(sizeof(struct cmsghdr)): the data starts there, aligned as a size_t.
+    CMSGHDR_SIZE: Math.ceil(cmsghdr.size / C_TYPES.size_t[0]) * C_TYPES.size_t[0],
+    CMSGHDR_LEVEL_OFFSET: cmsghdr.at.cmsg_level,
+    CMSGHDR_TYPE_OFFSET: cmsghdr.at.cmsg_type,
+    CMSG_ALIGNMENT: C_TYPES.size_t[0],
+    UCRED_SIZE: ucred.size,
+    UCRED_UID_OFFSET: ucred.at.uid,
+    UCRED_GID_OFFSET: ucred.at.gid,
+    IP_MREQ_SIZE: ipMreq.size,
+    IP_MREQ_INTERFACE_OFFSET: ipMreq.at.imr_interface,
+    IPV6_MREQ_SIZE: ipv6Mreq.size,
+    IPV6_MREQ_INTERFACE_OFFSET: ipv6Mreq.at.ipv6mr_interface,
     POLLFD_SIZE: pollfd.size,
     POLLFD_EVENTS_OFFSET: pollfd.at.events,
     POLLFD_REVENTS_OFFSET: pollfd.at.revents,
@@ -410,3 +504,116 @@ linuxTest(`struct epoll_event is ${Deno.build.arch}'s on this kernel`, () => {
     }
   });
 });
+
+linuxTest(
+  `struct msghdr, cmsghdr, ucred and sockaddr_un are ${Deno.build.arch}'s on this kernel`,
+  () => {
+    withOpen((libc) => {
+      const pair = new Int32Array(2);
+      const sv = new Uint8Array(pair.buffer);
+      assert.equal(
+        libc.socketpair(libcModule.AF_UNIX, libcModule.SOCK_STREAM | O_CLOEXEC, 0, sv),
+        0,
+      );
+      const pipe = new Int32Array(2);
+      assert.equal(libc.pipe2(new Uint8Array(pipe.buffer), O_CLOEXEC), 0);
+      try {
+        const address = (bytes: Uint8Array) =>
+          BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+        /** A msghdr over one byte of `data` and `control`, with guard bytes after each struct. */
+        const message = (data: Uint8Array, control: Uint8Array, controlLength: number) => {
+          const iovec = new Uint8Array(new ArrayBuffer(libcModule.IOVEC_SIZE));
+          const iov = new DataView(iovec.buffer);
+          iov.setBigUint64(0, address(data), true);
+          iov.setBigUint64(libcModule.IOVEC_LEN_OFFSET, BigInt(data.length), true);
+          const header = new Uint8Array(new ArrayBuffer(libcModule.MSGHDR_SIZE + GUARD))
+            .fill(GUARD_BYTE);
+          const view = new DataView(header.buffer);
+          view.setBigUint64(0, 0n, true);
+          view.setUint32(libcModule.MSGHDR_NAMELEN_OFFSET, 0, true);
+          view.setBigUint64(libcModule.MSGHDR_IOV_OFFSET, address(iovec), true);
+          view.setBigUint64(libcModule.MSGHDR_IOVLEN_OFFSET, 1n, true);
+          view.setBigUint64(libcModule.MSGHDR_CONTROL_OFFSET, address(control), true);
+          view.setBigUint64(libcModule.MSGHDR_CONTROLLEN_OFFSET, BigInt(controlLength), true);
+          view.setInt32(libcModule.MSGHDR_FLAGS_OFFSET, 0, true);
+          return { header, view, iovec };
+        };
+        // Send the pipe's read end with one byte.
+        const one = new Uint8Array(new ArrayBuffer(1)).fill(42);
+        const sent = new Uint8Array(new ArrayBuffer(libcModule.cmsgSpace(INT_SIZE)));
+        const cmsg = new DataView(sent.buffer);
+        cmsg.setBigUint64(0, BigInt(libcModule.cmsgLen(INT_SIZE)), true);
+        cmsg.setInt32(libcModule.CMSGHDR_LEVEL_OFFSET, libcModule.SOL_SOCKET, true);
+        cmsg.setInt32(libcModule.CMSGHDR_TYPE_OFFSET, libcModule.SCM_RIGHTS, true);
+        cmsg.setInt32(libcModule.CMSGHDR_SIZE, pipe[0], true);
+        const out = message(one, sent, sent.length);
+        assert.equal(libc.sendmsg(pair[0], out.header, 0), 1, `sendmsg failed: errno ${errno()}`);
+        // Take it with a control buffer of exactly CMSG_LEN(sizeof(int)), a guard after it.
+        const got = new Uint8Array(new ArrayBuffer(1));
+        const exact = libcModule.cmsgLen(INT_SIZE);
+        const control = new Uint8Array(new ArrayBuffer(exact + GUARD)).fill(GUARD_BYTE);
+        const back = message(got, control, exact);
+        assert.equal(libc.recvmsg(pair[1], back.header, libcModule.MSG_CMSG_CLOEXEC), 1);
+        assert.equal(got[0], 42);
+        const received = new DataView(control.buffer);
+        assert.equal(received.getBigUint64(0, true), BigInt(exact));
+        assert.equal(
+          received.getInt32(libcModule.CMSGHDR_LEVEL_OFFSET, true),
+          libcModule.SOL_SOCKET,
+        );
+        assert.equal(
+          received.getInt32(libcModule.CMSGHDR_TYPE_OFFSET, true),
+          libcModule.SCM_RIGHTS,
+        );
+        const fd = received.getInt32(libcModule.CMSGHDR_SIZE, true);
+        assert.ok(fd > 2 && fd !== pipe[0], `received fd ${fd}`);
+        assert.ok(libc.fcntl(fd, libcModule.F_GETFD) & libcModule.FD_CLOEXEC);
+        libc.close(fd);
+        assert.equal(
+          back.view.getBigUint64(libcModule.MSGHDR_CONTROLLEN_OFFSET, true),
+          BigInt(exact),
+        );
+        // The kernel writes back the flags it kept from the call, and no MSG_CTRUNC.
+        assert.equal(
+          back.view.getInt32(libcModule.MSGHDR_FLAGS_OFFSET, true),
+          libcModule.MSG_CMSG_CLOEXEC,
+        );
+        for (
+          const [bytes, size, what] of [
+            [control, exact, "CMSG_LEN(sizeof(int))"],
+            [back.header, libcModule.MSGHDR_SIZE, "MSGHDR_SIZE"],
+          ] as const
+        ) {
+          assert.ok(bytes.subarray(size).every((b) => b === GUARD_BYTE), `written past ${what}`);
+        }
+        // SO_PEERCRED fills UCRED_SIZE bytes: this process, as the kernel saw it.
+        const ucred = new Uint8Array(libcModule.UCRED_SIZE + GUARD).fill(GUARD_BYTE);
+        const length = new Uint32Array([ucred.length]);
+        assert.equal(
+          libc.getsockopt(pair[0], libcModule.SOL_SOCKET, libcModule.SO_PEERCRED, ucred, length),
+          0,
+        );
+        assert.equal(length[0], libcModule.UCRED_SIZE);
+        assert.equal(new DataView(ucred.buffer).getInt32(0, true), Deno.pid);
+        // An abstract name's address is the family, its NUL and its bytes: no terminator.
+        const socket = libc.socket(libcModule.AF_UNIX, libcModule.SOCK_DGRAM | O_CLOEXEC, 0);
+        try {
+          const name = new TextEncoder().encode(`\0evented-io-abi-${crypto.randomUUID()}`);
+          const sockaddr = new Uint8Array(libcModule.SUN_PATH_OFFSET + name.length);
+          new DataView(sockaddr.buffer).setUint16(0, libcModule.AF_UNIX, true);
+          sockaddr.set(name, libcModule.SUN_PATH_OFFSET);
+          assert.equal(libc.bind(socket, sockaddr, sockaddr.length), 0);
+          const named = new Uint8Array(libcModule.SOCKADDR_UN_SIZE + GUARD);
+          const namedLength = new Uint32Array([named.length]);
+          assert.equal(libc.getsockname(socket, named, namedLength), 0);
+          assert.equal(namedLength[0], sockaddr.length);
+          assert.deepEqual(named.subarray(0, sockaddr.length), sockaddr);
+        } finally {
+          libc.close(socket);
+        }
+      } finally {
+        for (const fd of [...pair, ...pipe]) libc.close(fd);
+      }
+    });
+  },
+);
