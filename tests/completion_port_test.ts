@@ -37,7 +37,7 @@ import {
   wide,
 } from "../ffi/kernel32.ts";
 import { LINGER_SIZE, O_CLOEXEC, O_RDWR, O_TMPFILE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
-import { delay, ioUringNote, ioUringSupport, pattern } from "./_util.ts";
+import { delay, ioUringNote, ioUringSupport, pattern, slack } from "./_util.ts";
 
 const OS = Deno.build.os;
 /** The backends under test on this OS (none elsewhere: every test is then ignored). */
@@ -46,10 +46,10 @@ const BACKENDS: readonly CompletionBackend[] = OS === "linux"
   : OS === "windows"
   ? ["iocp"]
   : [];
-/** No test here takes this long, even under a loaded Wine. */
-const TEST_TIMEOUT_MS = OS === "windows" ? 60_000 : 30_000;
-/** Slack on every upper bound of a duration: Wine is slow and the machine is shared. */
-const SLACK_MS = 5_000;
+/** No test here takes this long, even under a loaded Wine (scaled to this machine's speed). */
+const TEST_TIMEOUT_MS = slack(OS === "windows" ? 60_000 : 30_000);
+/** Slack on every upper bound of a duration: Wine and emulators are slow, the machine is shared. */
+const SLACK_MS = slack(5_000);
 
 type PortTest = (t: Deno.TestContext, backend: CompletionBackend) => Promise<void> | void;
 
@@ -561,7 +561,7 @@ portTest(
 portTest("wait() resolves when a packet is posted from a timer", async (_t, backend) => {
   await using port = open(backend);
   setTimeout(() => port.post(7, 1), 20);
-  const [elapsed, got] = await timed(() => port.wait({ timeout: 10_000 }));
+  const [elapsed, got] = await timed(() => port.wait({ timeout: slack(10_000) }));
   assert.deepEqual(got.map(tuple), [[7, 1, 0, null]]);
   assert.ok(elapsed >= 15, `resolved after ${elapsed} ms`);
 });
@@ -612,7 +612,7 @@ portTest("an aborted wait() rejects with the signal's exact reason", async (_t, 
   await assert.rejects(waiting2, (error) => error === second.signal.reason);
   // The port is left usable: the next wait() takes the next packet.
   setTimeout(() => port.post(3), 5);
-  assert.deepEqual((await port.wait({ timeout: 10_000 })).map((c) => c.key), [3]);
+  assert.deepEqual((await port.wait({ timeout: slack(10_000) })).map((c) => c.key), [3]);
 });
 
 portTest(
@@ -685,7 +685,7 @@ portTest(
       assertBytes(buffer.subarray(0, 3), new Uint8Array([round, 1, 2]));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stuck = new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve("stuck"), 10_000);
+        timer = setTimeout(() => resolve("stuck"), slack(10_000));
       });
       const released = port[Symbol.asyncDispose]().then(() => "released");
       try {
@@ -1355,7 +1355,7 @@ portTest(
     await writer.write(new TextEncoder().encode(code));
     await writer.close();
     // Exiting by itself is the point; a process kept alive is killed after a while and fails.
-    const timer = setTimeout(() => child.kill(), 20_000);
+    const timer = setTimeout(() => child.kill(), slack(20_000));
     const { code: status, stdout, stderr } = await child.output();
     clearTimeout(timer);
     assert.equal(new TextDecoder().decode(stdout), "read 1\nposted 1\n");

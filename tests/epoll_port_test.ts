@@ -35,12 +35,12 @@ import {
   O_RDWR,
   O_TMPFILE,
 } from "../ffi/libc.ts";
-import { delay, linuxTest, openFds, pattern } from "./_util.ts";
+import { delay, linuxTest, openFds, pattern, slack } from "./_util.ts";
 
 /** No test here takes this long, even on a loaded machine. */
-const TEST_TIMEOUT_MS = 30_000;
+const TEST_TIMEOUT_MS = slack(30_000);
 /** Slack on every upper bound of a duration: the machine is shared. */
-const SLACK_MS = 5_000;
+const SLACK_MS = slack(5_000);
 
 /** A Linux-only test of this file that fails if it has not ended after TEST_TIMEOUT_MS. */
 function test(name: string, fn: (t: Deno.TestContext) => Promise<void> | void): void {
@@ -1024,7 +1024,7 @@ test("an idle port keeps no process alive, also after operations went through it
   await writer.write(new TextEncoder().encode(code));
   await writer.close();
   // Exiting by itself is the point; a process kept alive is killed after a while and fails.
-  const timer = setTimeout(() => child.kill(), 20_000);
+  const timer = setTimeout(() => child.kill(), slack(20_000));
   const { code: status, stdout, stderr } = await child.output();
   clearTimeout(timer);
   assert.equal(
