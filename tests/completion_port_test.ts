@@ -37,7 +37,7 @@ import {
   wide,
 } from "../ffi/kernel32.ts";
 import { LINGER_SIZE, O_CLOEXEC, O_RDWR, O_TMPFILE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
-import { delay, ioUringNote, ioUringSupport, pattern, slack } from "./_util.ts";
+import { delay, ioUringNote, ioUringSupport, pattern, slack, slowdown } from "./_util.ts";
 
 const OS = Deno.build.os;
 /** The backends under test on this OS (none elsewhere: every test is then ignored). */
@@ -1268,6 +1268,15 @@ portTest(
 // ---------------------------------------------------------------------------
 // Garbage collection
 
+/**
+ * Rounds of junk and a full gc() in the test below: 6, or as few as 2 (junk
+ * kept, then junk dropped) on a slow machine. Under qemu-user a full
+ * collection in the test runner takes seconds, about 100 times native,
+ * several times the calibration's slowdown (the emulator likely translates
+ * again the compiled code that the collector moves).
+ */
+const GC_ROUNDS = Math.max(2, Math.min(6, Math.round(6 / slowdown())));
+
 portTest(
   "buffers referenced only by the port survive gc() while 64 stream reads are pending",
   async (_t, backend) => {
@@ -1294,7 +1303,7 @@ portTest(
       // Should an assertion fail first, closing the port rejects these: not unhandled.
       for (const read of reads) read.catch(() => {});
       let junk: unknown[] = [];
-      for (let round = 0; round < 6; round++) {
+      for (let round = 0; round < GC_ROUNDS; round++) {
         // A new task: WeakRef targets are no longer kept alive for the last one.
         await delay(1);
         for (let k = 0; k < 20_000; k++) junk.push(new Uint8Array(k % 97), { k });
