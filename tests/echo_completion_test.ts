@@ -28,7 +28,7 @@ import {
   type TcpConn,
 } from "../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../examples/_process.ts";
-import { ioUringNote, ioUringSupport, Random, slack, withLibc } from "./_util.ts";
+import { ioUringNote, ioUringSupport, Random, slack, slowdown, withLibc } from "./_util.ts";
 import { LINGER_SIZE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
 
 const DENO = Deno.execPath();
@@ -325,7 +325,9 @@ for (const [backend, clientBackend] of BACKENDS) {
         ]);
         assert.equal(result.connections, 8);
         assert.equal(result.mismatches, 0);
-        assert.ok(result.messages > 100, `${result.messages} messages`);
+        // 100 in half a second natively; proportionally fewer on a slower machine.
+        const least = Math.floor(100 / slowdown());
+        assert.ok(result.messages > least, `${result.messages} messages, expected over ${least}`);
         assert.ok(result.p50Us > 0 && result.p50Us <= result.p99Us, JSON.stringify(result));
       },
     });

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { connectTcp, Interest, openSelector, type Selector, type TcpConn } from "../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../examples/_process.ts";
-import { BACKENDS, linuxTest, Random, slack, withLibc } from "./_util.ts";
+import { BACKENDS, linuxTest, Random, slack, slowdown, withLibc } from "./_util.ts";
 import { LINGER_SIZE, SO_LINGER, SOL_SOCKET } from "../ffi/libc.ts";
 
 const DENO = Deno.execPath();
@@ -315,7 +315,9 @@ for (const mode of MODES) {
         assert.equal(result.size, 100);
         assert.equal(result.seconds, 0.5);
         assert.equal(result.mismatches, 0);
-        assert.ok(result.messages > 100, `${result.messages} messages`);
+        // 100 in half a second natively; proportionally fewer on a slower machine.
+        const least = Math.floor(100 / slowdown());
+        assert.ok(result.messages > least, `${result.messages} messages, expected over ${least}`);
         assert.ok(Math.abs(result.messagesPerSecond - result.messages / 0.5) < 1);
         assert.ok(result.p50Us > 0 && result.p50Us <= result.p99Us, JSON.stringify(result));
         assert.ok(result.p99Us < slack(1_000) * 1_000, JSON.stringify(result));
