@@ -56,6 +56,7 @@ if [[ "$version" != "deno $DENO_VERSION "* ]]; then
   mv -T "$dir.tmp" "$dir"
   "$QEMU" -L "$SYSROOT" "$DENO_AARCH64" --version | head -n1 >&2
 else
+  rm -rf "$(dirname "$DENO_AARCH64").tmp" # what a killed setup may have left
   say "deno $DENO_VERSION for aarch64 ready: $DENO_AARCH64"
 fi
 mkdir -p "$DENO_DIR_AARCH64"
