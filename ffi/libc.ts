@@ -363,8 +363,9 @@ export const F_DUPFD_CLOEXEC = 1030;
 export const F_GETPIPE_SZ = 1032;
 /** The fd flag F_GETFD reports: close-on-exec. */
 export const FD_CLOEXEC = 1;
-/** The signal tests send to a thread of their own. */
+/** The signals tests send to a thread, or the process, of their own. */
 export const SIGUSR1 = 10;
+export const SIGUSR2 = 12;
 /** send/recv flag: this call does not block, whatever the fd's mode. */
 export const MSG_DONTWAIT = 0x40;
 /** Bytes a write to a pipe with room for one buffer takes without blocking. */

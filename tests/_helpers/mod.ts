@@ -443,3 +443,67 @@ export function ioUringNote(): string {
   const support = ioUringSupport();
   return support.usable ? "" : ` [io_uring unavailable here: ${support.code}]`;
 }
+
+/**
+ * The calibration workload's best time on the reference machine, in ms:
+ * native x86_64 Deno on the project's 2-core machine.
+ */
+const REFERENCE_MS = 1;
+/** Rounds of the calibration workload; the fastest counts (the machine is shared). */
+const CALIBRATION_ROUNDS = 7;
+let slowdownFactor: number | undefined;
+
+/** One round of the calibration workload: what the library's hot paths do, in ms. */
+function calibrationRound(call: () => number): number {
+  const start = performance.now();
+  // Synchronous FFI calls, as a harvest makes them.
+  for (let i = 0; i < 2_000; i++) call();
+  // Tight JavaScript over a typed array, as the event buffers are read.
+  const words = new Uint32Array(4_096);
+  let x = 1;
+  for (let i = 0; i < 300_000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    words[i & 4_095] ^= x;
+  }
+  return performance.now() - start + (words[x & 4_095] === 0.5 ? 1 : 0);
+}
+
+/**
+ * How many times slower than the reference machine this one runs the
+ * library's hot paths (synchronous FFI calls, tight JavaScript), measured
+ * once, at the first call, by a workload of a few milliseconds: 1 natively
+ * (never less), about 20 under qemu-user. Timing tests multiply their slack
+ * and deadlines by it ({@linkcode slack}); lower bounds ("never before the
+ * timeout") stay exact, and no assertion is dropped.
+ */
+export function slowdown(): number {
+  if (slowdownFactor !== undefined) return slowdownFactor;
+  const library = Deno.build.os === "windows"
+    ? Deno.dlopen("kernel32.dll", { call: { name: "GetTickCount", parameters: [], result: "u32" } })
+    : Deno.dlopen("libc.so.6", { call: { name: "getppid", parameters: [], result: "i32" } });
+  let best = Infinity;
+  try {
+    calibrationRound(library.symbols.call); // warm-up: compiled code from here on
+    for (let round = 0; round < CALIBRATION_ROUNDS; round++) {
+      best = Math.min(best, calibrationRound(library.symbols.call));
+    }
+  } finally {
+    library.close();
+  }
+  slowdownFactor = Math.max(1, best / REFERENCE_MS);
+  if (slowdownFactor >= 2) {
+    console.error(
+      `timing slack scaled ${slowdownFactor.toFixed(1)}x: the calibration took ` +
+        `${best.toFixed(1)} ms here, ${REFERENCE_MS} ms on the reference machine`,
+    );
+  }
+  return slowdownFactor;
+}
+
+/**
+ * `ms` of slack (an upper bound on a duration, a deadline, a kill timer),
+ * scaled to this machine's speed by {@linkcode slowdown}.
+ */
+export function slack(ms: number): number {
+  return Math.ceil(ms * slowdown());
+}

@@ -45,6 +45,8 @@ import {
   openStream,
   pattern,
   readExactly,
+  slack,
+  slowdown,
   STREAM_KINDS,
   timeLimit,
   tuple,
@@ -58,10 +60,10 @@ const BACKENDS: readonly CompletionBackend[] = OS === "linux"
   : OS === "windows"
   ? ["iocp"]
   : [];
-/** No test here takes this long, even under a loaded Wine. */
-const TEST_TIMEOUT_MS = OS === "windows" ? 60_000 : 30_000;
-/** Slack on every upper bound of a duration: Wine is slow and the machine is shared. */
-const SLACK_MS = 5_000;
+/** No test here takes this long, even under a loaded Wine (scaled to this machine's speed). */
+const TEST_TIMEOUT_MS = slack(OS === "windows" ? 60_000 : 30_000);
+/** Slack on every upper bound of a duration: Wine and emulators are slow, the machine is shared. */
+const SLACK_MS = slack(5_000);
 
 type PortTest = (t: Deno.TestContext, backend: CompletionBackend) => Promise<void> | void;
 
@@ -476,7 +478,7 @@ portTest(
 portTest("wait() resolves when a packet is posted from a timer", async (_t, backend) => {
   await using port = open(backend);
   setTimeout(() => port.post(7, 1), 20);
-  const [elapsed, got] = await timed(() => port.wait({ timeout: 10_000 }));
+  const [elapsed, got] = await timed(() => port.wait({ timeout: slack(10_000) }));
   assert.deepEqual(got.map(tuple), [[7, 1, 0, null]]);
   assert.ok(elapsed >= 15, `resolved after ${elapsed} ms`);
 });
@@ -527,7 +529,7 @@ portTest("an aborted wait() rejects with the signal's exact reason", async (_t, 
   await assert.rejects(waiting2, (error) => error === second.signal.reason);
   // The port is left usable: the next wait() takes the next packet.
   setTimeout(() => port.post(3), 5);
-  assert.deepEqual((await port.wait({ timeout: 10_000 })).map((c) => c.key), [3]);
+  assert.deepEqual((await port.wait({ timeout: slack(10_000) })).map((c) => c.key), [3]);
 });
 
 portTest(
@@ -600,7 +602,7 @@ portTest(
       assertBytes(buffer.subarray(0, 3), new Uint8Array([round, 1, 2]));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stuck = new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve("stuck"), 10_000);
+        timer = setTimeout(() => resolve("stuck"), slack(10_000));
       });
       const released = port[Symbol.asyncDispose]().then(() => "released");
       try {
@@ -1219,6 +1221,15 @@ portTest(
 // ---------------------------------------------------------------------------
 // Garbage collection
 
+/**
+ * Rounds of junk and a full gc() in the test below: 6, or as few as 2 (junk
+ * kept, then junk dropped) on a slow machine. Under qemu-user a full
+ * collection in the test runner takes seconds, about 100 times native,
+ * several times the calibration's slowdown (the emulator likely translates
+ * again the compiled code that the collector moves).
+ */
+const GC_ROUNDS = Math.max(2, Math.min(6, Math.round(6 / slowdown())));
+
 portTest(
   "buffers referenced only by the port survive gc() while 64 stream reads are pending",
   async (_t, backend) => {
@@ -1245,7 +1256,7 @@ portTest(
       // Should an assertion fail first, closing the port rejects these: not unhandled.
       for (const read of reads) read.catch(() => {});
       let junk: unknown[] = [];
-      for (let round = 0; round < 6; round++) {
+      for (let round = 0; round < GC_ROUNDS; round++) {
         // A new task: WeakRef targets are no longer kept alive for the last one.
         await delay(1);
         for (let k = 0; k < 20_000; k++) junk.push(new Uint8Array(k % 97), { k });
@@ -1312,7 +1323,7 @@ portTest(
     await writer.write(new TextEncoder().encode(code));
     await writer.close();
     // Exiting by itself is the point; a process kept alive is killed after a while and fails.
-    const timer = setTimeout(() => child.kill(), 20_000);
+    const timer = setTimeout(() => child.kill(), slack(20_000));
     const { code: status, stdout, stderr } = await child.output();
     clearTimeout(timer);
     assert.equal(

@@ -19,7 +19,7 @@ import {
   type TcpConn,
   type TcpListener,
 } from "../../mod.ts";
-import { closedPort, linuxTest, openFds, settledFds, withLibc } from "../_helpers/mod.ts";
+import { closedPort, linuxTest, openFds, settledFds, slack, withLibc } from "../_helpers/mod.ts";
 import {
   F_GETFD,
   F_GETFL,
@@ -52,8 +52,9 @@ interface Handler {
   handle(readable: boolean, writable: boolean): void;
 }
 
-/** Runs `selector` until `done()`, failing after `ms` milliseconds. */
+/** Runs `selector` until `done()`, failing after `ms` milliseconds (scaled to this machine). */
 function drive(selector: Selector<Handler>, done: () => boolean, ms: number, what: string): void {
+  ms = slack(ms);
   const deadline = performance.now() + ms;
   while (!done()) {
     if (performance.now() > deadline) throw new Error(`Timed out after ${ms} ms: ${what}`);
@@ -297,11 +298,11 @@ function connectedPair(hostname = "127.0.0.1"): [TcpListener, TcpConn, TcpConn] 
   }
 }
 
-/** Waits until `fd` is ready for `interest`, failing after 5 s. */
+/** Waits until `fd` is ready for `interest`, failing after 5 s (scaled to this machine). */
 function waitFor(fd: number, interest: number): void {
   using selector = openSelector();
   selector.register(fd, interest);
-  assert.equal(selector.select(5_000).length, 1, `fd ${fd} never became ready`);
+  assert.equal(selector.select(slack(5_000)).length, 1, `fd ${fd} never became ready`);
   selector.unregister(fd);
 }
 
@@ -499,7 +500,7 @@ netTest("tryWrite takes what fits, returns 0 when the buffer is full, and the re
   const buffer = new Uint8Array(65536);
   let read = 0;
   let mismatches = 0;
-  const deadline = performance.now() + 10_000;
+  const deadline = performance.now() + slack(10_000);
   while (read < written) {
     assert.ok(performance.now() < deadline, "timed out reading back");
     const n = server.tryRead(buffer);
@@ -522,7 +523,7 @@ netTest("writing to a peer that has gone is an error, never a SIGPIPE", () => {
   using _listener = listener;
   using _client = client;
   server.close();
-  const deadline = performance.now() + 5_000;
+  const deadline = performance.now() + slack(5_000);
   assert.throws(() => {
     while (performance.now() < deadline) client.tryWrite(new Uint8Array(1024));
   }, (error: Error) => {

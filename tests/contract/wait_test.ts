@@ -8,7 +8,9 @@ import {
   Helper,
   openTestLibc,
   settledFds,
+  slack,
 } from "../_helpers/mod.ts";
+import { SIGUSR2 } from "../../ffi/libc.ts";
 
 const linux = Deno.build.os === "linux";
 const ONE = new Uint8Array([1]);
@@ -21,18 +23,36 @@ for (const backend of BACKENDS) {
       using sel = openSelector<string>({ backend });
       using pipe = openPipe();
       sel.register(pipe.reader.fd, Interest.READABLE, { data: "p" });
-      pipe.writer.tryWrite(ONE);
-      let timerFired = false;
-      const timer = setTimeout(() => timerFired = true, 0);
-      const events = await sel.wait();
-      // A parked call completes only when the event loop turns, after the 0 ms timer.
-      assert.equal(timerFired, false);
-      clearTimeout(timer);
-      assert.deepEqual(events.map((e) => [e.fd, e.data, e.readable]), [[
-        pipe.reader.fd,
-        "p",
-        true,
-      ]]);
+      // Ready events owe the event loop a turn only after some ms of ready
+      // waits (STARVATION_MS): right after a wait() that parked, which
+      // turned it, they owe none. On a slow or loaded machine (an
+      // emulator, other processes on the same cores) this thread may be
+      // descheduled for that long between the two waits: then it tries
+      // again, up to ATTEMPTS times.
+      const ATTEMPTS = 5;
+      const late: number[] = [];
+      for (let attempt = 0;; attempt++) {
+        assert.deepEqual(await sel.wait({ timeout: 1 }), []);
+        const turned = performance.now();
+        pipe.writer.tryWrite(ONE);
+        let timerFired = false;
+        const timer = setTimeout(() => timerFired = true, 0);
+        const events = await sel.wait();
+        clearTimeout(timer);
+        assert.deepEqual(events.map((e) => [e.fd, e.data, e.readable]), [[
+          pipe.reader.fd,
+          "p",
+          true,
+        ]]);
+        assert.equal(pipe.reader.tryRead(new Uint8Array(8)), 1);
+        // A parked call completes only when the event loop turns, after the 0 ms timer.
+        if (!timerFired) break;
+        late.push(performance.now() - turned);
+        assert.ok(
+          attempt + 1 < ATTEMPTS,
+          `a 0 ms timer fired before wait() resolved, ${ATTEMPTS} times: ${late} ms after a turn`,
+        );
+      }
       sel.unregister(pipe.reader.fd);
     },
   });
@@ -85,14 +105,14 @@ for (const backend of BACKENDS) {
         const start = performance.now();
         let calls = 0;
         last = start;
-        libc.symbols.kill(libc.symbols.getpid(), 12 /* SIGUSR2 */);
+        libc.symbols.kill(libc.symbols.getpid(), SIGUSR2);
         while (performance.now() - start < 400) {
           assert.equal(await sel.waitInto(events), 1);
           calls++;
         }
         assert.ok(calls > ticks, `${calls} waits, ${ticks} ticks`); // mostly the fast path
         assert.ok(ticks >= 10, `only ${ticks} timer ticks in 400 ms of ready waits`);
-        assert.ok(longestGap < 150, `timers were starved for ${longestGap} ms`);
+        assert.ok(longestGap < slack(150), `timers were starved for ${longestGap} ms`);
         assert.equal(signalled, 1);
       } finally {
         clearInterval(interval);
@@ -117,7 +137,7 @@ for (const backend of BACKENDS) {
       const start = performance.now();
       assert.deepEqual(await sel.wait({ timeout: 0 }), []);
       assert.deepEqual(await sel.wait({ timeout: -5 }), []);
-      assert.ok(performance.now() - start < 1_000);
+      assert.ok(performance.now() - start < slack(1_000));
     },
   });
 

@@ -201,6 +201,7 @@ const SHARED_HEADERS: Record<string, number | bigint> = {
   S_IFDIR: 0o040000,
   // include/uapi/asm-generic/signal.h
   SIGUSR1: 10,
+  SIGUSR2: 12,
   // include/uapi/linux/limits.h
   PIPE_BUF: 4096,
   // Not the kernel's numbers: INT_MAX, and INT_MAX & PAGE_MASK with 4 KiB pages.

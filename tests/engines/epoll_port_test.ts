@@ -42,13 +42,14 @@ import {
   openFds,
   pattern,
   readExactly,
+  slack,
   timeLimit,
 } from "../_helpers/mod.ts";
 
 /** No test here takes this long, even on a loaded machine. */
-const TEST_TIMEOUT_MS = 30_000;
+const TEST_TIMEOUT_MS = slack(30_000);
 /** Slack on every upper bound of a duration: the machine is shared. */
-const SLACK_MS = 5_000;
+const SLACK_MS = slack(5_000);
 
 /** A Linux-only test of this file that fails if it has not ended after TEST_TIMEOUT_MS. */
 function test(name: string, fn: (t: Deno.TestContext) => Promise<void> | void): void {
