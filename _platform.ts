@@ -13,6 +13,8 @@
  * @module
  */
 
+import { unixPortListener } from "./net/_unix.ts";
+import type { PosixSockets } from "./backends/_port_sockets.ts";
 import { watchPosixFd } from "./net/_posix_watch.ts";
 import { watchWinsockFd } from "./net/_winsock_watch.ts";
 import type { AsyncFd } from "./types/async_fd.ts";
@@ -34,6 +36,12 @@ import { bindWinsockUdp } from "./net/_winsock_udp.ts";
 import type { CompletionBackend, CompletionPort } from "./types/completion_port.ts";
 import type { TcpConn, TcpListener, UdpSocket } from "./types/net.ts";
 import type { Selector, SelectorBackend } from "./types/selector.ts";
+
+/** What a Linux CompletionPort accepts and connects with: TCP and Unix listeners. */
+const linuxSockets: PosixSockets = {
+  ...posixSockets,
+  listenerOf: (value) => posixSockets.listenerOf(value) ?? unixPortListener(value),
+};
 
 /** The OS this runs on. */
 const OS = Deno.build.os;
@@ -136,7 +144,7 @@ export function openPortHere(
     if (backend === "iocp") {
       throw new Deno.errors.NotSupported(`${action}: the iocp backend is for Windows, not linux`);
     }
-    return openLinuxPort(backend, { sockets: posixSockets });
+    return openLinuxPort(backend, { sockets: linuxSockets });
   }
   if (OS !== "windows") {
     throw new Deno.errors.NotSupported(

@@ -36,6 +36,7 @@
  * @module
  */
 
+import type { UnixConn, UnixListener } from "../types/unix.ts";
 import { SPIN_MS, SPIN_WINDOW_MS } from "./shared/_fairness.ts";
 import { setImmediate } from "node:timers";
 import {
@@ -259,7 +260,12 @@ export class PortCore<O extends Operation = Operation> extends PortSlots<O>
   // ---------------------------------------------------------------------------
   // Sockets
 
-  accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn> {
+  accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn>;
+  accept(listener: UnixListener, options?: CancelOptions): Promise<UnixConn>;
+  accept(
+    listener: TcpListener | UnixListener,
+    options?: CancelOptions,
+  ): Promise<TcpConn | UnixConn> {
     try {
       // The engine knows its listeners; it checks them, then asks checkStart().
       return this.engine.accept(listener, options);

@@ -14,7 +14,8 @@
 
 import type { SocketAddress } from "./shared/_address.ts";
 import type { CompletionBackend } from "../types/completion_port.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../types/net.ts";
+import type { CancelOptions, TcpConn } from "../types/net.ts";
+import type { UnixConn } from "../types/unix.ts";
 import type { Slot } from "./shared/_port_memory.ts";
 
 /** Operation kinds (`Operation.kind`); 0 is a free slot. */
@@ -199,7 +200,7 @@ export interface Engine<O extends Operation = Operation> {
    * Starts an accept on `listener`, or throws: the engine checks the
    * listener, then its options with the core's `checkStart()`.
    */
-  accept(listener: TcpListener, options: CancelOptions | undefined): Promise<TcpConn>;
+  accept(listener: unknown, options: CancelOptions | undefined): Promise<TcpConn | UnixConn>;
   /** Starts a connect to `target` (formatted as `where`; options checked), or throws. */
   connect(where: string, target: SocketAddress, signal: AbortSignal | undefined): Promise<TcpConn>;
   /** One of this module's handles is about to be closed: forget what is known of it. */

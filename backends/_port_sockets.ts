@@ -18,10 +18,12 @@
  */
 
 import type { SocketAddress } from "./shared/_address.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../types/net.ts";
+import type { CancelOptions, TcpConn } from "../types/net.ts";
+import type { UnixConn } from "../types/unix.ts";
 
 /**
- * A listener of this module, as a Linux engine accepts on it.
+ * A listener of this module (TCP, or Unix on Linux), as a Linux engine
+ * accepts on it.
  *
  * @internal
  */
@@ -33,9 +35,9 @@ export interface PortListener {
   /** Its address, as messages name it. */
   readonly where: string;
   /** A connection waiting, accepted now, or null (the epoll engine's try). */
-  tryAccept(): TcpConn | null;
+  tryAccept(): TcpConn | UnixConn | null;
   /** Wraps an fd the kernel accepted, with the peer's sockaddr as the kernel wrote it. */
-  adoptAccepted(fd: number, sockaddr: Uint8Array, length: number): TcpConn;
+  adoptAccepted(fd: number, sockaddr: Uint8Array, length: number): TcpConn | UnixConn;
 }
 
 /**
@@ -94,7 +96,7 @@ export interface WinsockSockets {
   /** Accepts on `listener` through `port` (AcceptEx); checks the listener and the options. */
   accept(
     port: OverlappedStarter,
-    listener: TcpListener,
+    listener: unknown,
     options: CancelOptions | undefined,
   ): Promise<TcpConn>;
   /** Connects to `target` through `port` (ConnectEx). */

@@ -27,6 +27,7 @@
  * @module
  */
 
+import type { PortListener } from "../backends/_port_sockets.ts";
 import { describe } from "../backends/shared/_describe.ts";
 import { OwnedFd } from "./_owned_fd.ts";
 import { osError } from "../ffi/errors.ts";
@@ -210,6 +211,30 @@ export function listenUnixPosix(address: UnixSocketPath, backlog: number): UnixL
  */
 export function isUnixListener(listener: unknown): listener is UnixListener {
   return listener instanceof PosixUnixListener;
+}
+
+/**
+ * `value` as a CompletionPort's engines accept on it, if it is a listener
+ * of this file (else undefined).
+ *
+ * @internal
+ */
+export function unixPortListener(value: unknown): PortListener | undefined {
+  if (!(value instanceof PosixUnixListener)) return undefined;
+  const listener = value;
+  return {
+    get fd() {
+      return listener.fd;
+    },
+    get closed() {
+      return listener.closed;
+    },
+    get where() {
+      return formatUnixPath(listener.addr.path);
+    },
+    tryAccept: () => listener.accept(),
+    adoptAccepted: adoptAcceptedUnix,
+  };
 }
 
 /**

@@ -389,7 +389,7 @@ export class WinsockListener implements TcpListener {
  */
 export function acceptWinsock(
   port: OverlappedStarter,
-  listener: TcpListener,
+  listener: unknown,
   options: CancelOptions | undefined,
 ): Promise<TcpConn> {
   try {

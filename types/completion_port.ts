@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { UnixConn, UnixListener } from "./unix.ts";
 import type { WaitOptions } from "./selector.ts";
 import type { CancelOptions, TcpAddress, TcpConn, TcpListener } from "./net.ts";
 
@@ -185,6 +186,35 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    * ```
    */
   accept(listener: TcpListener, options?: CancelOptions): Promise<TcpConn>;
+  /**
+   * Accepts one connection on a Unix stream listener, through the port
+   * (Linux: IORING_OP_ACCEPT with io_uring, accept4 when the listener
+   * turns readable with epoll).
+   *
+   * @param listener a listener from `listenUnix()` (or adopted)
+   * @param options an abort signal
+   * @returns the connection; read and write its `fd` through this port
+   * @throws {TypeError} if `listener` is not one of this module's, or an option has the wrong type
+   * @throws {Deno.errors.BadResource} if the port or the listener is closed
+   * @throws {Deno.errors.Interrupted} if the port or the listener was closed while the accept was in flight
+   *
+   * @example Accept on an abstract Unix name
+   * ```ts
+   * import { connectUnix, listenUnix, openCompletionPort } from "@evented/io";
+   * import { deepEqual } from "node:assert/strict";
+   *
+   * if (Deno.build.os === "linux") {
+   *   await using port = openCompletionPort();
+   *   const path = `\0evented-io-doc-${crypto.randomUUID()}`;
+   *   using listener = listenUnix({ path });
+   *   const accepting = port.accept(listener, { signal: AbortSignal.timeout(10_000) });
+   *   using client = await connectUnix({ path });
+   *   using server = await accepting;
+   *   deepEqual(server.localAddr, client.remoteAddr);
+   * }
+   * ```
+   */
+  accept(listener: UnixListener, options?: CancelOptions): Promise<UnixConn>;
   /**
    * Connects to `hostname:port`, through the port (ConnectEx on Windows,
    * IORING_OP_CONNECT with io_uring), from the wildcard address of its

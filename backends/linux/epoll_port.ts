@@ -88,7 +88,8 @@ import {
 } from "../../ffi/libc.ts";
 import type { SocketAddress } from "../shared/_address.ts";
 import type { PortListener, PosixSockets } from "../_port_sockets.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
+import type { CancelOptions, TcpConn } from "../../types/net.ts";
+import type { UnixConn } from "../../types/unix.ts";
 import type { CompletionPort } from "../../types/completion_port.ts";
 import { describe } from "../shared/_describe.ts";
 import {
@@ -533,11 +534,13 @@ class EpollEngine implements Engine<EpollOp> {
   // ---------------------------------------------------------------------------
   // Sockets
 
-  accept(value: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
+  accept(value: unknown, options: CancelOptions | undefined): Promise<TcpConn | UnixConn> {
     const listener = this.#socketKit().listenerOf(value);
     if (listener === undefined) {
       throw new TypeError(
-        `Cannot accept: listener must be a TcpListener from listenTcp(), got ${describe(value)}`,
+        `Cannot accept: listener must be a TcpListener from listenTcp() or a UnixListener from listenUnix(), got ${
+          describe(value)
+        }`,
       );
     }
     const where = listener.where;

@@ -85,7 +85,8 @@ import {
 } from "../../ffi/libc.ts";
 import type { SocketAddress } from "../shared/_address.ts";
 import type { PosixSockets } from "../_port_sockets.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
+import type { CancelOptions, TcpConn } from "../../types/net.ts";
+import type { UnixConn } from "../../types/unix.ts";
 import { describe } from "../shared/_describe.ts";
 import {
   type Aborter,
@@ -577,12 +578,14 @@ class UringEngine implements Engine<UringOp> {
   // ---------------------------------------------------------------------------
   // Sockets
 
-  accept(value: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
+  accept(value: unknown, options: CancelOptions | undefined): Promise<TcpConn | UnixConn> {
     let action = "Cannot accept";
     const listener = this.#socketKit().listenerOf(value);
     if (listener === undefined) {
       throw new TypeError(
-        `${action}: listener must be a TcpListener from listenTcp(), got ${describe(value)}`,
+        `${action}: listener must be a TcpListener from listenTcp() or a UnixListener from listenUnix(), got ${
+          describe(value)
+        }`,
       );
     }
     checkCancelOptions(action, options);

@@ -62,7 +62,7 @@ import {
 import type { SocketAddress } from "../shared/_address.ts";
 import { unwatchCloses, watchCloses } from "../shared/_close_hook.ts";
 import type { Cancelled, OverlappedStarter, WinsockSockets } from "../_port_sockets.ts";
-import type { CancelOptions, TcpConn, TcpListener } from "../../types/net.ts";
+import type { CancelOptions, TcpConn } from "../../types/net.ts";
 import { describe } from "../shared/_describe.ts";
 import {
   actionFor,
@@ -439,7 +439,7 @@ class IocpEngine implements Engine<IocpOp> {
   // ---------------------------------------------------------------------------
   // Sockets, closes
 
-  accept(listener: TcpListener, options: CancelOptions | undefined): Promise<TcpConn> {
+  accept(listener: unknown, options: CancelOptions | undefined): Promise<TcpConn> {
     return this.#socketKit().accept(this.#core, listener, options);
   }
 
