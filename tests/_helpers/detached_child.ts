@@ -94,28 +94,34 @@ async function writeCase(port: CompletionPort): Promise<void> {
     const sink = new Uint8Array(256 * 1024);
     let drained = 0;
     const settled = writing.then(() => "resolved", (error) => error);
+    // Read until the write settles; a read still waiting then is aborted
+    // (one that moved bytes first resolves with them), so that no read
+    // waits for bytes that will never come.
     for (;;) {
-      const outcome = await Promise.race([settled, delay(0).then(() => undefined)]);
-      if (outcome !== undefined) {
-        if (!(outcome instanceof TypeError)) throw new Error(`the write gave ${outcome}`);
-        const match =
-          /the buffer was detached while the write was in flight \((\d+) bytes written\)$/
-            .exec(outcome.message);
-        if (!match) throw outcome;
-        const written = Number(match[1]);
-        // Read what is left of what it wrote: exactly that many bytes, all 0x5a.
-        while (drained < written) {
-          const n = (await port.read(stream.reader, sink))!;
-          if (sink.subarray(0, n).some((b) => b !== 0x5a)) throw new Error("wrong bytes came");
-          drained += n;
-        }
-        if (drained !== written) throw new Error(`read ${drained}, written ${written}`);
-        break;
+      const controller = new AbortController();
+      void settled.then(() => controller.abort());
+      try {
+        const n = (await port.read(stream.reader, sink, { signal: controller.signal }))!;
+        if (sink.subarray(0, n).some((b) => b !== 0x5a)) throw new Error("wrong bytes came");
+        drained += n;
+      } catch (error) {
+        if (!controller.signal.aborted) throw error;
       }
+      if (controller.signal.aborted) break;
+    }
+    const outcome = await settled;
+    if (!(outcome instanceof TypeError)) throw new Error(`the write gave ${outcome}`);
+    const match = /the buffer was detached while the write was in flight \((\d+) bytes written\)$/
+      .exec(outcome.message);
+    if (!match) throw outcome;
+    const written = Number(match[1]);
+    // Read what is left of what it wrote: exactly that many bytes, all 0x5a.
+    while (drained < written) {
       const n = (await port.read(stream.reader, sink))!;
       if (sink.subarray(0, n).some((b) => b !== 0x5a)) throw new Error("wrong bytes came");
       drained += n;
     }
+    if (drained !== written) throw new Error(`read ${drained}, written ${written}`);
     gc();
     checkIntact(fresh);
   } finally {
