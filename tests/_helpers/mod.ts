@@ -444,6 +444,36 @@ export function ioUringNote(): string {
   return support.usable ? "" : ` [io_uring unavailable here: ${support.code}]`;
 }
 
+let emulator: string | null | undefined;
+
+/**
+ * `"qemu-user"` when this Deno's architecture is not the CPU's (an aarch64
+ * Deno on an x86_64 machine, or the other way round: the kernel's
+ * `/proc/cpuinfo`, which qemu-user passes through, names the real CPU),
+ * else `null`. For the few tests whose syscall the emulator translates
+ * wrongly (it drops recvmsg's MSG_CTRUNC), never for timings.
+ */
+export function emulatorHere(): string | null {
+  if (emulator !== undefined) return emulator;
+  if (Deno.build.os !== "linux") return emulator = null;
+  const cpuinfo = withLibc({
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+  }, (libc) => {
+    const fd = libc.open(new TextEncoder().encode("/proc/cpuinfo\0"), 0);
+    if (fd < 0) return "";
+    const buffer = new Uint8Array(4096);
+    const n = Number(libc.read(fd, buffer, BigInt(buffer.length)));
+    libc.close(fd);
+    return new TextDecoder().decode(buffer.subarray(0, Math.max(n, 0)));
+  });
+  const x86 = /^vendor_id\s*:/m.test(cpuinfo);
+  const arm = /^CPU implementer\s*:/m.test(cpuinfo);
+  const foreign = (Deno.build.arch === "aarch64" && x86) || (Deno.build.arch === "x86_64" && arm);
+  return emulator = foreign ? "qemu-user" : null;
+}
+
 /**
  * The calibration workload's best time on the reference machine, in ms:
  * native x86_64 Deno on the project's 2-core machine.

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { connectTcp, Interest, listenTcp, openSelector, type TcpConn } from "../../mod.ts";
 import { launchActivated } from "../_helpers/launcher.ts";
-import { assertNoNewFds, linuxTest, settledFds } from "../_helpers/mod.ts";
+import { assertNoNewFds, emulatorHere, linuxTest, settledFds } from "../_helpers/mod.ts";
 
 const HANDOFF = new URL("../../examples/fd_handoff.ts", import.meta.url).pathname;
 const ACTIVATED = new URL("../../examples/activated.ts", import.meta.url).pathname;
@@ -180,6 +180,12 @@ exampleTest(
   },
 );
 
+/**
+ * systemd-socket-activate hands its service only TERM, PATH, USER, HOME and
+ * what -E names: under qemu-user, the sysroot the emulated Deno needs too.
+ */
+const EMULATOR_ENV = emulatorHere() ? ["-E", "QEMU_LD_PREFIX"] : [];
+
 const socketActivate = Deno.build.os === "linux" && (() => {
   try {
     return new Deno.Command("systemd-socket-activate", { args: ["--version"] }).outputSync()
@@ -205,6 +211,7 @@ Deno.test({
         "-l",
         `127.0.0.1:${port}`,
         "--fdname=echo",
+        ...EMULATOR_ENV,
         Deno.execPath(),
         "run",
         "--allow-ffi",
@@ -238,6 +245,7 @@ Deno.test({
         "-l",
         `127.0.0.1:${port}`,
         "--fdname=echo",
+        ...EMULATOR_ENV,
         Deno.execPath(),
         "run",
         "--allow-ffi",
