@@ -5,9 +5,9 @@
  * "localhost").
  *
  * The sockets are nonblocking and can be driven by readiness on both
- * OSes: {@linkcode listenTcp}, {@linkcode connectTcp} and
+ * OSes: {@linkcode listenTcp}, {@linkcode startConnectTcp} and
  * {@linkcode bindUdp} return sockets whose `fd` a Selector watches (epoll
- * or poll on Linux, afd on Windows); `accept()`, `tryRead()`, `tryWrite()`,
+ * or poll on Linux, afd on Windows); `tryAccept()`, `tryRead()`, `tryWrite()`,
  * `finishConnect()`, `trySend()` and `tryReceive()` never block (`null` or
  * `0` when they would).
  *
@@ -73,7 +73,7 @@ function checkObject(action: string, options: unknown): asserts options is objec
  * Opens a TCP socket listening on `hostname:port`.
  *
  * The socket is nonblocking and not inherited by child processes: register
- * `fd` with a Selector for READABLE and call `accept()` until it returns
+ * `fd` with a Selector for READABLE and call `tryAccept()` until it returns
  * `null`, or accept its connections with a CompletionPort's `accept()`. On
  * Linux it is bound with SO_REUSEADDR (and SO_REUSEPORT if `reusePort`); on
  * Windows it is overlapped and bound with SO_EXCLUSIVEADDRUSE (no other
@@ -93,18 +93,18 @@ function checkObject(action: string, options: unknown): asserts options is objec
  *
  * @example Accept a connection with a Selector
  * ```ts
- * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { startConnectTcp, Interest, listenTcp, openSelector } from "@evented/io";
  * import { equal } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   using listener = listenTcp({ hostname: "127.0.0.1", port: 0 });
- *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
+ *   using client = startConnectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
  *   selector.register(listener.fd, Interest.READABLE);
  *   selector.select(1_000); // the listener is readable: a connection waits
- *   using server = listener.accept()!;
+ *   using server = listener.tryAccept()!;
  *   equal(server.remoteAddr.port, client.localAddr.port);
- *   equal(listener.accept(), null); // no other connection waits
+ *   equal(listener.tryAccept(), null); // no other connection waits
  *   selector.unregister(listener.fd);
  * }
  * ```
@@ -175,18 +175,18 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
  *
  * @example Connect, then talk
  * ```ts
- * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { startConnectTcp, Interest, listenTcp, openSelector } from "@evented/io";
  * import { equal } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   using listener = listenTcp({ port: 0 });
- *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
+ *   using client = startConnectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
  *   selector.register(client.fd, Interest.WRITABLE);
  *   selector.select(1_000); // writable: the connect has ended
  *   client.finishConnect(); // it succeeded (else this throws)
  *   selector.unregister(client.fd);
- *   using server = listener.accept()!;
+ *   using server = listener.tryAccept()!;
  *   equal(client.tryWrite(new TextEncoder().encode("hi")), 2);
  *   selector.register(server.fd, Interest.READABLE);
  *   selector.select(1_000);
@@ -200,7 +200,7 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
  * }
  * ```
  */
-export function connectTcp(address: TcpAddress): TcpConn {
+export function startConnectTcp(address: TcpAddress): TcpConn {
   checkObject("Cannot connect", address);
   const { hostname = "127.0.0.1", port } = address;
   const target = parseAddress("Cannot connect to", hostname, port);

@@ -207,7 +207,7 @@ function accept(): void {
   for (let i = 0; i < ACCEPT_BATCH; i++) {
     let conn: TcpConn | null;
     try {
-      conn = listener.accept();
+      conn = listener.tryAccept();
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (!OUT_OF_FDS.has(code)) throw error;

@@ -1,7 +1,7 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
  * TCP and UDP sockets over libc (Linux), nonblocking and close-on-exec,
- * driven by readiness: register `fd` with a Selector, then `accept()`,
+ * driven by readiness: register `fd` with a Selector, then `tryAccept()`,
  * `tryRead()`, `tryWrite()`, `finishConnect()`, `trySend()` or
  * `tryReceive()` when it is ready. Every call is one system call that never
  * blocks; EAGAIN is `null` or `0`, never an error.
@@ -297,17 +297,13 @@ class PosixListener extends OwnedFd implements TcpListener, PortListener {
     return formatAddress(this.#addr);
   }
 
-  tryAccept(): TcpConn | null {
-    return this.accept();
-  }
-
   adoptAccepted(fd: number, sockaddr: Uint8Array, length: number): TcpConn {
     const remote = decodeSockaddr(sockaddr, length, FAMILIES);
     const libc = acquireLibc(); // the connection's own use
     return new PosixConn(libc, fd, remote, false);
   }
 
-  accept(): TcpConn | null {
+  tryAccept(): TcpConn | null {
     const fd = this.fd;
     if (fd < 0) {
       throw new Deno.errors.BadResource(

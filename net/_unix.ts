@@ -269,7 +269,7 @@ class PosixUnixListener extends OwnedFd implements UnixListener {
     return { ...this.#addr };
   }
 
-  accept(): UnixConn | null {
+  tryAccept(): UnixConn | null {
     const where = formatUnixPath(this.#addr.path);
     const fd = this.open(`Cannot accept on ${where}`, "listener");
     const libc = this.libc;

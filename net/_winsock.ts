@@ -263,7 +263,7 @@ export class WinsockListener implements TcpListener {
     }
   }
 
-  accept(): TcpConn | null {
+  tryAccept(): TcpConn | null {
     if (this.#closed) {
       throw new Deno.errors.BadResource(
         `Cannot accept on ${formatAddress(this.#addr)}: the listener is closed`,

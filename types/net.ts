@@ -102,7 +102,7 @@ export interface TcpListener extends Disposable {
    * @throws {Error} with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
    *   (`"WSAEMFILE"` or `"WSAENOBUFS"` on Windows)
    */
-  accept(): TcpConn | null;
+  tryAccept(): TcpConn | null;
   /**
    * Closes the socket; idempotent. Accepts in flight reject with
    * `Deno.errors.Interrupted` once their cancellation has come back.
@@ -148,7 +148,7 @@ export interface TcpConn extends Disposable {
    */
   tryWrite(buffer: Uint8Array): number;
   /**
-   * Completes a connection from `connectTcp()` once a Selector reports it
+   * Completes a connection from `startConnectTcp()` once a Selector reports it
    * WRITABLE: reads SO_ERROR and throws what the connect met. Returns at
    * once for an accepted connection, or one already complete.
    *

@@ -77,7 +77,7 @@ export interface UnixListener extends Disposable {
    * @throws {Deno.errors.BadResource} if the listener is closed
    * @throws {Error} with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
    */
-  accept(): UnixConn | null;
+  tryAccept(): UnixConn | null;
   /**
    * Closes the socket; idempotent. A listener that made its socket file
    * (`listenUnix` on a path) removes it, unless something else has taken

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connectTcp, Interest, openSelector, type Selector, type TcpConn } from "../../mod.ts";
+import { Interest, openSelector, type Selector, startConnectTcp, type TcpConn } from "../../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../../examples/_process.ts";
 import { assertBytes, BACKENDS, linuxTest, Random, reset } from "../_helpers/mod.ts";
 
@@ -72,7 +72,7 @@ function exchange(port: number, payloads: Uint8Array[], options: ExchangeOptions
   try {
     for (const payload of payloads) {
       const peer: Peer = {
-        conn: connectTcp({ hostname: HOST, port }),
+        conn: startConnectTcp({ hostname: HOST, port }),
         payload,
         received: new Uint8Array(payload.length),
         sent: 0,
@@ -150,7 +150,7 @@ function openIdle(port: number, count: number): TcpConn[] {
   using selector = openSelector<number>();
   try {
     for (let i = 0; i < count; i++) {
-      const conn = connectTcp({ hostname: HOST, port });
+      const conn = startConnectTcp({ hostname: HOST, port });
       conns.push(conn);
       selector.register(conn.fd, Interest.WRITABLE, { data: i });
     }
@@ -253,7 +253,7 @@ for (const mode of MODES) {
       await t.step("survives a client that resets mid-stream, and serves the others", () => {
         // A client that sends 4 MiB, reads none of it back, and resets: the
         // server holds unsent bytes for it when the RST comes.
-        const conn = connectTcp({ hostname: HOST, port: server.port });
+        const conn = startConnectTcp({ hostname: HOST, port: server.port });
         let sent = 0;
         try {
           using selector = openSelector();
