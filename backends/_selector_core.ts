@@ -460,29 +460,35 @@ export class SelectorImpl<T> implements Selector<T> {
       if (now - this.#lastTurn < STARVATION_MS) return Promise.resolve(n);
     }
     if (!ready && ms === 0) return Promise.resolve(0);
-    return this.#waitSlowly(events, ms, signal, ready);
+    return this.#waitSlowly(events, ms, signal, ready ? n : -1);
   }
 
-  /** The rest of a wait: a yield to the event loop, or parking until something is ready. */
+  /**
+   * The rest of a wait: a yield to the event loop, or parking until
+   * something is ready. `found` is what the first look harvested (-1:
+   * nothing, not even a wakeup).
+   */
   async #waitSlowly(
     events: SelectorEvents<T>,
     ms: number,
     signal: AbortSignal | undefined,
-    ready: boolean,
+    found: number,
   ): Promise<number> {
     const driver = this.#driver;
     const deadline = ms === Infinity ? Infinity : performance.now() + ms;
     this.#waiting = true;
     signal?.addEventListener("abort", this.#onAbort);
     try {
-      if (ready) {
-        // Constant readiness: let timers, signal listeners and other I/O run first.
+      if (found >= 0) {
+        // Constant readiness: let timers, signal listeners and other I/O run
+        // first, then hand out what was harvested, whatever happened
+        // meanwhile (an abort included: the events came first). Looking
+        // again instead would lose them: a oneshot or edge-triggered event
+        // taken from the kernel is not reported twice.
         await new Promise((resolve) => setImmediate(resolve));
         this.#lastTurn = performance.now();
         if (this.#closed) return clearEvents(events);
-        signal?.throwIfAborted();
-        const n = driver.fill(events, 0);
-        if (n > 0 || driver.woken) return n;
+        return found;
       }
       // Busy a moment ago: look again on the next turns before paying a park.
       const spinEnd = Math.min(this.#lastReady + SPIN_WINDOW_MS, performance.now() + SPIN_MS);
