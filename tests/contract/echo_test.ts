@@ -5,8 +5,8 @@
  * payload written before any of it is read, which forces the server into
  * partial writes), a half-close, a client reset, a clean stop with every
  * fd closed on SIGTERM and on SIGINT, and examples/echo_client.ts against
- * it. Clients here use the library's own sockets (the test task grants no
- * --allow-net); every loop is bounded by a deadline.
+ * it. Clients here use the library's own sockets (the test task grants
+ * --allow-net for loopback only); every loop is bounded by a deadline.
  */
 
 import assert from "node:assert/strict";
