@@ -141,7 +141,7 @@ export class AsyncReady {
     const options = signal === undefined ? undefined : { signal };
     for (;;) {
       const action = `Cannot ${verb} ${this.name()}`;
-      await reactor().wait(action, this.openFd(action), write, options);
+      await reactor().wait(action, this.openFd(action), write, options, true);
       const value = attempt();
       if (value !== null) return value;
     }
@@ -155,12 +155,28 @@ export class AsyncIo extends AsyncReady {
   readonly #checkIo: ((action: string) => void) | undefined;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
+  /** The fd the actions below name, and the actions (made once, not per wait). */
+  #actionsFd = -1;
+  #readAction = "";
+  #writeAction = "";
 
   constructor(target: RawIo, options: AsyncIoOptions) {
     super(target, options.noun);
     this.#target = target;
     this.#closeWrite = options.closeWrite;
     this.#checkIo = options.checkIo;
+  }
+
+  /** The fd, and the actions of a read and a write of it set; or BadResource. */
+  #fdForWait(write: boolean): number {
+    const fd = this.#target.fd;
+    if (fd !== this.#actionsFd) {
+      if (fd < 0) return this.openFd(`Cannot ${write ? "write to" : "read from"} ${this.name()}`);
+      this.#actionsFd = fd;
+      this.#readAction = `Cannot read from ${this.name()}`;
+      this.#writeAction = `Cannot write to ${this.name()}`;
+    }
+    return fd;
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -190,8 +206,8 @@ export class AsyncIo extends AsyncReady {
     const target = this.#target;
     const options = signal === undefined ? undefined : { signal };
     for (;;) {
-      const action = `Cannot read from ${this.name()}`;
-      await reactor().wait(action, this.openFd(action), false, options);
+      const fd = this.#fdForWait(false);
+      await reactor().wait(this.#readAction, fd, false, options, true);
       const n = target.tryRead(buffer);
       if (n !== 0) return n;
     }
@@ -219,8 +235,8 @@ export class AsyncIo extends AsyncReady {
     const target = this.#target;
     const options = signal === undefined ? undefined : { signal };
     for (;;) {
-      const action = `Cannot write to ${this.name()}`;
-      await reactor().wait(action, this.openFd(action), true, options);
+      const fd = this.#fdForWait(true);
+      await reactor().wait(this.#writeAction, fd, true, options, true);
       const n = target.tryWrite(buffer);
       if (n > 0) return n;
     }
@@ -237,8 +253,8 @@ export class AsyncIo extends AsyncReady {
         done += n;
         continue;
       }
-      const action = `Cannot write to ${this.name()}`;
-      await reactor().wait(action, this.openFd(action), true, { signal });
+      const fd = this.#fdForWait(true);
+      await reactor().wait(this.#writeAction, fd, true, { signal }, true);
     }
   }
 
