@@ -166,7 +166,7 @@ class Fd extends OwnedFd implements NonblockingFd {
     return this.#io.write(buffer);
   }
 
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
     return this.#io.readable;
   }
 

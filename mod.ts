@@ -10,9 +10,9 @@
  *   AFD poll for sockets on Windows.
  * - {@linkcode openPipe}, {@linkcode openSocketPair} and
  *   {@linkcode openEventFd} open nonblocking fds to watch (Linux).
- * - {@linkcode listenTcp}, {@linkcode connectTcp} and {@linkcode bindUdp}
+ * - {@linkcode listenTcp}, {@linkcode startConnectTcp} and {@linkcode bindUdp}
  *   open nonblocking TCP and UDP sockets (Linux and Windows), whose
- *   `accept()`, `tryRead()`, `tryWrite()`, `trySend()` and `tryReceive()`
+ *   `tryAccept()`, `tryRead()`, `tryWrite()`, `trySend()` and `tryReceive()`
  *   never block; {@linkcode raiseFdLimit} makes room for many of them.
  * - {@linkcode listenUnix}, {@linkcode connectUnix} and
  *   {@linkcode bindUnixDatagram} open Unix sockets (Linux) that also pass

@@ -4,12 +4,19 @@
  * and IPv6; no name is resolved (a hostname is an IP literal or
  * "localhost").
  *
- * The sockets are nonblocking and can be driven by readiness on both
- * OSes: {@linkcode listenTcp}, {@linkcode connectTcp} and
- * {@linkcode bindUdp} return sockets whose `fd` a Selector watches (epoll
- * or poll on Linux, afd on Windows); `accept()`, `tryRead()`, `tryWrite()`,
- * `finishConnect()`, `trySend()` and `tryReceive()` never block (`null` or
- * `0` when they would).
+ * The sockets can be awaited as Deno's own are: {@linkcode listenTcp}
+ * gives a listener with `accept()` and `for await`, {@linkcode connectTcp}
+ * resolves once connected, and a connection has `read()`, `write()`,
+ * `readable`, `writable` and `closeWrite()` (the shape of `Deno.TcpConn`,
+ * less `ref()`/`unref()`); {@linkcode bindUdp} gives `send()` and
+ * `receive()`. One reactor per thread (a Selector) serves them all.
+ *
+ * The same sockets are nonblocking and can be driven by readiness on both
+ * OSes: their `fd` goes to a Selector (epoll or poll on Linux, afd on
+ * Windows), {@linkcode startConnectTcp} starts a connect without waiting,
+ * and `tryAccept()`, `tryRead()`, `tryWrite()`, `finishConnect()`,
+ * `trySend()` and `tryReceive()` never block (`null` or `0` when they
+ * would).
  *
  * The TCP sockets can also be driven by completions, through a
  * CompletionPort: its `accept()` and `connect()` make connections, and its
@@ -33,6 +40,7 @@ import { formatAddress, parseAddress } from "./backends/shared/_address.ts";
 import { socketsHere } from "./_platform.ts";
 import type {
   BindUdpOptions,
+  ConnectTcpOptions,
   ListenTcpOptions,
   TcpAddress,
   TcpConn,
@@ -47,6 +55,7 @@ const MAX_BACKLOG = 0x7fffffff;
 export type {
   BindUdpOptions,
   CancelOptions,
+  ConnectTcpOptions,
   KeepAliveOptions,
   ListenTcpOptions,
   MulticastOptions,
@@ -59,7 +68,6 @@ export type {
 } from "./types/net.ts";
 import { describe } from "./backends/shared/_describe.ts";
 
-/** The error for an OS with no sockets here. */
 /** Checks that `options` is an object, naming what was expected. */
 function checkObject(action: string, options: unknown): asserts options is object {
   if (typeof options !== "object" || options === null) {
@@ -73,7 +81,7 @@ function checkObject(action: string, options: unknown): asserts options is objec
  * Opens a TCP socket listening on `hostname:port`.
  *
  * The socket is nonblocking and not inherited by child processes: register
- * `fd` with a Selector for READABLE and call `accept()` until it returns
+ * `fd` with a Selector for READABLE and call `tryAccept()` until it returns
  * `null`, or accept its connections with a CompletionPort's `accept()`. On
  * Linux it is bound with SO_REUSEADDR (and SO_REUSEPORT if `reusePort`); on
  * Windows it is overlapped and bound with SO_EXCLUSIVEADDRUSE (no other
@@ -93,18 +101,18 @@ function checkObject(action: string, options: unknown): asserts options is objec
  *
  * @example Accept a connection with a Selector
  * ```ts
- * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { startConnectTcp, Interest, listenTcp, openSelector } from "@evented/io";
  * import { equal } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   using listener = listenTcp({ hostname: "127.0.0.1", port: 0 });
- *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
+ *   using client = startConnectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
  *   selector.register(listener.fd, Interest.READABLE);
  *   selector.select(1_000); // the listener is readable: a connection waits
- *   using server = listener.accept()!;
+ *   using server = listener.tryAccept()!;
  *   equal(server.remoteAddr.port, client.localAddr.port);
- *   equal(listener.accept(), null); // no other connection waits
+ *   equal(listener.tryAccept(), null); // no other connection waits
  *   selector.unregister(listener.fd);
  * }
  * ```
@@ -153,8 +161,109 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
 }
 
 /**
+ * Connects a TCP socket to `hostname:port`, as `Deno.connect()` does: the
+ * promise resolves once the connection is made (it waits through the
+ * thread's reactor, and never blocks the event loop). The connection is
+ * nonblocking and not inherited by child processes. Needs `--allow-ffi`.
+ * Close it (or declare it with `using`) when done.
+ *
+ * ({@linkcode startConnectTcp} starts a connect without waiting, for
+ * readiness loops; a CompletionPort's `connect()` connects by completion.)
+ *
+ * @param options where to connect (hostname default "127.0.0.1"), and a signal that gives up
+ * @returns the connection; `remoteAddr` is the address given
+ * @throws {RangeError} if the port is not an integer from 1 to 65535
+ * @throws {TypeError} if the hostname is not an IPv4 or IPv6 literal or "localhost", or
+ *   `signal` not an AbortSignal
+ * @throws {Deno.errors.ConnectionRefused} (rejects) if nothing listens at the address
+ * @throws {Deno.errors.TimedOut} (rejects) if the peer never answered
+ * @throws {Deno.errors.NetworkUnreachable} (rejects) if no route leads to the address
+ * @throws {Deno.errors.NotSupported} on an OS other than Linux and Windows
+ * @throws {Deno.errors.NotCapable} without `--allow-ffi`
+ *
+ * @example Connect, write, read the echo, as with Deno.connect
+ * ```ts
+ * import { connectTcp, listenTcp } from "@evented/io";
+ * import { equal } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
+ *   using listener = listenTcp({ port: 0 });
+ *   const serving = (async () => {
+ *     using conn = await listener.accept();
+ *     const buffer = new Uint8Array(64);
+ *     for (let n; (n = await conn.read(buffer)) !== null;) {
+ *       await conn.write(buffer.subarray(0, n));
+ *     }
+ *   })();
+ *   using client = await connectTcp({ port: listener.addr.port });
+ *   await client.write(new TextEncoder().encode("hello"));
+ *   const buffer = new Uint8Array(64);
+ *   equal(await client.read(buffer), 5);
+ *   await client.closeWrite(); // the server reads the end of the stream and returns
+ *   await serving;
+ *   equal(await client.read(buffer), null);
+ * }
+ * ```
+ *
+ * @example A refused connect
+ * ```ts
+ * import { connectTcp, listenTcp } from "@evented/io";
+ * import { rejects } from "node:assert/strict";
+ *
+ * if (Deno.build.os === "linux") {
+ *   const listener = listenTcp({ port: 0 });
+ *   const port = listener.addr.port;
+ *   listener.close(); // nothing listens there now
+ *   await rejects(connectTcp({ port }), Deno.errors.ConnectionRefused);
+ * }
+ * ```
+ */
+export function connectTcp(options: ConnectTcpOptions): Promise<TcpConn> {
+  let conn: TcpConn;
+  let signal: AbortSignal | undefined;
+  try {
+    checkObject("Cannot connect", options);
+    signal = options.signal;
+    const { hostname = "127.0.0.1", port } = options;
+    const target = parseAddress("Cannot connect to", hostname, port);
+    const where = `Cannot connect to ${formatAddress(target)}`;
+    if (target.port === 0) {
+      throw new RangeError(`${where}: port must be an integer from 1 to 65535`);
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(`${where}: signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    signal?.throwIfAborted();
+    conn = socketsHere(where).connect(target);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return connected(conn, signal);
+}
+
+/** `conn` once its connect has ended: closed, and the error thrown, if it failed. */
+async function connected(conn: TcpConn, signal: AbortSignal | undefined): Promise<TcpConn> {
+  const options = signal === undefined ? undefined : { signal };
+  try {
+    for (;;) {
+      await conn.waitWritable(options); // an ended connect, failed or not, is writable
+      try {
+        conn.finishConnect();
+        return conn;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.WouldBlock)) throw error;
+      }
+    }
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+/**
  * Starts connecting a nonblocking TCP socket to `hostname:port`
- * (readiness). The connection is returned at once, usually still in
+ * (readiness), without waiting ({@linkcode connectTcp} waits). The
+ * connection is returned at once, usually still in
  * progress: register its `fd` with a Selector for WRITABLE, and when it is
  * reported call `finishConnect()`, which throws what the connect met
  * (`ConnectionRefused`, …). The socket is not inherited by child
@@ -175,18 +284,18 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
  *
  * @example Connect, then talk
  * ```ts
- * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { startConnectTcp, Interest, listenTcp, openSelector } from "@evented/io";
  * import { equal } from "node:assert/strict";
  *
  * if (Deno.build.os === "linux" || Deno.build.os === "windows") {
  *   using selector = openSelector();
  *   using listener = listenTcp({ port: 0 });
- *   using client = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
+ *   using client = startConnectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
  *   selector.register(client.fd, Interest.WRITABLE);
  *   selector.select(1_000); // writable: the connect has ended
  *   client.finishConnect(); // it succeeded (else this throws)
  *   selector.unregister(client.fd);
- *   using server = listener.accept()!;
+ *   using server = listener.tryAccept()!;
  *   equal(client.tryWrite(new TextEncoder().encode("hi")), 2);
  *   selector.register(server.fd, Interest.READABLE);
  *   selector.select(1_000);
@@ -200,7 +309,7 @@ export function listenTcp(options: ListenTcpOptions): TcpListener {
  * }
  * ```
  */
-export function connectTcp(address: TcpAddress): TcpConn {
+export function startConnectTcp(address: TcpAddress): TcpConn {
   checkObject("Cannot connect", address);
   const { hostname = "127.0.0.1", port } = address;
   const target = parseAddress("Cannot connect to", hostname, port);

@@ -70,7 +70,7 @@ export interface OpenSelectorOptions {
  *
  * @example Wait for a connection on Windows
  * ```ts
- * import { connectTcp, Interest, listenTcp, openSelector } from "@evented/io";
+ * import { startConnectTcp, Interest, listenTcp, openSelector } from "@evented/io";
  * import { deepEqual, equal } from "node:assert/strict";
  *
  * if (Deno.build.os === "windows") {
@@ -78,10 +78,10 @@ export interface OpenSelectorOptions {
  *   equal(selector.backend, "afd");
  *   using listener = listenTcp({ port: 0 });
  *   selector.register(listener.fd, Interest.READABLE, { data: "listener" });
- *   using client = connectTcp({ port: listener.addr.port });
+ *   using client = startConnectTcp({ port: listener.addr.port });
  *   const events = await selector.wait({ timeout: 5_000 });
  *   deepEqual(events.map((event) => event.data), ["listener"]);
- *   using server = listener.accept()!;
+ *   using server = listener.tryAccept()!;
  *   equal(server.remoteAddr.port, client.localAddr.port);
  *   selector.unregister(listener.fd);
  * }

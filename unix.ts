@@ -7,7 +7,7 @@
  *
  * Every socket is nonblocking and close-on-exec and driven by readiness,
  * as the TCP ones of `net.ts` are: register `fd` with a Selector, and call
- * `accept()`, `tryRead()`, `tryWrite()`, `sendFds()`, `receiveFds()`,
+ * `tryAccept()`, `tryRead()`, `tryWrite()`, `sendFds()`, `receiveFds()`,
  * `trySend()` or `tryReceive()` when it is ready (`null` or `0` when they
  * would block). Addresses have Deno's shape, `{ transport: "unix", path }`,
  * and a path that starts with a NUL (`"\0name"`) is a name in Linux's
@@ -105,7 +105,7 @@ function checkOptions(action: string, options: unknown): asserts options is obje
  * Opens a Unix stream socket listening on a path or an abstract name.
  *
  * The socket is nonblocking and not inherited by child processes: register
- * `fd` with a Selector for READABLE and call `accept()` until it returns
+ * `fd` with a Selector for READABLE and call `tryAccept()` until it returns
  * `null`. A path must not exist (a stale socket file of an earlier run
  * too: remove it first); `close()` removes the file again, as
  * `Deno.listen({ transport: "unix" })` does, unless something else has
@@ -131,8 +131,8 @@ function checkOptions(action: string, options: unknown): asserts options is obje
  *   const path = `\0evented-io-example-${crypto.randomUUID()}`; // abstract: no file
  *   using listener = listenUnix({ path });
  *   using client = await connectUnix({ path });
- *   using server = listener.accept()!;
- *   equal(listener.accept(), null); // no other connection waits
+ *   using server = listener.tryAccept()!;
+ *   equal(listener.tryAccept(), null); // no other connection waits
  *   equal(client.tryWrite(new TextEncoder().encode("hi")), 2);
  *   using selector = openSelector();
  *   selector.register(server.fd, Interest.READABLE);
@@ -296,7 +296,7 @@ export function bindUnixDatagram(options: BindUnixDatagramOptions = {}): UnixDat
  *   const path = `\0evented-io-handoff-${crypto.randomUUID()}`;
  *   using listener = listenUnix({ path });
  *   using sender = await connectUnix({ path });
- *   using receiver = listener.accept()!;
+ *   using receiver = listener.tryAccept()!;
  *   const tcp = listenTcp({ port: 0 });
  *   const port = tcp.addr.port;
  *   equal(sender.sendFds(new Uint8Array([1]), [tcp.fd]), 1);

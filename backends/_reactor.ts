@@ -7,16 +7,22 @@
  * closed again when no fd is watched, so that a test that closes what it
  * opened passes Deno's sanitizers and a program with nothing pending exits.
  *
- * - An fd is registered once, oneshot, for the directions its waiters want
- *   (level-triggered: every engine honours it), and re-armed after each
- *   event while waiters remain. It stays registered until it is closed
- *   (the close hook) or forgotten.
+ * - An fd is registered on its first wait and stays registered until it
+ *   is closed (the close hook) or forgotten. Where the engine takes
+ *   edge-triggered registrations (epoll), it is registered once for both
+ *   directions and never touched again: a waiter comes after its caller
+ *   found the fd not ready (a call that would block, or a look), and any
+ *   readiness after that raises an event, which wakes it; no system call
+ *   per wait. Elsewhere (afd) it is registered oneshot for the directions
+ *   its waiters want (level-triggered, which every engine honours), and
+ *   re-armed after each event while waiters remain.
  * - One parked thread serves every waiter: many thousands of pending waits
  *   are one `waitInto()` on the Selector.
  * - A wait on an fd already ready resolves without a thread hop (one
- *   `poll()` of that fd, no timeout); after ~5 ms of such waits without a
- *   turn of the event loop, the next one waits for a turn, so that timers
- *   and other I/O still run.
+ *   `poll()` of that fd, no timeout, skipped when the caller has just seen
+ *   the fd would block); after ~5 ms of such waits without a turn of the
+ *   event loop, the next one waits for a turn, so that timers and other
+ *   I/O still run.
  * - A wait that ends by its timeout, its signal or a close, when it was
  *   the last one (so the parked call is being called back), settles only
  *   once that call has come back: Deno's sanitizers see nothing of ours in
@@ -39,6 +45,11 @@ import { describe } from "./shared/_describe.ts";
 /** The Selector the reactor waits on, and what closing it gives back. */
 export interface ReactorBackend {
   readonly selector: Selector<Watch>;
+  /**
+   * Whether the Selector takes edge-triggered registrations (epoll): fds
+   * are then registered once for both directions, with no re-arming.
+   */
+  readonly edge: boolean;
   /** Closes the Selector and gives back what the backend holds. */
   close(): void;
 }
@@ -92,7 +103,7 @@ export class Watch {
   writers: Waiter[] = [];
   /** Whether the fd is in the Selector. */
   registered = false;
-  /** The directions armed in the Selector (0 once its oneshot event came). */
+  /** Level mode: the directions armed in the Selector (0 once its oneshot event came). */
   armed = 0;
 
   constructor(fd: number) {
@@ -103,6 +114,8 @@ export class Watch {
 /** The reactor of this thread. */
 export class Reactor {
   #backend: ReactorBackend | undefined;
+  /** Whether the open backend is edge-triggered (see {@linkcode ReactorBackend.edge}). */
+  #edge = false;
   #watches = new Map<number, Watch>();
   /** Waiters pending, over every fd. */
   #waiting = 0;
@@ -137,6 +150,9 @@ export class Reactor {
    * taken by another reader meanwhile): try the call again.
    *
    * @param action what the caller is doing ("Cannot wait for fd 7"), for errors
+   * @param wouldBlock whether the caller has just seen a call on the fd in
+   *   this direction would block (EAGAIN): the fd is then not looked at
+   *   first
    * @returns a promise that rejects with `Deno.errors.TimedOut` after `timeout` ms,
    *   the signal's reason on abort, `Deno.errors.Interrupted` if the fd is closed or forgotten
    */
@@ -145,6 +161,7 @@ export class Reactor {
     fd: number,
     write: boolean,
     options?: ReactorWaitOptions,
+    wouldBlock = false,
   ): Promise<void> {
     let ms: number;
     let signal: AbortSignal | undefined;
@@ -162,9 +179,8 @@ export class Reactor {
       if (platform === undefined) {
         throw new Deno.errors.NotSupported(`${action}: no reactor exists on ${Deno.build.os}`);
       }
-      if (platform.readyNow(action, fd, write ? Interest.WRITABLE : Interest.READABLE)) {
-        return this.fast(undefined);
-      }
+      const direction = write ? Interest.WRITABLE : Interest.READABLE;
+      if (!wouldBlock && platform.readyNow(action, fd, direction)) return this.fast(undefined);
       if (ms === 0) throw new Deno.errors.TimedOut(`${action}: not ready (timeout 0)`);
       this.#open();
       watch = this.#watchOf(fd);
@@ -250,6 +266,7 @@ export class Reactor {
     let backend = this.#backend;
     if (backend === undefined) {
       backend = this.#backend = platform!.open();
+      this.#edge = backend.edge;
       watchCloses(this.#onClose);
     }
     return backend;
@@ -266,6 +283,17 @@ export class Reactor {
 
   /** Arms `watch` in the Selector for the directions its waiters want. */
   #arm(watch: Watch): void {
+    if (this.#edge) {
+      // Once, for both directions: each event says which is ready.
+      if (!watch.registered) {
+        this.#backend!.selector.register(watch.fd, Interest.READABLE | Interest.WRITABLE, {
+          edge: true,
+          data: watch,
+        });
+        watch.registered = true;
+      }
+      return;
+    }
     let want = 0;
     if (watch.readers.length > 0) want |= Interest.READABLE;
     if (watch.writers.length > 0) want |= Interest.WRITABLE;
@@ -343,6 +371,11 @@ export class Reactor {
     for (let i = 0; i < n; i++) {
       const watch = events.data(i);
       if (watch === undefined || this.#watches.get(watch.fd) !== watch) continue;
+      if (this.#edge) {
+        if (watch.readers.length > 0 && events.readable(i)) this.#wake(watch.readers.splice(0));
+        if (watch.writers.length > 0 && events.writable(i)) this.#wake(watch.writers.splice(0));
+        continue;
+      }
       watch.armed = 0; // oneshot: disarmed until armed again
       if (watch.readers.length > 0 && events.readable(i)) this.#wake(watch.readers.splice(0));
       if (watch.writers.length > 0 && events.writable(i)) this.#wake(watch.writers.splice(0));

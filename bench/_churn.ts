@@ -19,11 +19,11 @@
 
 import { parseArgs } from "node:util";
 import {
-  connectTcp,
   Interest,
   openSelector,
   raiseFdLimit,
   SelectorEvents,
+  startConnectTcp,
   type TcpConn,
 } from "../mod.ts";
 
@@ -87,7 +87,7 @@ function failed(error: unknown): void {
 function start(): void {
   let conn: TcpConn;
   try {
-    conn = connectTcp({ hostname: values.host, port });
+    conn = startConnectTcp({ hostname: values.host, port });
   } catch (error) {
     failed(error);
     return;

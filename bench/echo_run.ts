@@ -3,10 +3,13 @@
  * The echo showdown: one load generator (bench/echo_load.c) against a C
  * epoll echo server (bench/echo_server.c, the physical limit), a
  * `Deno.listen` echo server (examples/deno_echo_server.ts, what a Deno
- * user would write instead), and examples/echo_server.ts in sync and async
- * modes on epoll and on poll; 64 connections and 1 connection of 64-byte
- * ping-pong. Prints the medians of `--runs` runs as ratios to the C server
- * and to Deno.listen, with the targets met or not.
+ * user would write instead), the same code on this module's sockets
+ * (examples/echo_server.ts --mode listen: for await over the listener, one
+ * async loop per connection, through the thread's reactor), and
+ * examples/echo_server.ts in sync and async modes on epoll and on poll; 64
+ * connections and 1 connection of 64-byte ping-pong. Prints the medians of
+ * `--runs` runs as ratios to the C server, to Deno.listen and to the
+ * Selector's async server, with the targets met or not.
  *
  *     deno run --allow-run --allow-read --allow-write --allow-env --allow-sys --allow-net \
  *       bench/echo_run.ts [--runs 11] [--seconds 2] [--warmup 0.3]
@@ -39,10 +42,15 @@ const path = (name: string) => new URL(name, here).pathname;
 const deno = Deno.execPath();
 
 const DENO = "Deno.listen (examples/deno_echo_server.ts)";
+const LISTEN = "listenTcp, as Deno.listen (examples/echo_server.ts --mode listen)";
 const servers: EchoServer[] = [{
   name: DENO,
   command: deno,
   args: ["run", "--allow-net", path("../examples/deno_echo_server.ts")],
+}, {
+  name: LISTEN,
+  command: deno,
+  args: ["run", "--allow-ffi", path("../examples/echo_server.ts"), "--mode", "listen"],
 }];
 for (const backend of ["epoll", "poll"]) {
   for (const mode of ["sync", "async"]) {
@@ -90,6 +98,7 @@ for (const pinning of pinnings) {
   const lines = echoTable(results, scenarios, [
     { label: "C", server: C },
     { label: "Deno.listen", server: DENO },
+    { label: "Selector async", server: ASYNC },
   ]);
 
   const many = figures.get(scenarios[0].name)!;
@@ -123,6 +132,21 @@ for (const pinning of pinnings) {
     {
       what: "1 connection: async ÷ Deno.listen",
       value: one.get(ASYNC)!.rate / one.get(DENO)!.rate,
+      limit: 0.9,
+    },
+    {
+      what: "64 connections: listen mode ÷ Deno.listen",
+      value: many.get(LISTEN)!.rate / many.get(DENO)!.rate,
+      limit: 1.2,
+    },
+    {
+      what: "1 connection: listen mode ÷ Deno.listen",
+      value: one.get(LISTEN)!.rate / one.get(DENO)!.rate,
+      limit: 1.0,
+    },
+    {
+      what: "64 connections: listen mode ÷ Selector async",
+      value: many.get(LISTEN)!.rate / many.get(ASYNC)!.rate,
       limit: 0.9,
     },
   );

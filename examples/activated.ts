@@ -61,7 +61,7 @@ type Entry =
   | { conn: Conn; pending: Uint8Array };
 
 function isListener(socket: AdoptedSocket): socket is Listener {
-  return "accept" in socket;
+  return "tryAccept" in socket;
 }
 function isConn(socket: AdoptedSocket): socket is Conn {
   return "tryRead" in socket;
@@ -112,7 +112,7 @@ while (connections === 0 || ended < connections) {
   for (const event of await selector.wait()) {
     const entry = event.data!;
     if ("listener" in entry) {
-      for (let conn; (conn = entry.listener.accept()) !== null;) welcome(conn, entry.name);
+      for (let conn; (conn = entry.listener.tryAccept()) !== null;) welcome(conn, entry.name);
       continue;
     }
     try {

@@ -31,12 +31,12 @@
 
 import { parseArgs } from "node:util";
 import {
-  connectTcp,
   Interest,
   openSelector,
   raiseFdLimit,
   type SelectorBackend,
   SelectorEvents,
+  startConnectTcp,
   type TcpConn,
 } from "../mod.ts";
 import { Histogram } from "./_histogram.ts";
@@ -173,7 +173,7 @@ try {
   // Connect them all (nonblocking: WRITABLE says the connect is over).
   const host = values.host;
   for (let i = 0; i < count; i++) {
-    const c = new Client(connectTcp({ hostname: host, port }), source.subarray(i, i + size));
+    const c = new Client(startConnectTcp({ hostname: host, port }), source.subarray(i, i + size));
     clients.push(c);
     selector.register(c.fd, Interest.WRITABLE, { data: c });
   }

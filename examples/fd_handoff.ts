@@ -79,7 +79,7 @@ async function parent(port: number, connections: number): Promise<number> {
   using selector = openSelector<"handoff" | "tcp">();
   selector.register(handoff.fd, Interest.READABLE, { data: "handoff" });
   await ready(selector);
-  using toChild = handoff.accept()!; // the child, connected
+  using toChild = handoff.tryAccept()!; // the child, connected
   selector.unregister(handoff.fd);
   using listener = listenTcp({ port });
   console.log(`listening on ${listener.addr.hostname}:${listener.addr.port}`);
@@ -89,7 +89,7 @@ async function parent(port: number, connections: number): Promise<number> {
   let handed = 0;
   while (connections === 0 || handed < connections) {
     await ready(selector);
-    for (let conn; (conn = listener.accept()) !== null;) {
+    for (let conn; (conn = listener.tryAccept()) !== null;) {
       using accepted = conn;
       // One byte and one fd; a full Unix socket (a slow child) is waited out.
       while (toChild.sendFds(one, [accepted.fd]) === 0) {

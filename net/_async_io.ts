@@ -1,14 +1,27 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * The awaitable side every object of the module shares ({@linkcode AsyncIo}):
- * `waitReadable()`/`waitWritable()` through the thread's reactor, `read()`
- * and `write()` that try the object's own nonblocking call first and wait
- * only when it would block, and the web streams over them — a byte stream
- * whose BYOB requests are read into in place, and a writable stream that
- * writes each chunk whole, with backpressure.
+ * The awaitable side every object of the module shares, by composition:
+ *
+ * - {@linkcode AsyncIo} for byte streams (pipes, socketpairs, eventfds,
+ *   TCP and Unix connections, watched fds): `waitReadable()`/`waitWritable()`
+ *   through the thread's reactor, `read()` and `write()` that try the
+ *   object's own nonblocking call first and wait only when it would block,
+ *   and the web streams over them — a byte stream whose BYOB requests are
+ *   read into in place, and a writable stream that writes each chunk
+ *   whole, with backpressure;
+ * - {@linkcode AsyncListener}: `accept()` over a listener's `tryAccept()`,
+ *   and the `for await` over its connections that ends quietly when it is
+ *   closed;
+ * - {@linkcode AsyncDatagrams}: `send()` and `receive()` over a datagram
+ *   socket's `trySend()`/`tryReceive()`, and the `for await` over what
+ *   arrives.
+ *
+ * Each tries the object's call at once and waits for readiness only when
+ * it would block; a call that completed at once resolves without a thread
+ * hop (`reactor().fast()`).
  *
  * It must not know what the fd is nor which OS it is on: the object brings
- * its `tryRead`/`tryWrite` and what ending its writing side means.
+ * its nonblocking calls and what ending its writing side means.
  *
  * @module
  */
@@ -17,10 +30,16 @@ import { reactor } from "../backends/_reactor.ts";
 import { describe } from "../backends/shared/_describe.ts";
 import type { ReadyOptions } from "../types/async_fd.ts";
 
-/** What an object gives its {@linkcode AsyncIo}. */
-export interface RawIo {
+/** An object with an fd (-1 once closed), as every awaitable object of the module is. */
+export interface HasFd {
   /** The fd (-1 once closed). */
   readonly fd: number;
+  /** Whether `close()` has been called. */
+  readonly closed?: boolean;
+}
+
+/** What an object gives its {@linkcode AsyncIo}. */
+export interface RawIo extends HasFd {
   /** One nonblocking read: bytes, `0` when it would block, `null` at end of stream. */
   tryRead(buffer: Uint8Array): number | null;
   /** One nonblocking write: bytes taken, `0` when it would block. */
@@ -42,38 +61,37 @@ function noop(): void {}
 /** Bytes a byte stream's reader gets per chunk when it brings no buffer. */
 const CHUNK_SIZE = 64 * 1024;
 
-/** The awaitable members of one object. */
-export class AsyncIo {
-  readonly #target: RawIo;
+/**
+ * Readiness waits of one object, and {@linkcode AsyncReady.until}: a
+ * nonblocking call tried at once, then again each time the fd turns ready.
+ */
+export class AsyncReady {
+  readonly #target: HasFd;
   readonly #noun: string;
-  readonly #closeWrite: (() => void) | undefined;
-  readonly #checkIo: ((action: string) => void) | undefined;
-  #readable: ReadableStream<Uint8Array> | undefined;
-  #writable: WritableStream<Uint8Array> | undefined;
 
-  constructor(target: RawIo, options: AsyncIoOptions) {
+  constructor(target: HasFd, noun: string) {
     this.#target = target;
-    this.#noun = options.noun;
-    this.#closeWrite = options.closeWrite;
-    this.#checkIo = options.checkIo;
+    this.#noun = noun;
   }
 
-  #name(): string {
+  /** "connection 7", or "the closed connection": the object in messages. */
+  protected name(): string {
     const fd = this.#target.fd;
     return fd < 0 ? `the closed ${this.#noun}` : `${this.#noun} ${fd}`;
   }
 
-  #openFd(action: string): number {
+  /** The fd, or a BadResource error: "<action>: the <noun> is closed". */
+  protected openFd(action: string): number {
     const fd = this.#target.fd;
     if (fd < 0) throw new Deno.errors.BadResource(`${action}: the ${this.#noun} is closed`);
     return fd;
   }
 
   waitReadable(options?: ReadyOptions): Promise<void> {
-    const action = `Cannot wait for ${this.#name()} to be readable`;
+    const action = `Cannot wait for ${this.name()} to be readable`;
     let fd: number;
     try {
-      fd = this.#openFd(action);
+      fd = this.openFd(action);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -81,21 +99,91 @@ export class AsyncIo {
   }
 
   waitWritable(options?: ReadyOptions): Promise<void> {
-    const action = `Cannot wait for ${this.#name()} to be writable`;
+    const action = `Cannot wait for ${this.name()} to be writable`;
     let fd: number;
     try {
-      fd = this.#openFd(action);
+      fd = this.openFd(action);
     } catch (error) {
       return Promise.reject(error);
     }
     return reactor().wait(action, fd, true, options);
   }
 
+  /**
+   * `attempt()` now; while it gives `null` (it would block), a wait until
+   * the fd is readable (`write` false) or writable, and `attempt()` again.
+   * What `attempt()` throws rejects the promise.
+   *
+   * @param verb what is being done, for errors ("accept on" → "Cannot accept on listener 5")
+   */
+  protected until<T>(
+    verb: string,
+    write: boolean,
+    attempt: () => T | null,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    let value: T | null;
+    try {
+      value = attempt();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (value !== null) return reactor().fast(value);
+    return this.#untilSlowly(verb, write, attempt, signal);
+  }
+
+  async #untilSlowly<T>(
+    verb: string,
+    write: boolean,
+    attempt: () => T | null,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const options = signal === undefined ? undefined : { signal };
+    for (;;) {
+      const action = `Cannot ${verb} ${this.name()}`;
+      await reactor().wait(action, this.openFd(action), write, options, true);
+      const value = attempt();
+      if (value !== null) return value;
+    }
+  }
+}
+
+/** The awaitable members of one byte stream. */
+export class AsyncIo extends AsyncReady {
+  readonly #target: RawIo;
+  readonly #closeWrite: (() => void) | undefined;
+  readonly #checkIo: ((action: string) => void) | undefined;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+  /** The fd the actions below name, and the actions (made once, not per wait). */
+  #actionsFd = -1;
+  #readAction = "";
+  #writeAction = "";
+
+  constructor(target: RawIo, options: AsyncIoOptions) {
+    super(target, options.noun);
+    this.#target = target;
+    this.#closeWrite = options.closeWrite;
+    this.#checkIo = options.checkIo;
+  }
+
+  /** The fd, and the actions of a read and a write of it set; or BadResource. */
+  #fdForWait(write: boolean): number {
+    const fd = this.#target.fd;
+    if (fd !== this.#actionsFd) {
+      if (fd < 0) return this.openFd(`Cannot ${write ? "write to" : "read from"} ${this.name()}`);
+      this.#actionsFd = fd;
+      this.#readAction = `Cannot read from ${this.name()}`;
+      this.#writeAction = `Cannot write to ${this.name()}`;
+    }
+    return fd;
+  }
+
   read(buffer: Uint8Array): Promise<number | null> {
     if (!(buffer instanceof Uint8Array)) {
       return Promise.reject(
         new TypeError(
-          `Cannot read from ${this.#name()}: buffer must be a Uint8Array, got ${describe(buffer)}`,
+          `Cannot read from ${this.name()}: buffer must be a Uint8Array, got ${describe(buffer)}`,
         ),
       );
     }
@@ -118,8 +206,8 @@ export class AsyncIo {
     const target = this.#target;
     const options = signal === undefined ? undefined : { signal };
     for (;;) {
-      const action = `Cannot read from ${this.#name()}`;
-      await reactor().wait(action, this.#openFd(action), false, options);
+      const fd = this.#fdForWait(false);
+      await reactor().wait(this.#readAction, fd, false, options, true);
       const n = target.tryRead(buffer);
       if (n !== 0) return n;
     }
@@ -129,7 +217,7 @@ export class AsyncIo {
     if (!(buffer instanceof Uint8Array)) {
       return Promise.reject(
         new TypeError(
-          `Cannot write to ${this.#name()}: buffer must be a Uint8Array, got ${describe(buffer)}`,
+          `Cannot write to ${this.name()}: buffer must be a Uint8Array, got ${describe(buffer)}`,
         ),
       );
     }
@@ -147,8 +235,8 @@ export class AsyncIo {
     const target = this.#target;
     const options = signal === undefined ? undefined : { signal };
     for (;;) {
-      const action = `Cannot write to ${this.#name()}`;
-      await reactor().wait(action, this.#openFd(action), true, options);
+      const fd = this.#fdForWait(true);
+      await reactor().wait(this.#writeAction, fd, true, options, true);
       const n = target.tryWrite(buffer);
       if (n > 0) return n;
     }
@@ -165,13 +253,13 @@ export class AsyncIo {
         done += n;
         continue;
       }
-      const action = `Cannot write to ${this.#name()}`;
-      await reactor().wait(action, this.#openFd(action), true, { signal });
+      const fd = this.#fdForWait(true);
+      await reactor().wait(this.#writeAction, fd, true, { signal }, true);
     }
   }
 
-  get readable(): ReadableStream<Uint8Array> {
-    this.#checkIo?.(`Cannot read from ${this.#name()}`);
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#checkIo?.(`Cannot read from ${this.name()}`);
     if (this.#readable !== undefined) return this.#readable;
     const cancel = new AbortController();
     /** The read of the pull in progress: a cancel settles once it has come back. */
@@ -207,13 +295,13 @@ export class AsyncIo {
   }
 
   get writable(): WritableStream<Uint8Array> {
-    this.#checkIo?.(`Cannot write to ${this.#name()}`);
+    this.#checkIo?.(`Cannot write to ${this.name()}`);
     if (this.#writable !== undefined) return this.#writable;
     this.#writable = new WritableStream<Uint8Array>({
       write: (chunk, controller) => {
         if (!(chunk instanceof Uint8Array)) {
           throw new TypeError(
-            `Cannot write to ${this.#name()}: a chunk must be a Uint8Array, got ${describe(chunk)}`,
+            `Cannot write to ${this.name()}: a chunk must be a Uint8Array, got ${describe(chunk)}`,
           );
         }
         return this.#writeAll(chunk, controller.signal);
@@ -223,5 +311,106 @@ export class AsyncIo {
       },
     });
     return this.#writable;
+  }
+}
+
+/** What a listener gives its {@linkcode AsyncListener}. */
+export interface RawListener<C> extends HasFd {
+  readonly closed: boolean;
+  /** One nonblocking accept: a connection, or `null` when none waits. */
+  tryAccept(): C | null;
+}
+
+/** The awaitable members of one listener: `accept()` and `for await`. */
+export class AsyncListener<C> extends AsyncReady {
+  readonly #target: RawListener<C>;
+  readonly #attempt: () => C | null;
+
+  constructor(target: RawListener<C>, noun = "listener") {
+    super(target, noun);
+    this.#target = target;
+    this.#attempt = () => target.tryAccept();
+  }
+
+  /** The next connection, waiting until one comes. */
+  accept(): Promise<C> {
+    return this.until("accept on", false, this.#attempt);
+  }
+
+  /** Each connection as it comes; ends quietly once the listener is closed. */
+  async *connections(): AsyncGenerator<C, void, undefined> {
+    const target = this.#target;
+    for (;;) {
+      let conn: C;
+      try {
+        conn = await this.accept();
+      } catch (error) {
+        if (target.closed) return; // Interrupted, or BadResource: closed meanwhile
+        throw error;
+      }
+      yield conn;
+    }
+  }
+}
+
+/** What a datagram socket gives its {@linkcode AsyncDatagrams}. */
+export interface RawDatagrams<To, From> extends HasFd {
+  readonly closed: boolean;
+  /** One nonblocking send: the bytes sent, `0` when the socket's buffer is full. */
+  trySend(buffer: Uint8Array, address: To): number;
+  /** One nonblocking receive: the length and the sender, `null` when nothing waits. */
+  tryReceive(buffer: Uint8Array): [number, From] | null;
+}
+
+/**
+ * How many bytes `receive()` allocates when it is given no buffer: the
+ * largest UDP payload (65,535 bytes less the IPv4 and UDP headers), which
+ * a Unix datagram of the default size fits too.
+ */
+export const DATAGRAM_SIZE = 65_507;
+
+/** The awaitable members of one datagram socket: `send()`, `receive()`, `for await`. */
+export class AsyncDatagrams<To, From> extends AsyncReady {
+  readonly #target: RawDatagrams<To, From>;
+
+  constructor(target: RawDatagrams<To, From>, noun = "socket") {
+    super(target, noun);
+    this.#target = target;
+  }
+
+  /** Sends one datagram, waiting while the socket's buffer is full. */
+  send(data: Uint8Array, address: To): Promise<number> {
+    const target = this.#target;
+    return this.until("send from", true, () => {
+      const n = target.trySend(data, address);
+      return n === 0 && data.length > 0 ? null : n;
+    });
+  }
+
+  /** Receives one datagram into `buffer` (or a new one), waiting until one comes. */
+  receive<B extends ArrayBufferLike = ArrayBuffer>(
+    buffer?: Uint8Array<B>,
+  ): Promise<[Uint8Array<B>, From]> {
+    const target = this.#target;
+    const into = buffer ?? new Uint8Array(DATAGRAM_SIZE) as Uint8Array<B>;
+    return this.until("receive on", false, () => {
+      const got = target.tryReceive(into);
+      return got === null ? null : [into.subarray(0, got[0]), got[1]];
+    });
+  }
+
+  /** Each datagram as it comes, each in a buffer of its own; ends quietly once closed. */
+  async *datagrams(): AsyncGenerator<[Uint8Array<ArrayBuffer>, From], void, undefined> {
+    const target = this.#target;
+    for (;;) {
+      let datagram: [Uint8Array<ArrayBuffer>, From];
+      try {
+        datagram = await this.receive();
+      } catch (error) {
+        if (target.closed) return;
+        throw error;
+      }
+      yield datagram;
+    }
   }
 }

@@ -1,10 +1,14 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
  * TCP and UDP sockets over libc (Linux), nonblocking and close-on-exec,
- * driven by readiness: register `fd` with a Selector, then `accept()`,
+ * driven by readiness: register `fd` with a Selector, then `tryAccept()`,
  * `tryRead()`, `tryWrite()`, `finishConnect()`, `trySend()` or
  * `tryReceive()` when it is ready. Every call is one system call that never
- * blocks; EAGAIN is `null` or `0`, never an error.
+ * blocks; EAGAIN is `null` or `0`, never an error. The awaitable members
+ * (`accept()`, `read()`, `write()`, the streams, `send()`, `receive()`)
+ * are those calls again, waiting through the reactor when they would block
+ * (`_async_io.ts`). {@linkcode PosixStream} is what a TCP and a Unix
+ * connection share.
  *
  * The hot path (`tryRead`/`tryWrite` of a connection) allocates nothing:
  * the `size_t` count comes from {@linkcode ioSize}, errno is read through a
@@ -20,6 +24,8 @@
 
 import { checkBuffer } from "../backends/shared/_checks.ts";
 import { OwnedFd } from "./_owned_fd.ts";
+import { AsyncDatagrams, AsyncIo, AsyncListener } from "./_async_io.ts";
+import type { ReadyOptions } from "../types/async_fd.ts";
 import { osError } from "../ffi/errors.ts";
 import {
   acquireLibc,
@@ -283,10 +289,19 @@ export function adoptInetSocket(
 /** A listening socket; a CompletionPort's engine accepts on it as a {@linkcode PortListener}. */
 class PosixListener extends OwnedFd implements TcpListener, PortListener {
   #addr: Deno.NetAddr;
+  #async: AsyncListener<TcpConn> = new AsyncListener(this);
 
   constructor(libc: Libc, fd: number, addr: Deno.NetAddr) {
     super(libc, fd);
     this.#addr = addr;
+  }
+
+  accept(): Promise<TcpConn> {
+    return this.#async.accept();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<TcpConn> {
+    return this.#async.connections();
   }
 
   get addr(): Deno.NetAddr {
@@ -297,17 +312,13 @@ class PosixListener extends OwnedFd implements TcpListener, PortListener {
     return formatAddress(this.#addr);
   }
 
-  tryAccept(): TcpConn | null {
-    return this.accept();
-  }
-
   adoptAccepted(fd: number, sockaddr: Uint8Array, length: number): TcpConn {
     const remote = decodeSockaddr(sockaddr, length, FAMILIES);
     const libc = acquireLibc(); // the connection's own use
     return new PosixConn(libc, fd, remote, false);
   }
 
-  accept(): TcpConn | null {
+  tryAccept(): TcpConn | null {
     const fd = this.fd;
     if (fd < 0) {
       throw new Deno.errors.BadResource(
@@ -368,41 +379,28 @@ export function connectPosix(target: SocketAddress): TcpConn {
   }
 }
 
-/** A connected (or connecting) TCP socket. */
-class PosixConn extends OwnedFd implements TcpConn {
-  #remoteAddr: Deno.NetAddr;
-  #localAddr: Deno.NetAddr | undefined;
-  /** Whether a connect is in progress (finishConnect() has not seen it end). */
-  #connecting: boolean;
-  /** What the connect met, once finishConnect() has seen it fail. */
-  #connectError: Error | undefined;
+/**
+ * A connected stream socket over libc, TCP or Unix: the nonblocking
+ * `tryRead`/`tryWrite` (`recv`, and `send` with MSG_NOSIGNAL), `shutdown`,
+ * `closeWrite`, and the awaitable members over them.
+ *
+ * @internal
+ */
+export class PosixStream extends OwnedFd {
+  #io: AsyncIo = new AsyncIo(this, {
+    noun: "connection",
+    closeWrite: () => this.shutdown("write"),
+  });
 
-  constructor(libc: Libc, fd: number, remoteAddr: Deno.NetAddr, connecting: boolean) {
-    super(libc, fd);
-    this.#remoteAddr = remoteAddr;
-    this.#connecting = connecting;
-  }
-
-  get localAddr(): Deno.NetAddr {
-    if (this.#localAddr === undefined) {
-      const fd = this.#open("Cannot read the local address");
-      this.#localAddr = socketAddress(this.libc, fd, "getsockname", "tcp");
-    }
-    return { ...this.#localAddr };
-  }
-
-  get remoteAddr(): Deno.NetAddr {
-    return { ...this.#remoteAddr };
-  }
-
-  #open(action: string): number {
+  /** The open fd, or BadResource: "<action>: the connection is closed". */
+  protected openConn(action: string): number {
     return this.open(action, "connection");
   }
 
   tryRead(buffer: Uint8Array): number | null {
     if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot read", buffer);
     const fd = this.fd;
-    if (fd < 0) this.#open("Cannot read");
+    if (fd < 0) this.openConn("Cannot read");
     const length = buffer.length;
     if (length === 0) return 0;
     const size = ioSize(length);
@@ -419,7 +417,7 @@ class PosixConn extends OwnedFd implements TcpConn {
   tryWrite(buffer: Uint8Array): number {
     if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot write", buffer);
     const fd = this.fd;
-    if (fd < 0) this.#open("Cannot write");
+    if (fd < 0) this.openConn("Cannot write");
     const length = buffer.length;
     if (length === 0) return 0;
     const size = ioSize(length);
@@ -432,9 +430,84 @@ class PosixConn extends OwnedFd implements TcpConn {
     }
   }
 
+  shutdown(how: ShutdownHow = "write"): void {
+    if (typeof how !== "string" || !Object.hasOwn(SHUTDOWN_HOW, how)) {
+      throw new TypeError(
+        `Cannot shut down fd ${this.fd}: how must be "read", "write" or "both", got ${
+          describe(how)
+        }`,
+      );
+    }
+    const fd = this.openConn("Cannot shut down");
+    if (this.libc.shutdown(fd, SHUTDOWN_HOW[how]) < 0) {
+      throw osError(`Cannot shut down fd ${fd}`, errno());
+    }
+  }
+
+  closeWrite(): Promise<void> {
+    try {
+      this.shutdown("write");
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  waitReadable(options?: ReadyOptions): Promise<void> {
+    return this.#io.waitReadable(options);
+  }
+
+  waitWritable(options?: ReadyOptions): Promise<void> {
+    return this.#io.waitWritable(options);
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#io.read(buffer);
+  }
+
+  write(buffer: Uint8Array): Promise<number> {
+    return this.#io.write(buffer);
+  }
+
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#io.readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#io.writable;
+  }
+}
+
+/** A connected (or connecting) TCP socket. */
+class PosixConn extends PosixStream implements TcpConn {
+  #remoteAddr: Deno.NetAddr;
+  #localAddr: Deno.NetAddr | undefined;
+  /** Whether a connect is in progress (finishConnect() has not seen it end). */
+  #connecting: boolean;
+  /** What the connect met, once finishConnect() has seen it fail. */
+  #connectError: Error | undefined;
+
+  constructor(libc: Libc, fd: number, remoteAddr: Deno.NetAddr, connecting: boolean) {
+    super(libc, fd);
+    this.#remoteAddr = remoteAddr;
+    this.#connecting = connecting;
+  }
+
+  get localAddr(): Deno.NetAddr {
+    if (this.#localAddr === undefined) {
+      const fd = this.openConn("Cannot read the local address");
+      this.#localAddr = socketAddress(this.libc, fd, "getsockname", "tcp");
+    }
+    return { ...this.#localAddr };
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return { ...this.#remoteAddr };
+  }
+
   finishConnect(): void {
     const where = formatAddress(this.#remoteAddr);
-    const fd = this.#open(`Cannot finish connecting to ${where}`);
+    const fd = this.openConn(`Cannot finish connecting to ${where}`);
     if (this.#connectError !== undefined) throw this.#connectError;
     if (!this.#connecting) return;
     const libc = this.libc;
@@ -461,34 +534,20 @@ class PosixConn extends OwnedFd implements TcpConn {
     this.#connecting = false;
   }
 
-  shutdown(how: ShutdownHow = "write"): void {
-    if (typeof how !== "string" || !Object.hasOwn(SHUTDOWN_HOW, how)) {
-      throw new TypeError(
-        `Cannot shut down fd ${this.fd}: how must be "read", "write" or "both", got ${
-          describe(how)
-        }`,
-      );
-    }
-    const fd = this.#open("Cannot shut down");
-    if (this.libc.shutdown(fd, SHUTDOWN_HOW[how]) < 0) {
-      throw osError(`Cannot shut down fd ${fd}`, errno());
-    }
-  }
-
   setNoDelay(on = true): void {
     if (typeof on !== "boolean") {
       throw new TypeError(
         `Cannot set TCP_NODELAY on fd ${this.fd}: on must be a boolean, got ${describe(on)}`,
       );
     }
-    const fd = this.#open("Cannot set TCP_NODELAY");
+    const fd = this.openConn("Cannot set TCP_NODELAY");
     setIntOption(this.libc, fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", on ? 1 : 0);
   }
 
   setKeepAlive(on = true, options?: KeepAliveOptions): void {
     const action = "Cannot set SO_KEEPALIVE";
     const { idleSeconds, intervalSeconds, count } = checkKeepAlive(action, on, options);
-    const fd = this.#open(action);
+    const fd = this.openConn(action);
     const libc = this.libc;
     if (idleSeconds !== undefined) {
       setIntOption(libc, fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", idleSeconds);
@@ -532,6 +591,7 @@ class PosixUdpSocket extends OwnedFd implements UdpSocket {
   #addr: Deno.NetAddr;
   #destinations: UdpDestinations;
   #ipv6: boolean;
+  #async: AsyncDatagrams<UdpAddress, Deno.NetAddr> = new AsyncDatagrams(this);
 
   constructor(libc: Libc, fd: number, ipv6: boolean, addr: Deno.NetAddr) {
     super(libc, fd);
@@ -546,6 +606,28 @@ class PosixUdpSocket extends OwnedFd implements UdpSocket {
 
   #open(action: string): number {
     return this.open(action, "socket");
+  }
+
+  send(data: Uint8Array, address: UdpAddress): Promise<number> {
+    return this.#async.send(data, address);
+  }
+
+  receive(buffer?: undefined): Promise<[Uint8Array<ArrayBuffer>, Deno.NetAddr]>;
+  receive<B extends ArrayBufferLike>(buffer: Uint8Array<B>): Promise<[Uint8Array<B>, Deno.NetAddr]>;
+  receive(buffer?: Uint8Array): Promise<[Uint8Array, Deno.NetAddr]> {
+    return this.#async.receive(buffer);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, Deno.NetAddr]> {
+    return this.#async.datagrams();
+  }
+
+  waitReadable(options?: ReadyOptions): Promise<void> {
+    return this.#async.waitReadable(options);
+  }
+
+  waitWritable(options?: ReadyOptions): Promise<void> {
+    return this.#async.waitWritable(options);
   }
 
   trySend(buffer: Uint8Array, address: UdpAddress): number {

@@ -183,7 +183,7 @@ class PosixWatchedFd implements AsyncFd {
     return this.#io.write(buffer);
   }
 
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
     return this.#io.readable;
   }
 

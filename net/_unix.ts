@@ -5,7 +5,11 @@
  * and datagram sockets; nonblocking and close-on-exec, driven by
  * readiness like the TCP sockets of `_posix.ts`, whose helpers they share.
  *
- * Addresses are checked and encoded by `_unix_address.ts`.
+ * Addresses are checked and encoded by `_unix_address.ts`. The awaitable
+ * members (`accept()`, `read()`, `write()`, the streams, `send()`,
+ * `receive()`) wait through the reactor when a call would block
+ * (`_async_io.ts`); a connection's reads, writes and shutdown are
+ * {@linkcode PosixStream}'s, as a TCP connection's.
  *
  * A socket bound here to a path removes its file when it closes, as
  * `Deno.listen({ transport: "unix" })` does in Deno 2.9, but only if the
@@ -58,7 +62,9 @@ import {
   UCRED_SIZE,
   UCRED_UID_OFFSET,
 } from "../ffi/libc.ts";
-import { abandon, SHUTDOWN_HOW, SOCKET_FLAGS } from "./_posix.ts";
+import { abandon, PosixStream, SOCKET_FLAGS } from "./_posix.ts";
+import { AsyncDatagrams, AsyncListener } from "./_async_io.ts";
+import type { ReadyOptions } from "../types/async_fd.ts";
 import { checkBuffer } from "../backends/shared/_checks.ts";
 import {
   decodeUnixPath,
@@ -67,7 +73,6 @@ import {
   type UnixSocketPath,
 } from "./_unix_address.ts";
 import { receiveWithFds, sendWithFds } from "./_fd_passing.ts";
-import type { ShutdownHow } from "../types/net.ts";
 import type {
   PeerCredentials,
   ReceivedFds,
@@ -232,7 +237,7 @@ export function unixPortListener(value: unknown): PortListener | undefined {
     get where() {
       return formatUnixPath(listener.addr.path);
     },
-    tryAccept: () => listener.accept(),
+    tryAccept: () => listener.tryAccept(),
     adoptAccepted: adoptAcceptedUnix,
   };
 }
@@ -283,6 +288,7 @@ export function adoptUnixSocket(
 class PosixUnixListener extends OwnedFd implements UnixListener {
   #addr: Deno.UnixAddr;
   #file: SocketFile | undefined;
+  #async: AsyncListener<UnixConn> = new AsyncListener(this);
 
   constructor(libc: Libc, fd: number, path: string, file: SocketFile | undefined) {
     super(libc, fd);
@@ -294,7 +300,15 @@ class PosixUnixListener extends OwnedFd implements UnixListener {
     return { ...this.#addr };
   }
 
-  accept(): UnixConn | null {
+  accept(): Promise<UnixConn> {
+    return this.#async.accept();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<UnixConn> {
+    return this.#async.connections();
+  }
+
+  tryAccept(): UnixConn | null {
     const where = formatUnixPath(this.#addr.path);
     const fd = this.open(`Cannot accept on ${where}`, "listener");
     const libc = this.libc;
@@ -394,7 +408,7 @@ export function connectUnixPosix(
 }
 
 /** A connected Unix stream socket. */
-class PosixUnixConn extends OwnedFd implements UnixConn {
+class PosixUnixConn extends PosixStream implements UnixConn {
   #remote: Deno.UnixAddr;
   #local: Deno.UnixAddr | undefined;
 
@@ -406,7 +420,7 @@ class PosixUnixConn extends OwnedFd implements UnixConn {
 
   get localAddr(): Deno.UnixAddr {
     if (this.#local === undefined) {
-      const fd = this.#open("Cannot read the local address");
+      const fd = this.openConn("Cannot read the local address");
       this.#local = unixAddr(addressOf(this.libc, fd, "getsockname"));
     }
     return { ...this.#local };
@@ -414,43 +428,6 @@ class PosixUnixConn extends OwnedFd implements UnixConn {
 
   get remoteAddr(): Deno.UnixAddr {
     return { ...this.#remote };
-  }
-
-  #open(action: string): number {
-    return this.open(action, "connection");
-  }
-
-  tryRead(buffer: Uint8Array): number | null {
-    if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot read", buffer);
-    const fd = this.fd;
-    if (fd < 0) this.#open("Cannot read");
-    const length = buffer.length;
-    if (length === 0) return 0;
-    const size = ioSize(length);
-    for (;;) {
-      const n = this.libc.recv(fd, buffer, size, 0);
-      if (n > 0) return n;
-      if (n === 0) return null;
-      const e = errno();
-      if (e === EAGAIN) return 0;
-      if (e !== EINTR) throw osError(`Cannot read from fd ${fd}`, e);
-    }
-  }
-
-  tryWrite(buffer: Uint8Array): number {
-    if (!(buffer instanceof Uint8Array)) checkBuffer("Cannot write", buffer);
-    const fd = this.fd;
-    if (fd < 0) this.#open("Cannot write");
-    const length = buffer.length;
-    if (length === 0) return 0;
-    const size = ioSize(length);
-    for (;;) {
-      const n = this.libc.send(fd, buffer, size, MSG_NOSIGNAL);
-      if (n >= 0) return n;
-      const e = errno();
-      if (e === EAGAIN) return 0;
-      if (e !== EINTR) throw osError(`Cannot write to fd ${fd}`, e);
-    }
   }
 
   sendFds(data: Uint8Array, fds: readonly number[]): number {
@@ -476,7 +453,7 @@ class PosixUnixConn extends OwnedFd implements UnixConn {
         `${action}: at most ${SCM_MAX_FD} fds go in one message (SCM_MAX_FD), got ${fds.length}`,
       );
     }
-    const fd = this.#open(action);
+    const fd = this.openConn(action);
     return sendWithFds(this.libc, fd, data, fds);
   }
 
@@ -497,12 +474,12 @@ class PosixUnixConn extends OwnedFd implements UnixConn {
         `${action}: maxFds must be an integer from 0 to ${SCM_MAX_FD}, got ${describe(maxFds)}`,
       );
     }
-    const fd = this.#open(action);
+    const fd = this.openConn(action);
     return receiveWithFds(this.libc, fd, buffer, maxFds);
   }
 
   peerCredentials(): PeerCredentials {
-    const fd = this.#open("Cannot read the peer's credentials");
+    const fd = this.openConn("Cannot read the peer's credentials");
     credentialsLength[0] = UCRED_SIZE;
     if (this.libc.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, credentials, credentialsLength) < 0) {
       throw osError(`Cannot read the peer's credentials (SO_PEERCRED) of fd ${fd}`, errno());
@@ -512,29 +489,6 @@ class PosixUnixConn extends OwnedFd implements UnixConn {
       uid: credentialsView.getUint32(UCRED_UID_OFFSET, true),
       gid: credentialsView.getUint32(UCRED_GID_OFFSET, true),
     };
-  }
-
-  shutdown(how: ShutdownHow = "write"): void {
-    if (!Object.hasOwn(SHUTDOWN_HOW, how)) {
-      throw new TypeError(
-        `Cannot shut down fd ${this.fd}: how must be "read", "write" or "both", got ${
-          describe(how)
-        }`,
-      );
-    }
-    const fd = this.#open("Cannot shut down");
-    if (this.libc.shutdown(fd, SHUTDOWN_HOW[how]) < 0) {
-      throw osError(`Cannot shut down fd ${fd}`, errno());
-    }
-  }
-
-  closeWrite(): Promise<void> {
-    try {
-      this.shutdown("write");
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
   }
 }
 
@@ -572,6 +526,7 @@ class PosixUnixDatagram extends OwnedFd implements UnixDatagramSocket {
   #file: SocketFile | undefined;
   #lastPath: unknown;
   #lastTarget: UnixSocketPath | undefined;
+  #async: AsyncDatagrams<UnixAddress, Deno.UnixAddr> = new AsyncDatagrams(this);
 
   constructor(libc: Libc, fd: number, path: string, file: SocketFile | undefined) {
     super(libc, fd);
@@ -599,6 +554,30 @@ class PosixUnixDatagram extends OwnedFd implements UnixDatagramSocket {
     const target = parseUnixPath("Cannot send to", path);
     this.#lastPath = path;
     return this.#lastTarget = target;
+  }
+
+  send(data: Uint8Array, address: UnixAddress): Promise<number> {
+    return this.#async.send(data, address);
+  }
+
+  receive(buffer?: undefined): Promise<[Uint8Array<ArrayBuffer>, Deno.UnixAddr]>;
+  receive<B extends ArrayBufferLike>(
+    buffer: Uint8Array<B>,
+  ): Promise<[Uint8Array<B>, Deno.UnixAddr]>;
+  receive(buffer?: Uint8Array): Promise<[Uint8Array, Deno.UnixAddr]> {
+    return this.#async.receive(buffer);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, Deno.UnixAddr]> {
+    return this.#async.datagrams();
+  }
+
+  waitReadable(options?: ReadyOptions): Promise<void> {
+    return this.#async.waitReadable(options);
+  }
+
+  waitWritable(options?: ReadyOptions): Promise<void> {
+    return this.#async.waitWritable(options);
   }
 
   trySend(buffer: Uint8Array, address: UnixAddress): number {

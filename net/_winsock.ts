@@ -7,7 +7,10 @@
  * - by readiness, with the afd Selector: nonblocking `accept`, `connect`
  *   (WSAEWOULDBLOCK: in progress; `finishConnect()` reads SO_ERROR),
  *   `recv`/`send` and `recvfrom`/`sendto`, each one call that never
- *   blocks (WSAEWOULDBLOCK is `0` or `null`, never an error).
+ *   blocks (WSAEWOULDBLOCK is `0` or `null`, never an error);
+ * - awaited: `accept()`, `read()`, `write()` and the streams are those
+ *   calls again, waiting through the reactor (an afd Selector) when they
+ *   would block (`_async_io.ts`).
  *
  * Every socket is overlapped (WSA_FLAG_OVERLAPPED), so that a port can
  * drive it, and nonblocking (FIONBIO), so that the readiness calls never
@@ -90,6 +93,8 @@ import type {
   TcpListener,
 } from "../types/net.ts";
 import { checkKeepAlive } from "./_options.ts";
+import { AsyncIo, AsyncListener } from "./_async_io.ts";
+import type { ReadyOptions } from "../types/async_fd.ts";
 import { describe } from "../backends/shared/_describe.ts";
 import {
   closeSocket,
@@ -221,6 +226,7 @@ export class WinsockListener implements TcpListener {
   #ipv6: boolean;
   #addr: Deno.NetAddr;
   #closed = false;
+  #async: AsyncListener<TcpConn> = new AsyncListener(this);
 
   constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
     this.#k32 = acquireKernel32();
@@ -263,7 +269,15 @@ export class WinsockListener implements TcpListener {
     }
   }
 
-  accept(): TcpConn | null {
+  accept(): Promise<TcpConn> {
+    return this.#async.accept();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<TcpConn> {
+    return this.#async.connections();
+  }
+
+  tryAccept(): TcpConn | null {
     if (this.#closed) {
       throw new Deno.errors.BadResource(
         `Cannot accept on ${formatAddress(this.#addr)}: the listener is closed`,
@@ -473,6 +487,10 @@ export class WinsockConn implements TcpConn {
   #connecting: boolean;
   /** What the connect met, once finishConnect() has seen it fail. */
   #connectError: Error | undefined;
+  #io: AsyncIo = new AsyncIo(this, {
+    noun: "connection",
+    closeWrite: () => this.shutdown("write"),
+  });
 
   private constructor(
     ws: Ws2_32,
@@ -624,6 +642,39 @@ export class WinsockConn implements TcpConn {
     if (this.#ws.shutdown(this.#socket, code) === SOCKET_ERROR) {
       throw win32Error(action, this.#ws.WSAGetLastError());
     }
+  }
+
+  closeWrite(): Promise<void> {
+    try {
+      this.shutdown("write");
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  waitReadable(options?: ReadyOptions): Promise<void> {
+    return this.#io.waitReadable(options);
+  }
+
+  waitWritable(options?: ReadyOptions): Promise<void> {
+    return this.#io.waitWritable(options);
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#io.read(buffer);
+  }
+
+  write(buffer: Uint8Array): Promise<number> {
+    return this.#io.write(buffer);
+  }
+
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#io.readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#io.writable;
   }
 
   setNoDelay(on = true): void {

@@ -2,9 +2,10 @@
 /**
  * UDP sockets over Winsock, driven by readiness (the afd Selector):
  * nonblocking `sendto`/`recvfrom`, each one call that never blocks
- * (WSAEWOULDBLOCK is `0` or `null`, never an error). An IPv6 socket also
- * takes IPv4 peers; an ICMP port-unreachable does not fail the next
- * receive.
+ * (WSAEWOULDBLOCK is `0` or `null`, never an error), and `send()`/
+ * `receive()` that wait through the reactor when they would block. An
+ * IPv6 socket also takes IPv4 peers; an ICMP port-unreachable does not
+ * fail the next receive.
  *
  * It knows no port and no TCP connection.
  *
@@ -62,6 +63,8 @@ import {
   UdpDestinations,
 } from "../backends/shared/_address.ts";
 import type { UdpAddress, UdpSocket } from "../types/net.ts";
+import type { ReadyOptions } from "../types/async_fd.ts";
+import { AsyncDatagrams } from "./_async_io.ts";
 
 import {
   closeSocket,
@@ -142,6 +145,7 @@ class WinsockUdpSocket implements UdpSocket {
   #closed = false;
   #destinations: UdpDestinations;
   #ipv6: boolean;
+  #async: AsyncDatagrams<UdpAddress, Deno.NetAddr> = new AsyncDatagrams(this);
 
   constructor(ws: Ws2_32, socket: Socket, ipv6: boolean, addr: Deno.NetAddr) {
     this.#ipv6 = ipv6;
@@ -166,6 +170,28 @@ class WinsockUdpSocket implements UdpSocket {
 
   #checkOpen(action: string): void {
     if (this.#closed) throw new Deno.errors.BadResource(`${action}: the socket is closed`);
+  }
+
+  send(data: Uint8Array, address: UdpAddress): Promise<number> {
+    return this.#async.send(data, address);
+  }
+
+  receive(buffer?: undefined): Promise<[Uint8Array<ArrayBuffer>, Deno.NetAddr]>;
+  receive<B extends ArrayBufferLike>(buffer: Uint8Array<B>): Promise<[Uint8Array<B>, Deno.NetAddr]>;
+  receive(buffer?: Uint8Array): Promise<[Uint8Array, Deno.NetAddr]> {
+    return this.#async.receive(buffer);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, Deno.NetAddr]> {
+    return this.#async.datagrams();
+  }
+
+  waitReadable(options?: ReadyOptions): Promise<void> {
+    return this.#async.waitReadable(options);
+  }
+
+  waitWritable(options?: ReadyOptions): Promise<void> {
+    return this.#async.waitWritable(options);
   }
 
   trySend(buffer: Uint8Array, address: UdpAddress): number {

@@ -176,7 +176,7 @@ class WinsockWatchedFd implements AsyncFd {
     return this.#io.write(buffer);
   }
 
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
     return this.#io.readable;
   }
 

@@ -80,7 +80,7 @@ export interface AsyncStream {
    * `Deno.Conn`'s): a socket may still write after its peer's end of
    * stream. Cancelling it ends a pending read.
    */
-  readonly readable: ReadableStream<Uint8Array>;
+  readonly readable: ReadableStream<Uint8Array<ArrayBuffer>>;
   /**
    * The bytes to write, as a stream that writes each chunk whole, with
    * backpressure. `close()` ends the writing side only: `closeWrite()` on a

@@ -1,11 +1,17 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * The socket types every OS implements (public through `net.ts`).
+ * The socket types every OS implements (public through `net.ts`): a TCP
+ * listener (`Deno.TcpListener`'s shape, less `ref()`/`unref()`, plus
+ * `tryAccept()`), a TCP connection (`Deno.TcpConn`'s shape, less
+ * `ref()`/`unref()`, plus the nonblocking calls) and a UDP socket (the
+ * `send()`/`receive()` of `Deno.DatagramConn`, plus the nonblocking calls).
  *
  * No I/O and no OS here: the sockets live in `net/`.
  *
  * @module
  */
+
+import type { AsyncStream, ReadyOptions } from "./async_fd.ts";
 
 /** Where to connect: `{ hostname, port }`, as `Deno.connect` takes it. */
 export interface TcpAddress {
@@ -33,6 +39,15 @@ export interface ListenTcpOptions extends TcpAddress {
    * among them. Default false.
    */
   reusePort?: boolean;
+}
+
+/** Options of `connectTcp()`: where to connect, and a signal that gives up. */
+export interface ConnectTcpOptions extends TcpAddress {
+  /**
+   * Gives up the connect: the promise rejects with the signal's reason and
+   * the socket is closed.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where a UDP datagram goes: `{ hostname, port }`. */
@@ -83,14 +98,29 @@ export interface CancelOptions {
 /** How a connection is shut down: which direction stops. */
 export type ShutdownHow = "read" | "write" | "both";
 
-/** A listening TCP socket. */
-export interface TcpListener extends Disposable {
+/**
+ * A listening TCP socket: `Deno.TcpListener`'s shape (`accept()`, `for
+ * await`, `addr`, `close()`), less `ref()` and `unref()`, plus the
+ * nonblocking `tryAccept()` for readiness loops.
+ */
+export interface TcpListener extends AsyncIterable<TcpConn>, Disposable {
   /** The socket (a SOCKET on Windows, an fd on Linux) as a number; -1 once closed. */
   readonly fd: number;
   /** The address it listens on, with the port chosen when 0 was asked. */
   readonly addr: Deno.NetAddr;
   /** Whether `close()` has been called. */
   readonly closed: boolean;
+  /**
+   * Waits for the next connection, as `Deno.Listener.accept()` does. The
+   * connection is nonblocking and not inherited by child processes.
+   *
+   * @returns the connection
+   * @throws {Deno.errors.BadResource} (rejects) if the listener is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   * @throws {Error} (rejects) with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
+   *   (`"WSAEMFILE"` or `"WSAENOBUFS"` on Windows)
+   */
+  accept(): Promise<TcpConn>;
   /**
    * Takes the next waiting connection without blocking (readiness: call
    * it when a Selector reports the listener READABLE, until it returns
@@ -102,16 +132,32 @@ export interface TcpListener extends Disposable {
    * @throws {Error} with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
    *   (`"WSAEMFILE"` or `"WSAENOBUFS"` on Windows)
    */
-  accept(): TcpConn | null;
+  tryAccept(): TcpConn | null;
   /**
-   * Closes the socket; idempotent. Accepts in flight reject with
-   * `Deno.errors.Interrupted` once their cancellation has come back.
+   * The connections as they come (`for await (const conn of listener)`);
+   * the loop ends quietly once the listener is closed.
+   *
+   * @returns an iterator of the accepted connections
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<TcpConn>;
+  /**
+   * Closes the socket; idempotent. A pending `accept()` rejects with
+   * `Deno.errors.Interrupted` (a `for await` ends), and accepts in flight
+   * through a CompletionPort once their cancellation has come back. Its
+   * keys in every Selector go with it.
    */
   close(): void;
 }
 
-/** A connected TCP socket. */
-export interface TcpConn extends Disposable {
+/**
+ * A connected TCP socket: `Deno.TcpConn`'s shape (`read()`, `write()`,
+ * `readable`, `writable`, `closeWrite()`, `localAddr`, `remoteAddr`,
+ * `setNoDelay()`, `setKeepAlive()`, `close()`), less `ref()` and `unref()`,
+ * plus readiness waits and the nonblocking calls. Its streams differ from
+ * `Deno.Conn`'s at their ends: reading `readable` to its end does not
+ * close the connection, and `writable.close()` is `closeWrite()`.
+ */
+export interface TcpConn extends AsyncStream, Disposable {
   /**
    * The socket (a SOCKET on Windows, an fd on Linux) as a number, for
    * `port.read(conn.fd, …)` and `port.write(conn.fd, …)`; -1 once closed.
@@ -148,7 +194,7 @@ export interface TcpConn extends Disposable {
    */
   tryWrite(buffer: Uint8Array): number;
   /**
-   * Completes a connection from `connectTcp()` once a Selector reports it
+   * Completes a connection from `startConnectTcp()` once a Selector reports it
    * WRITABLE: reads SO_ERROR and throws what the connect met. Returns at
    * once for an accepted connection, or one already complete.
    *
@@ -192,15 +238,31 @@ export interface TcpConn extends Disposable {
    */
   setKeepAlive(on?: boolean, options?: KeepAliveOptions): void;
   /**
-   * Closes the socket; idempotent. Reads and writes in flight reject with
-   * `Deno.errors.Interrupted` once their cancellation has come back. Its
-   * keys in every Selector go with it.
+   * Stops writing (`shutdown("write")`), as `Deno.Conn.closeWrite()`: the
+   * peer reads the end of the stream once it has read what was sent; this
+   * end can still read.
+   *
+   * @returns a promise that resolves once done (at once)
+   * @throws {Deno.errors.BadResource} (rejects) if the connection is closed
+   * @throws {Deno.errors.NotConnected} (rejects) if it is not connected
+   */
+  closeWrite(): Promise<void>;
+  /**
+   * Closes the socket; idempotent. Pending `read()`s, `write()`s and
+   * waits reject with `Deno.errors.Interrupted`, and reads and writes in
+   * flight through a CompletionPort once their cancellation has come back.
+   * Its keys in every Selector go with it.
    */
   close(): void;
 }
 
-/** A nonblocking UDP socket (readiness). */
-export interface UdpSocket extends Disposable {
+/**
+ * A nonblocking UDP socket: `send()` and `receive()` as
+ * `Deno.DatagramConn` has them, a `for await` over what arrives, readiness
+ * waits, and the nonblocking `trySend()`/`tryReceive()`.
+ */
+export interface UdpSocket
+  extends AsyncIterable<[Uint8Array<ArrayBuffer>, Deno.NetAddr]>, Disposable {
   /** The socket's fd; -1 once closed. */
   readonly fd: number;
   /** The address it is bound to (`transport` "udp"), with the port chosen when 0 was asked. */
@@ -233,6 +295,72 @@ export interface UdpSocket extends Disposable {
    * @throws {Deno.errors.BadResource} if the socket is closed
    */
   tryReceive(buffer: Uint8Array): [number, Deno.NetAddr] | null;
+  /**
+   * Sends one datagram, waiting while the socket's buffer is full, as
+   * `Deno.DatagramConn.send()` does.
+   *
+   * @param data the datagram
+   * @param address where it goes (a `Deno.NetAddr` will do)
+   * @returns the bytes sent (all of `data`)
+   * @throws {TypeError} (rejects) if `data` is not a Uint8Array, the hostname is not an IP
+   *   literal or "localhost", or it is IPv6 and the socket IPv4
+   * @throws {RangeError} (rejects) if the port is not an integer from 1 to 65535
+   * @throws {Deno.errors.BadResource} (rejects) if the socket is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   */
+  send(data: Uint8Array, address: UdpAddress): Promise<number>;
+  /**
+   * Receives one datagram, waiting until one comes, as
+   * `Deno.DatagramConn.receive()` does; what does not fit in the buffer
+   * is lost.
+   *
+   * @param buffer where the datagram goes (default: a new buffer of 65,507 bytes)
+   * @returns the datagram (a view of the buffer, as long as what came) and its sender
+   * @throws {TypeError} (rejects) if `buffer` is not a Uint8Array
+   * @throws {Deno.errors.BadResource} (rejects) if the socket is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   */
+  receive(buffer?: undefined): Promise<[Uint8Array<ArrayBuffer>, Deno.NetAddr]>;
+  /**
+   * Receives one datagram, waiting until one comes, as
+   * `Deno.DatagramConn.receive()` does; what does not fit in the buffer
+   * is lost.
+   *
+   * @param buffer where the datagram goes (default: a new buffer of 65,507 bytes)
+   * @returns the datagram (a view of the buffer, as long as what came) and its sender
+   * @throws {TypeError} (rejects) if `buffer` is not a Uint8Array
+   * @throws {Deno.errors.BadResource} (rejects) if the socket is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   */
+  receive<B extends ArrayBufferLike>(buffer: Uint8Array<B>): Promise<[Uint8Array<B>, Deno.NetAddr]>;
+  /**
+   * The datagrams as they come (`for await (const [data, from] of socket)`),
+   * each in a buffer of its own; the loop ends quietly once the socket is
+   * closed.
+   *
+   * @returns an iterator of the datagrams and their senders
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, Deno.NetAddr]>;
+  /**
+   * Waits until a datagram waits (or the socket failed).
+   *
+   * @param options an abort signal and a timeout
+   * @returns a promise that resolves once the socket is readable
+   * @throws {Deno.errors.TimedOut} (rejects) after `timeout` ms
+   * @throws {Deno.errors.Interrupted} (rejects) if the socket is closed meanwhile
+   * @throws {Deno.errors.BadResource} (rejects) if it is closed already
+   */
+  waitReadable(options?: ReadyOptions): Promise<void>;
+  /**
+   * Waits until a datagram can be sent.
+   *
+   * @param options an abort signal and a timeout
+   * @returns a promise that resolves once the socket is writable
+   * @throws {Deno.errors.TimedOut} (rejects) after `timeout` ms
+   * @throws {Deno.errors.Interrupted} (rejects) if the socket is closed meanwhile
+   * @throws {Deno.errors.BadResource} (rejects) if it is closed already
+   */
+  waitWritable(options?: ReadyOptions): Promise<void>;
   /**
    * Allows (`true`, the default) or forbids sending to a broadcast address
    * (SO_BROADCAST). Without it such a send is `PermissionDenied`.
@@ -295,6 +423,10 @@ export interface UdpSocket extends Disposable {
    * @throws {Deno.errors.BadResource} if the socket is closed
    */
   leaveMulticast(group: string, options?: MulticastOptions): void;
-  /** Closes the socket; idempotent. Its keys in every Selector go with it. */
+  /**
+   * Closes the socket; idempotent. Pending `send()`s, `receive()`s and
+   * waits reject with `Deno.errors.Interrupted` (a `for await` ends). Its
+   * keys in every Selector go with it.
+   */
   close(): void;
 }

@@ -5,13 +5,18 @@
  * peer credentials and socket activation return.
  *
  * The shapes follow the TCP ones of `net.ts`: an `fd` getter (`-1` once
- * closed), `closed`, `close()` (idempotent, and `using` calls it), and
- * `try*` calls that never block (`null` or `0` when they would).
+ * closed), `closed`, `close()` (idempotent, and `using` calls it), `try*`
+ * calls that never block (`null` or `0` when they would), and the
+ * awaitable members (`accept()` and `for await` on a listener; `read()`,
+ * `write()`, the streams and `closeWrite()` on a connection, the shape of
+ * `Deno.UnixConn` less `ref()`/`unref()`; `send()`, `receive()` and `for
+ * await` on a datagram socket).
  *
  * @module
  */
 
 import type { ShutdownHow, TcpConn, TcpListener, UdpSocket } from "./net.ts";
+import type { AsyncStream, ReadyOptions } from "./async_fd.ts";
 
 /** Where a Unix socket is: a path, or `"\0name"` in Linux's abstract namespace. */
 export interface UnixAddress {
@@ -60,8 +65,12 @@ export interface ReceiveFdsOptions {
   maxFds?: number;
 }
 
-/** A listening Unix stream socket (Linux). */
-export interface UnixListener extends Disposable {
+/**
+ * A listening Unix stream socket (Linux): `Deno.UnixListener`'s shape
+ * (`accept()`, `for await`, `addr`, `close()`), less `ref()`/`unref()`,
+ * plus the nonblocking `tryAccept()`.
+ */
+export interface UnixListener extends AsyncIterable<UnixConn>, Disposable {
   /** The socket's fd; -1 once closed. */
   readonly fd: number;
   /** The address it listens on (`transport` "unix"). */
@@ -77,18 +86,42 @@ export interface UnixListener extends Disposable {
    * @throws {Deno.errors.BadResource} if the listener is closed
    * @throws {Error} with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
    */
-  accept(): UnixConn | null;
+  tryAccept(): UnixConn | null;
   /**
-   * Closes the socket; idempotent. A listener that made its socket file
+   * Waits for the next connection, as `Deno.Listener.accept()` does. The
+   * connection is nonblocking and close-on-exec.
+   *
+   * @returns the connection
+   * @throws {Deno.errors.BadResource} (rejects) if the listener is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   * @throws {Error} (rejects) with `code` `"EMFILE"` or `"ENFILE"` when no fd is left
+   */
+  accept(): Promise<UnixConn>;
+  /**
+   * The connections as they come (`for await (const conn of listener)`);
+   * the loop ends quietly once the listener is closed.
+   *
+   * @returns an iterator of the accepted connections
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<UnixConn>;
+  /**
+   * Closes the socket; idempotent. A pending `accept()` rejects with
+   * `Deno.errors.Interrupted` (a `for await` ends), and its keys in every
+   * Selector go with it. A listener that made its socket file
    * (`listenUnix` on a path) removes it, unless something else has taken
    * its place; an adopted one leaves the file to whoever made it.
-   * Unregister it from every Selector first.
    */
   close(): void;
 }
 
-/** A connected Unix stream socket (Linux): the shape of `TcpConn`, plus fd passing. */
-export interface UnixConn extends Disposable {
+/**
+ * A connected Unix stream socket (Linux): the shape of `TcpConn` (and of
+ * `Deno.UnixConn`, less `ref()`/`unref()`), plus fd passing and the peer's
+ * credentials. Its streams end as `TcpConn`'s do: reading `readable` to
+ * its end does not close the connection, and `writable.close()` is
+ * `closeWrite()`.
+ */
+export interface UnixConn extends AsyncStream, Disposable {
   /** The socket's fd; -1 once closed. */
   readonly fd: number;
   /** This end's address: `path` is `""` when it is unnamed (a connecting client usually is). */
@@ -185,12 +218,20 @@ export interface UnixConn extends Disposable {
    * @throws {Deno.errors.BadResource} (rejects) if the connection is closed
    */
   closeWrite(): Promise<void>;
-  /** Closes the socket; idempotent. Unregister it from every Selector first. */
+  /**
+   * Closes the socket; idempotent. Pending `read()`s, `write()`s and waits
+   * reject with `Deno.errors.Interrupted`; its keys in every Selector go
+   * with it.
+   */
   close(): void;
 }
 
-/** A Unix datagram socket (Linux): `/dev/log`, systemd's notify socket, and your own. */
-export interface UnixDatagramSocket extends Disposable {
+/**
+ * A Unix datagram socket (Linux): `/dev/log`, systemd's notify socket, and
+ * your own. `send()`, `receive()` and `for await` as a `UdpSocket` has them.
+ */
+export interface UnixDatagramSocket
+  extends AsyncIterable<[Uint8Array<ArrayBuffer>, Deno.UnixAddr]>, Disposable {
   /** The socket's fd; -1 once closed. */
   readonly fd: number;
   /**
@@ -226,9 +267,74 @@ export interface UnixDatagramSocket extends Disposable {
    */
   tryReceive(buffer: Uint8Array): [number, Deno.UnixAddr] | null;
   /**
-   * Closes the socket; idempotent. A socket bound to a path removes its
-   * file, unless something else has taken its place. Unregister it from
-   * every Selector first.
+   * Sends one datagram, waiting while the receiver's queue is full.
+   *
+   * @param data the datagram
+   * @param address where it goes (a path or an abstract name)
+   * @returns the bytes sent (all of `data`)
+   * @throws {TypeError} (rejects) if `data` is not a Uint8Array, or the path is not one
+   * @throws {Deno.errors.NotFound} (rejects) if nothing exists at the path
+   * @throws {Deno.errors.ConnectionRefused} (rejects) if no socket is bound there
+   * @throws {Deno.errors.BadResource} (rejects) if the socket is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   */
+  send(data: Uint8Array, address: UnixAddress): Promise<number>;
+  /**
+   * Receives one datagram, waiting until one comes; what does not fit in
+   * the buffer is lost.
+   *
+   * @param buffer where the datagram goes (default: a new buffer of 65,507 bytes)
+   * @returns the datagram (a view of the buffer, as long as what came) and its sender
+   * @throws {TypeError} (rejects) if `buffer` is not a Uint8Array
+   * @throws {Deno.errors.BadResource} (rejects) if the socket is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   */
+  receive(buffer?: undefined): Promise<[Uint8Array<ArrayBuffer>, Deno.UnixAddr]>;
+  /**
+   * Receives one datagram, waiting until one comes; what does not fit in
+   * the buffer is lost.
+   *
+   * @param buffer where the datagram goes (default: a new buffer of 65,507 bytes)
+   * @returns the datagram (a view of the buffer, as long as what came) and its sender
+   * @throws {TypeError} (rejects) if `buffer` is not a Uint8Array
+   * @throws {Deno.errors.BadResource} (rejects) if the socket is closed
+   * @throws {Deno.errors.Interrupted} (rejects) if it is closed meanwhile
+   */
+  receive<B extends ArrayBufferLike>(
+    buffer: Uint8Array<B>,
+  ): Promise<[Uint8Array<B>, Deno.UnixAddr]>;
+  /**
+   * The datagrams as they come, each in a buffer of its own; the loop ends
+   * quietly once the socket is closed.
+   *
+   * @returns an iterator of the datagrams and their senders
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, Deno.UnixAddr]>;
+  /**
+   * Waits until a datagram waits (or the socket failed).
+   *
+   * @param options an abort signal and a timeout
+   * @returns a promise that resolves once the socket is readable
+   * @throws {Deno.errors.TimedOut} (rejects) after `timeout` ms
+   * @throws {Deno.errors.Interrupted} (rejects) if the socket is closed meanwhile
+   * @throws {Deno.errors.BadResource} (rejects) if it is closed already
+   */
+  waitReadable(options?: ReadyOptions): Promise<void>;
+  /**
+   * Waits until a datagram can be sent.
+   *
+   * @param options an abort signal and a timeout
+   * @returns a promise that resolves once the socket is writable
+   * @throws {Deno.errors.TimedOut} (rejects) after `timeout` ms
+   * @throws {Deno.errors.Interrupted} (rejects) if the socket is closed meanwhile
+   * @throws {Deno.errors.BadResource} (rejects) if it is closed already
+   */
+  waitWritable(options?: ReadyOptions): Promise<void>;
+  /**
+   * Closes the socket; idempotent. Pending `send()`s, `receive()`s and
+   * waits reject with `Deno.errors.Interrupted` (a `for await` ends), and
+   * its keys in every Selector go with it. A socket bound to a path
+   * removes its file, unless something else has taken its place.
    */
   close(): void;
 }

@@ -1,6 +1,7 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * The reactor's platform on Linux: an epoll Selector, and a look at one fd
+ * The reactor's platform on Linux: an epoll Selector (edge-triggered
+ * registrations: no re-arming per wait), and a look at one fd
  * by `poll()` with no timeout (POLLNVAL, an fd not open, is EBADF).
  *
  * It must not know a waiter or an fd's owner: the reactor
@@ -39,7 +40,7 @@ const view = new DataView(pollfd.buffer);
 export const linuxReactor: ReactorPlatform = {
   open() {
     const selector = openEpollSelector<Watch>();
-    return { selector, close: () => selector.close() };
+    return { selector, edge: true, close: () => selector.close() };
   },
   readyNow(action, fd, interest) {
     const libc = acquireLibc();

@@ -38,7 +38,7 @@ const view = new DataView(pollfd.buffer);
 export const windowsReactor: ReactorPlatform = {
   open() {
     const selector = openAfdSelector<Watch>();
-    return { selector, close: () => selector.close() };
+    return { selector, edge: false, close: () => selector.close() };
   },
   readyNow(action, fd, interest) {
     const ws = acquireWs2_32();

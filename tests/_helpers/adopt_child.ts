@@ -33,9 +33,9 @@ if (bytes !== 8 || fds.length !== 1 || truncated) {
   throw new Error(`Expected 8 bytes and one fd, got ${bytes} bytes and ${fds.length} fds`);
 }
 const socket = adoptSocket(fds[0]);
-const kind = "accept" in socket && socket.addr.transport === "tcp" ? "TcpListener" : "other";
+const kind = "tryAccept" in socket && socket.addr.transport === "tcp" ? "TcpListener" : "other";
 using listener = socket as TcpListener;
 await ready(selector, listener.fd, Interest.READABLE);
-using conn = listener.accept()!;
+using conn = listener.tryAccept()!;
 const text = `accepted by pid ${Deno.pid}: ${kind} on port ${listener.addr.port}\n`;
 conn.tryWrite(new TextEncoder().encode(text));

@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { connectTcp, Interest, openSelector, raiseFdLimit, type TcpConn } from "../../mod.ts";
+import { Interest, openSelector, raiseFdLimit, startConnectTcp, type TcpConn } from "../../mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +44,7 @@ raiseFdLimit(count + 64);
 const selector = openSelector<number>();
 const conns: TcpConn[] = [];
 for (let i = 0; i < count; i++) {
-  const conn = connectTcp({ hostname: "127.0.0.1", port });
+  const conn = startConnectTcp({ hostname: "127.0.0.1", port });
   conns.push(conn);
   selector.register(conn.fd, Interest.WRITABLE, { data: i });
 }

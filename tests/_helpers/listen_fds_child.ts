@@ -19,7 +19,9 @@ import {
 } from "../../mod.ts";
 
 function kindOf(socket: AdoptedSocket): string {
-  if ("accept" in socket) return socket.addr.transport === "tcp" ? "TcpListener" : "UnixListener";
+  if ("tryAccept" in socket) {
+    return socket.addr.transport === "tcp" ? "TcpListener" : "UnixListener";
+  }
   if ("trySend" in socket) {
     return socket.addr.transport === "udp" ? "UdpSocket" : "UnixDatagramSocket";
   }
@@ -48,14 +50,14 @@ console.log(JSON.stringify(report));
 if (Deno.args.includes("--serve")) {
   using selector = openSelector();
   for (const { name, socket } of sockets) {
-    if (!("accept" in socket)) continue;
+    if (!("tryAccept" in socket)) continue;
     const listener = socket as TcpListener | UnixListener;
     selector.register(listener.fd, Interest.READABLE);
     if ((await selector.wait({ timeout: 10_000 })).length === 0) {
       throw new Error(`${name}: nobody came`);
     }
     selector.unregister(listener.fd);
-    using conn = listener.accept()!;
+    using conn = listener.tryAccept()!;
     conn.tryWrite(new TextEncoder().encode(`${name}\n`));
   }
 }

@@ -115,9 +115,9 @@ adoptTest(
       using client = adoptSocket(clientFd) as TcpConn;
       assert.deepEqual(client.remoteAddr, { transport: "tcp", hostname, port });
       readable(listenFd);
-      using server = listener.accept()!;
+      using server = listener.tryAccept()!;
       assert.equal(server.remoteAddr.port, client.localAddr.port);
-      assert.equal(listener.accept(), null); // nonblocking now: none waits, and it does not block
+      assert.equal(listener.tryAccept(), null); // nonblocking now: none waits, and it does not block
       assert.equal(client.tryWrite(new Uint8Array([1, 2, 3])), 3);
       readable(server.fd);
       assert.equal(server.tryRead(new Uint8Array(8)), 3);
@@ -166,7 +166,7 @@ adoptTest(
       using client = adoptSocket(clientFd) as UnixConn;
       assert.deepEqual(client.remoteAddr, { transport: "unix", path });
       assert.deepEqual(client.localAddr, { transport: "unix", path: "" });
-      using server = listener.accept()!;
+      using server = listener.tryAccept()!;
       assert.equal(client.tryWrite(new Uint8Array([5])), 1);
       assert.equal(server.tryRead(new Uint8Array(2)), 1);
       listener.close();

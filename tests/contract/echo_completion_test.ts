@@ -21,10 +21,10 @@ import assert from "node:assert/strict";
 import {
   type CompletionBackend,
   type CompletionPort,
-  connectTcp,
   Interest,
   openCompletionPort,
   openSelector,
+  startConnectTcp,
   type TcpConn,
 } from "../../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../../examples/_process.ts";
@@ -153,7 +153,7 @@ async function exchange(
  * read), then resets (Linux).
  */
 function sendUntilFullAndReset(port: number, random: Random): number {
-  const conn = connectTcp({ hostname: HOST, port });
+  const conn = startConnectTcp({ hostname: HOST, port });
   let sent = 0;
   try {
     using selector = openSelector();

@@ -5,12 +5,12 @@
  * payload written before any of it is read, which forces the server into
  * partial writes), a half-close, a client reset, a clean stop with every
  * fd closed on SIGTERM and on SIGINT, and examples/echo_client.ts against
- * it. Clients here use the library's own sockets (the test task grants no
- * --allow-net); every loop is bounded by a deadline.
+ * it. Clients here use the library's own sockets (the test task grants
+ * --allow-net for loopback only); every loop is bounded by a deadline.
  */
 
 import assert from "node:assert/strict";
-import { connectTcp, Interest, openSelector, type Selector, type TcpConn } from "../../mod.ts";
+import { Interest, openSelector, type Selector, startConnectTcp, type TcpConn } from "../../mod.ts";
 import { runLoad, type RunningServer, startServer } from "../../examples/_process.ts";
 import {
   assertBytes,
@@ -30,15 +30,15 @@ const HOST = "127.0.0.1";
 /** The longest one exchange may take, in ms (scaled to this machine). */
 const EXCHANGE_MS = slack(30_000);
 
-function start(backend: string, mode: string): Promise<RunningServer> {
+/** Starts the example in `mode`, on `backend` (the listen mode takes none: the reactor picks). */
+function start(backend: string | undefined, mode: string): Promise<RunningServer> {
   return startServer(DENO, [
     "run",
     "--allow-ffi",
     SERVER,
     "--port",
     "0",
-    "--backend",
-    backend,
+    ...(backend === undefined ? [] : ["--backend", backend]),
     "--mode",
     mode,
   ], slack(30_000));
@@ -80,7 +80,7 @@ function exchange(port: number, payloads: Uint8Array[], options: ExchangeOptions
   try {
     for (const payload of payloads) {
       const peer: Peer = {
-        conn: connectTcp({ hostname: HOST, port }),
+        conn: startConnectTcp({ hostname: HOST, port }),
         payload,
         received: new Uint8Array(payload.length),
         sent: 0,
@@ -158,7 +158,7 @@ function openIdle(port: number, count: number): TcpConn[] {
   using selector = openSelector<number>();
   try {
     for (let i = 0; i < count; i++) {
-      const conn = connectTcp({ hostname: HOST, port });
+      const conn = startConnectTcp({ hostname: HOST, port });
       conns.push(conn);
       selector.register(conn.fd, Interest.WRITABLE, { data: i });
     }
@@ -223,103 +223,115 @@ async function stopWith(
     assertClosedByServer(conns);
     const { code, stdout, stderr } = await stopping;
     assert.equal(code, 0, `exit code after ${signal}; stderr:\n${stderr}`);
-    assert.match(stdout, /^stopped: closed \d+ connections, the listener and the selector$/m);
+    assert.match(
+      stdout,
+      /^stopped: closed \d+ connections(, the listener and the selector| and the listener \(\d+ served\))$/m,
+    );
     assert.match(stdout, /^fds left open: none$/m);
   } finally {
     for (const conn of conns) conn.close();
   }
 }
 
-for (const mode of MODES) {
-  for (const backend of BACKENDS) {
-    linuxTest(`echo_server.ts --mode ${mode} --backend ${backend}`, async (t) => {
-      await using server = await start(backend, mode);
-      assert.match(
-        server.firstLine,
-        new RegExp(`^listening on 127\\.0\\.0\\.1:${server.port} \\(${backend}, ${mode}; `),
-      );
-      const random = new Random(server.port);
+/** Every way the example serves: each readiness mode on each backend, and the listen mode. */
+const SERVERS: { mode: string; backend: string | undefined }[] = [
+  ...MODES.flatMap((mode) => BACKENDS.map((backend) => ({ mode, backend }))),
+  { mode: "listen", backend: undefined },
+];
 
-      await t.step("echoes random payloads on 16 connections at once, byte-exact", () => {
-        const payloads = Array.from({ length: 16 }, () => random.bytes(1 + random.below(200_000)));
-        const results = exchange(server.port, payloads);
-        results.forEach((r, i) => assertBytes(r.received, payloads[i], `connection ${i}`));
-      });
+for (const { mode, backend } of SERVERS) {
+  const name = backend === undefined ? `--mode ${mode}` : `--mode ${mode} --backend ${backend}`;
+  linuxTest(`echo_server.ts ${name}`, async (t) => {
+    await using server = await start(backend, mode);
+    assert.match(
+      server.firstLine,
+      new RegExp(
+        `^listening on 127\\.0\\.0\\.1:${server.port} \\(${
+          backend === undefined ? "listen\\)$" : `${backend}, ${mode}; `
+        }`,
+      ),
+    );
+    const random = new Random(server.port);
 
-      await t.step("echoes 16 MiB written before any of it is read (partial writes)", () => {
-        const payload = random.bytes(16 * 1024 * 1024);
-        const [result] = exchange(server.port, [payload], { fillFirst: true });
-        assertBytes(result.received, payload, "16 MiB");
-      });
-
-      await t.step("after a half-close, echoes what remains and then closes", () => {
-        const payloads = [random.bytes(1), random.bytes(300_000)];
-        const results = exchange(server.port, payloads, { halfClose: true });
-        results.forEach((r, i) => assertBytes(r.received, payloads[i], `half-closed ${i}`));
-      });
-
-      await t.step("survives a client that resets mid-stream, and serves the others", () => {
-        // A client that sends 4 MiB, reads none of it back, and resets: the
-        // server holds unsent bytes for it when the RST comes.
-        const conn = connectTcp({ hostname: HOST, port: server.port });
-        let sent = 0;
-        try {
-          using selector = openSelector();
-          selector.register(conn.fd, Interest.WRITABLE);
-          const payload = random.bytes(4 * 1024 * 1024);
-          const deadline = performance.now() + slack(2_000);
-          while (sent < payload.length && performance.now() < deadline) {
-            if (selector.select(100).length === 0) break; // full: the server stopped reading
-            if (sent === 0) conn.finishConnect();
-            sent += conn.tryWrite(payload.subarray(sent));
-          }
-          selector.unregister(conn.fd);
-        } finally {
-          reset(conn);
-        }
-        assert.ok(sent > 0);
-        const payload = random.bytes(100_000);
-        const [result] = exchange(server.port, [payload]);
-        assertBytes(result.received, payload, "after the reset");
-      });
-
-      await t.step("examples/echo_client.ts prints a sane JSON line against it", async () => {
-        const result = await runLoad(DENO, [
-          "run",
-          "--allow-ffi",
-          CLIENT,
-          "--port",
-          String(server.port),
-          "--connections",
-          "8",
-          "--size",
-          "100",
-          "--seconds",
-          "0.5",
-          "--warmup",
-          // 0.1 s natively: longer on a slower machine, where the first round trips are slow.
-          (slack(100) / 1_000).toFixed(1),
-        ]);
-        assert.equal(result.connections, 8);
-        assert.equal(result.size, 100);
-        assert.equal(result.seconds, 0.5);
-        assert.equal(result.mismatches, 0);
-        // 100 in half a second natively; proportionally fewer on a slower machine.
-        const least = Math.floor(100 / slowdown());
-        assert.ok(result.messages > least, `${result.messages} messages, expected over ${least}`);
-        assert.ok(Math.abs(result.messagesPerSecond - result.messages / 0.5) < 1);
-        assert.ok(result.p50Us > 0 && result.p50Us <= result.p99Us, JSON.stringify(result));
-        assert.ok(result.p99Us < slack(1_000) * 1_000, JSON.stringify(result));
-      });
-
-      await t.step("stops on SIGTERM with connections open: exit 0, every fd closed", async () => {
-        await stopWith(server, "SIGTERM", 20);
-      });
-
-      await t.step("stops on SIGINT with connections open: exit 0, every fd closed", async () => {
-        await using second = await start(backend, mode);
-        await stopWith(second, "SIGINT", 20);
-      });
+    await t.step("echoes random payloads on 16 connections at once, byte-exact", () => {
+      const payloads = Array.from({ length: 16 }, () => random.bytes(1 + random.below(200_000)));
+      const results = exchange(server.port, payloads);
+      results.forEach((r, i) => assertBytes(r.received, payloads[i], `connection ${i}`));
     });
-  }
+
+    await t.step("echoes 16 MiB written before any of it is read (partial writes)", () => {
+      const payload = random.bytes(16 * 1024 * 1024);
+      const [result] = exchange(server.port, [payload], { fillFirst: true });
+      assertBytes(result.received, payload, "16 MiB");
+    });
+
+    await t.step("after a half-close, echoes what remains and then closes", () => {
+      const payloads = [random.bytes(1), random.bytes(300_000)];
+      const results = exchange(server.port, payloads, { halfClose: true });
+      results.forEach((r, i) => assertBytes(r.received, payloads[i], `half-closed ${i}`));
+    });
+
+    await t.step("survives a client that resets mid-stream, and serves the others", () => {
+      // A client that sends 4 MiB, reads none of it back, and resets: the
+      // server holds unsent bytes for it when the RST comes.
+      const conn = startConnectTcp({ hostname: HOST, port: server.port });
+      let sent = 0;
+      try {
+        using selector = openSelector();
+        selector.register(conn.fd, Interest.WRITABLE);
+        const payload = random.bytes(4 * 1024 * 1024);
+        const deadline = performance.now() + slack(2_000);
+        while (sent < payload.length && performance.now() < deadline) {
+          if (selector.select(100).length === 0) break; // full: the server stopped reading
+          if (sent === 0) conn.finishConnect();
+          sent += conn.tryWrite(payload.subarray(sent));
+        }
+        selector.unregister(conn.fd);
+      } finally {
+        reset(conn);
+      }
+      assert.ok(sent > 0);
+      const payload = random.bytes(100_000);
+      const [result] = exchange(server.port, [payload]);
+      assertBytes(result.received, payload, "after the reset");
+    });
+
+    await t.step("examples/echo_client.ts prints a sane JSON line against it", async () => {
+      const result = await runLoad(DENO, [
+        "run",
+        "--allow-ffi",
+        CLIENT,
+        "--port",
+        String(server.port),
+        "--connections",
+        "8",
+        "--size",
+        "100",
+        "--seconds",
+        "0.5",
+        "--warmup",
+        // 0.1 s natively: longer on a slower machine, where the first round trips are slow.
+        (slack(100) / 1_000).toFixed(1),
+      ]);
+      assert.equal(result.connections, 8);
+      assert.equal(result.size, 100);
+      assert.equal(result.seconds, 0.5);
+      assert.equal(result.mismatches, 0);
+      // 100 in half a second natively; proportionally fewer on a slower machine.
+      const least = Math.floor(100 / slowdown());
+      assert.ok(result.messages > least, `${result.messages} messages, expected over ${least}`);
+      assert.ok(Math.abs(result.messagesPerSecond - result.messages / 0.5) < 1);
+      assert.ok(result.p50Us > 0 && result.p50Us <= result.p99Us, JSON.stringify(result));
+      assert.ok(result.p99Us < slack(1_000) * 1_000, JSON.stringify(result));
+    });
+
+    await t.step("stops on SIGTERM with connections open: exit 0, every fd closed", async () => {
+      await stopWith(server, "SIGTERM", 20);
+    });
+
+    await t.step("stops on SIGINT with connections open: exit 0, every fd closed", async () => {
+      await using second = await start(backend, mode);
+      await stopWith(second, "SIGINT", 20);
+    });
+  });
 }

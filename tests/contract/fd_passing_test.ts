@@ -12,13 +12,13 @@
 import assert from "node:assert/strict";
 import {
   adoptSocket,
-  connectTcp,
   Interest,
   listenTcp,
   listenUnix,
   openPipe,
   openSelector,
   type Selector,
+  startConnectTcp,
   type UnixConn,
 } from "../../mod.ts";
 import { AF_UNIX, F_GETFD, FD_CLOEXEC, SOCK_STREAM } from "../../ffi/libc.ts";
@@ -281,12 +281,12 @@ async function handOff(): Promise<void> {
   const output = child.output();
   try {
     await ready(selector, handoff.fd, Interest.READABLE);
-    using toChild = handoff.accept()!;
+    using toChild = handoff.tryAccept()!;
     using tcp = listenTcp({ port: 0 });
     const port = tcp.addr.port;
     assert.equal(toChild.sendFds(new TextEncoder().encode("listener"), [tcp.fd]), 8);
     tcp.close(); // the child holds the only copy now
-    using client = connectTcp({ port });
+    using client = startConnectTcp({ port });
     await ready(selector, client.fd, Interest.WRITABLE);
     client.finishConnect();
     const buffer = new Uint8Array(64);

@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import {
   bindUdp,
-  connectTcp,
   Interest,
   listenTcp,
   openCompletionPort,
@@ -15,6 +14,7 @@ import {
   openWaker,
   raiseFdLimit,
   SelectorEvents,
+  startConnectTcp,
   wake,
 } from "../../mod.ts";
 
@@ -70,8 +70,11 @@ Deno.test("hostile arguments: the module's functions coerce nothing", async () =
   await assertRefused("listenTcp({ hostname })", () => listenTcp({ port: 0, hostname: h() }));
   await assertRefused("listenTcp({ backlog })", () => listenTcp({ port: 0, backlog: h() }));
   await assertRefused("listenTcp({ reusePort })", () => listenTcp({ port: 0, reusePort: h() }));
-  await assertRefused("connectTcp({ port })", () => connectTcp({ port: h() }));
-  await assertRefused("connectTcp({ hostname })", () => connectTcp({ hostname: h(), port: 1 }));
+  await assertRefused("startConnectTcp({ port })", () => startConnectTcp({ port: h() }));
+  await assertRefused(
+    "startConnectTcp({ hostname })",
+    () => startConnectTcp({ hostname: h(), port: 1 }),
+  );
   await assertRefused("bindUdp({ port })", () => bindUdp({ port: h() }));
   await assertRefused("new SelectorEvents(capacity)", () => new SelectorEvents(h()));
   if (LINUX) {
@@ -124,7 +127,7 @@ Deno.test("hostile arguments: sockets coerce nothing", async () => {
     () => udp.trySend(new Uint8Array(1), { hostname: "127.0.0.1", port: h() }),
   );
   await assertRefused("tryReceive(buffer)", () => udp.tryReceive(h()));
-  using conn = connectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
+  using conn = startConnectTcp({ hostname: "127.0.0.1", port: listener.addr.port });
   await assertRefused("shutdown(how)", () => conn.shutdown(h()));
   await assertRefused("setNoDelay(on)", () => conn.setNoDelay(h()));
   await assertRefused("tryRead(buffer)", () => conn.tryRead(h()));

@@ -1,6 +1,6 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
- * The Linux sockets (listenTcp, connectTcp, bindUdp) on loopback, driven by
+ * The Linux sockets (listenTcp, startConnectTcp, bindUdp) on loopback, driven by
  * a real Selector: echo at scale with exact bytes, resets, half-closes,
  * refused connects, addresses in use, accept storms, UDP over IPv4 and
  * IPv6, bad input, and no fd left open. Every test is bounded in time (its
@@ -10,12 +10,12 @@
 import assert from "node:assert/strict";
 import {
   bindUdp,
-  connectTcp,
   Interest,
   listenTcp,
   openSelector,
   raiseFdLimit,
   type Selector,
+  startConnectTcp,
   type TcpConn,
   type TcpListener,
 } from "../../mod.ts";
@@ -77,7 +77,7 @@ class EchoServer implements Handler {
   }
 
   handle(): void {
-    for (let conn; (conn = this.listener.accept()) !== null;) {
+    for (let conn; (conn = this.listener.tryAccept()) !== null;) {
       this.accepted++;
       this.conns.add(new EchoConn(this, conn));
     }
@@ -157,7 +157,7 @@ class EchoClient implements Handler {
     readonly payload: Uint8Array,
     hostname = "127.0.0.1",
   ) {
-    this.conn = connectTcp({ hostname, port });
+    this.conn = startConnectTcp({ hostname, port });
     selector.register(this.conn.fd, Interest.READABLE | Interest.WRITABLE, { data: this });
   }
 
@@ -275,7 +275,7 @@ netTest("a client that resets mid-stream ends its connection while the others ar
 function connectedPair(hostname = "127.0.0.1"): [TcpListener, TcpConn, TcpConn] {
   const listener = listenTcp({ hostname, port: 0 });
   try {
-    const client = connectTcp({ hostname, port: listener.addr.port });
+    const client = startConnectTcp({ hostname, port: listener.addr.port });
     try {
       using selector = openSelector();
       selector.register(client.fd, Interest.WRITABLE);
@@ -285,7 +285,7 @@ function connectedPair(hostname = "127.0.0.1"): [TcpListener, TcpConn, TcpConn] 
       selector.register(listener.fd, Interest.READABLE);
       assert.equal(selector.select(5_000).length, 1);
       selector.unregister(listener.fd);
-      const server = listener.accept();
+      const server = listener.tryAccept();
       assert.ok(server !== null);
       return [listener, client, server];
     } catch (error) {
@@ -352,7 +352,7 @@ for (const hostname of ["127.0.0.1", "::1"]) {
     };
     let conn: TcpConn;
     try {
-      conn = connectTcp({ hostname, port });
+      conn = startConnectTcp({ hostname, port });
     } catch (error) {
       refused(error as Error & { code: string; errno: number }); // the kernel said so at once
       return;
@@ -397,7 +397,7 @@ netTest("an accept storm of 500 connects at once drops none", () => {
   const clients: TcpConn[] = [];
   const servers: TcpConn[] = [];
   try {
-    for (let i = 0; i < COUNT; i++) clients.push(connectTcp({ port: listener.addr.port }));
+    for (let i = 0; i < COUNT; i++) clients.push(startConnectTcp({ port: listener.addr.port }));
     // Every connect completes before a single accept: the queue holds them all.
     using selector = openSelector<Handler>();
     let connected = 0;
@@ -416,12 +416,12 @@ netTest("an accept storm of 500 connects at once drops none", () => {
     selector.register(listener.fd, Interest.READABLE, {
       data: {
         handle() {
-          for (let conn; (conn = listener.accept()) !== null;) servers.push(conn);
+          for (let conn; (conn = listener.tryAccept()) !== null;) servers.push(conn);
         },
       },
     });
     drive(selector, () => servers.length === COUNT, 10_000, "500 accepts");
-    assert.equal(listener.accept(), null);
+    assert.equal(listener.tryAccept(), null);
     selector.unregister(listener.fd);
     const ports = new Set(clients.map((c) => c.localAddr.port));
     assert.equal(ports.size, COUNT);
@@ -552,7 +552,7 @@ netTest("closed sockets are BadResource and close() is idempotent", () => {
   listener.close();
   listener.close();
   assert.equal(listener.closed, true);
-  assert.throws(() => listener.accept(), Deno.errors.BadResource);
+  assert.throws(() => listener.tryAccept(), Deno.errors.BadResource);
   const udp = bindUdp({ port: 0 });
   udp.close();
   udp.close();
@@ -601,23 +601,23 @@ netTest("bad ports and hosts are RangeError or TypeError before any syscall", ()
   for (const port of [-1, 65536, 1.5, "80", NaN, undefined]) {
     const bad = port as number;
     assert.throws(() => listenTcp({ port: bad }), RangeError, `listenTcp port ${port}`);
-    assert.throws(() => connectTcp({ port: bad }), RangeError, `connectTcp port ${port}`);
+    assert.throws(() => startConnectTcp({ port: bad }), RangeError, `startConnectTcp port ${port}`);
     assert.throws(() => bindUdp({ port: bad }), RangeError, `bindUdp port ${port}`);
     assert.throws(() => udp.trySend(new Uint8Array(1), { port: bad }), RangeError);
   }
-  assert.throws(() => connectTcp({ port: 0 }), RangeError);
+  assert.throws(() => startConnectTcp({ port: 0 }), RangeError);
   assert.throws(() => udp.trySend(new Uint8Array(1), { port: 0 }), RangeError);
   for (const hostname of ["example.com", "1.2.3", "::g", "1.2.3.256", "", 42]) {
     const bad = hostname as string;
     assert.throws(() => listenTcp({ hostname: bad, port: 0 }), TypeError, `listenTcp ${hostname}`);
-    assert.throws(() => connectTcp({ hostname: bad, port: 80 }), TypeError);
+    assert.throws(() => startConnectTcp({ hostname: bad, port: 80 }), TypeError);
     assert.throws(() => bindUdp({ hostname: bad, port: 0 }), TypeError);
     assert.throws(() => udp.trySend(new Uint8Array(1), { hostname: bad, port: 80 }), TypeError);
   }
   assert.throws(() => listenTcp({ port: 0, backlog: -1 }), RangeError);
   assert.throws(() => listenTcp({ port: 0, reusePort: 1 as unknown as boolean }), TypeError);
   assert.throws(() => listenTcp(null as unknown as { port: number }), TypeError);
-  assert.throws(() => connectTcp("127.0.0.1:80" as unknown as { port: number }), TypeError);
+  assert.throws(() => startConnectTcp("127.0.0.1:80" as unknown as { port: number }), TypeError);
   assert.throws(() => udp.trySend("hi" as unknown as Uint8Array, { port: 9 }), TypeError);
   assert.throws(() => udp.trySend(new Uint8Array(1), { hostname: "::1", port: 9 }), TypeError);
   assert.throws(() => udp.tryReceive([] as unknown as Uint8Array), TypeError);

@@ -27,7 +27,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connectTcp, Interest, openSelector, raiseFdLimit, type TcpConn } from "../../mod.ts";
+import { Interest, openSelector, raiseFdLimit, startConnectTcp, type TcpConn } from "../../mod.ts";
 import {
   fdKind,
   fdsOf,
@@ -266,7 +266,7 @@ function connectAll(port: number, count: number): TcpConn[] {
   using selector = openSelector<TcpConn>();
   try {
     for (let i = 0; i < count; i++) {
-      const conn = connectTcp({ hostname: HOST, port });
+      const conn = startConnectTcp({ hostname: HOST, port });
       conns.push(conn);
       selector.register(conn.fd, Interest.WRITABLE, { data: conn });
     }
@@ -437,7 +437,7 @@ function vanish(port: number): void {
   const half = VANISHING_CONNECTIONS / 2;
   // Kept open so that libc stays bound: the last socket closed would unbind it, each time.
   using _libc = openSelector();
-  for (let i = 0; i < half; i++) connectTcp({ hostname: HOST, port }).close();
+  for (let i = 0; i < half; i++) startConnectTcp({ hostname: HOST, port }).close();
   for (const conn of connectAll(port, half)) reset(conn);
 }
 

@@ -8,7 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { bindUdp, connectTcp, Interest, listenTcp, openSelector, type TcpConn } from "../../mod.ts";
+import {
+  bindUdp,
+  Interest,
+  listenTcp,
+  openSelector,
+  startConnectTcp,
+  type TcpConn,
+} from "../../mod.ts";
 import * as linux from "../../ffi/libc.ts";
 import * as windows from "../../ffi/ws2_32.ts";
 import { assertNoNewFds, linuxTest, settledFds, windowsTest } from "../_helpers/mod.ts";
@@ -52,12 +59,12 @@ function optionTest(name: string, fn: () => void | Promise<void>): void {
 /** A connected TCP pair on loopback. */
 function tcpPair(): [TcpConn, TcpConn] & Disposable {
   using listener = listenTcp({ port: 0 });
-  const client = connectTcp({ port: listener.addr.port });
+  const client = startConnectTcp({ port: listener.addr.port });
   using selector = openSelector();
   selector.register(listener.fd, Interest.READABLE);
   selector.select(5_000);
   selector.unregister(listener.fd);
-  const server = listener.accept()!;
+  const server = listener.tryAccept()!;
   return Object.assign([client, server] as [TcpConn, TcpConn], {
     [Symbol.dispose]: () => {
       client.close();
@@ -286,7 +293,7 @@ windowsTest("socket options", 30_000, "a multicast group is joined and left", ()
 
 windowsTest("socket options", 30_000, "TCP keepalive is turned on with its timings", async () => {
   using listener = listenTcp({ port: 0 });
-  using client = connectTcp({ port: listener.addr.port });
+  using client = startConnectTcp({ port: listener.addr.port });
   using selector = openSelector();
   selector.register(client.fd, Interest.WRITABLE);
   await selector.wait({ timeout: 5_000 });

@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import {
   bindUdp,
   bindUnixDatagram,
-  connectTcp,
   connectUnix,
   Interest,
   listenTcp,
@@ -19,6 +18,7 @@ import {
   openPipe,
   openSelector,
   type Selector,
+  startConnectTcp,
   type TcpConn,
   type UnixConn,
 } from "../../mod.ts";
@@ -97,7 +97,7 @@ systemdTest(
     web.close();
     admin.close();
     dns.close();
-    using tcp = connectTcp({ port });
+    using tcp = startConnectTcp({ port });
     using unix = await connectUnix({ path: adminPath });
     assert.equal(await readAll(selector, tcp), "web\n");
     assert.equal(await readAll(selector, unix), "admin\n");

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connectTcp, Interest, listenTcp, openSelector, type TcpConn } from "../../mod.ts";
+import { Interest, listenTcp, openSelector, startConnectTcp, type TcpConn } from "../../mod.ts";
 import { launchActivated } from "../_helpers/launcher.ts";
 import { assertNoNewFds, emulatorHere, linuxTest, settledFds } from "../_helpers/mod.ts";
 
@@ -54,7 +54,7 @@ class Client implements Disposable {
     this.#conn = conn;
   }
   static async connect(port: number): Promise<Client> {
-    const client = new Client(connectTcp({ port }));
+    const client = new Client(startConnectTcp({ port }));
     try {
       await client.#ready(Interest.WRITABLE);
       client.#conn.finishConnect();

@@ -62,7 +62,7 @@ unixPortTest(
     const path = abstractName("io");
     using listener = listenUnix({ path });
     using client = await connectUnix({ path });
-    using server = listener.accept()!;
+    using server = listener.tryAccept()!;
     const payload = pattern(1 << 20, 7);
     const reading = (async () => {
       const got = new Uint8Array(payload.length);
@@ -88,7 +88,7 @@ unixPortTest(
     const path = abstractName("close");
     using listener = listenUnix({ path });
     using _client = await connectUnix({ path });
-    const server = listener.accept()!;
+    const server = listener.tryAccept()!;
     const reading = port.read(server.fd, new Uint8Array(8));
     server.close();
     await assert.rejects(reading, Deno.errors.Interrupted);

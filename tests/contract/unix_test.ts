@@ -103,7 +103,7 @@ function roundTrip(selector: Selector, a: UnixConn, b: UnixConn, payload: Uint8A
 async function connectedPair(path: string): Promise<[UnixListener, UnixConn, UnixConn]> {
   const listener = listenUnix({ path });
   const client = await connectUnix({ path });
-  const server = listener.accept();
+  const server = listener.tryAccept();
   assert.ok(server !== null, "the connection is not waiting");
   return [listener, client, server];
 }
@@ -125,7 +125,7 @@ unixTest(
     assert.deepEqual(server.localAddr, { transport: "unix", path });
     assert.deepEqual(server.remoteAddr, { transport: "unix", path: "" });
     roundTrip(selector, client, server, pattern(300_000, 1));
-    assert.equal(listener.accept(), null);
+    assert.equal(listener.tryAccept(), null);
     listener.close();
     assert.equal(exists(path), false, "the socket file is still there");
     listener.close(); // idempotent
@@ -222,9 +222,9 @@ unixTest("a connect to a full queue waits until the listener accepts, then resol
   const second = connectUnix({ path }).finally(() => settled = true);
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(settled, false, "the connect did not wait for room");
-  using accepted = listener.accept()!; // room for one more
+  using accepted = listener.tryAccept()!; // room for one more
   using conn = await second;
-  using accepted2 = listener.accept()!;
+  using accepted2 = listener.tryAccept()!;
   assert.equal(first.tryWrite(new Uint8Array([1])), 1);
   assert.equal(conn.tryWrite(new Uint8Array([2, 3])), 2);
   const buffer = new Uint8Array(4);
@@ -312,7 +312,7 @@ unixTest("closed sockets are BadResource, and close() is idempotent", async () =
     assert.equal(socket.closed, true);
   }
   const buffer = new Uint8Array(4);
-  assert.throws(() => listener.accept(), Deno.errors.BadResource);
+  assert.throws(() => listener.tryAccept(), Deno.errors.BadResource);
   assert.throws(() => client.tryRead(buffer), Deno.errors.BadResource);
   assert.throws(() => client.tryWrite(buffer), Deno.errors.BadResource);
   assert.throws(() => client.sendFds(buffer, [0]), Deno.errors.BadResource);
@@ -398,7 +398,7 @@ unixTest("200 connections driven by one Selector each echo their own bytes", asy
     Array.from({ length: COUNT }, () => connectUnix({ path })),
   );
   const servers: UnixConn[] = [];
-  for (let conn; (conn = listener.accept()) !== null;) servers.push(conn);
+  for (let conn; (conn = listener.tryAccept()) !== null;) servers.push(conn);
   assert.equal(servers.length, COUNT);
   try {
     const payloads = clients.map((_, i) => pattern(1 + ((i * 7919) % 20_000), i));

@@ -58,6 +58,25 @@ for (const backend of BACKENDS) {
   });
 
   Deno.test({
+    name:
+      `${backend}: a oneshot event found by a wait() after an idle spell is handed out, not lost`,
+    ignore: !linux,
+    async fn() {
+      using sel = openSelector({ backend });
+      using pipe = openPipe();
+      pipe.writer.tryWrite(ONE);
+      sel.register(pipe.reader.fd, Interest.READABLE, { oneshot: true });
+      // Idle for longer than the fairness interval: the wait yields a turn
+      // before it resolves, and must hand out what it harvested before it.
+      await delay(20);
+      const events = new SelectorEvents();
+      assert.equal(await sel.waitInto(events, { timeout: 1_000 }), 1);
+      assert.equal(events.fd(0), pipe.reader.fd);
+      sel.unregister(pipe.reader.fd);
+    },
+  });
+
+  Deno.test({
     name: `${backend}: wait() parks without blocking timers, and resolves when an fd turns ready`,
     ignore: !linux,
     async fn() {

@@ -11,7 +11,6 @@
 import assert from "node:assert/strict";
 import {
   bindUdp,
-  connectTcp,
   Interest,
   listenTcp,
   openCompletionPort,
@@ -22,6 +21,7 @@ import {
   type Selector,
   type SelectorEvent,
   SelectorEvents,
+  startConnectTcp,
   type TcpConn,
   type TcpListener,
   wake,
@@ -62,7 +62,7 @@ function selectSome<T>(selector: Selector<T>, timeout = READY_MS): SelectorEvent
 }
 
 /**
- * Connected TCP pairs: `[client, server]`, the client from connectTcp()
+ * Connected TCP pairs: `[client, server]`, the client from startConnectTcp()
  * (its connect finished), the server from the listener's accept().
  */
 class Pairs implements Disposable {
@@ -79,11 +79,11 @@ class Pairs implements Disposable {
   open(count = 1): [TcpConn, TcpConn][] {
     const { hostname, port } = this.listener.addr;
     const clients = [];
-    for (let i = 0; i < count; i++) clients.push(connectTcp({ hostname, port }));
+    for (let i = 0; i < count; i++) clients.push(startConnectTcp({ hostname, port }));
     const made: [TcpConn, TcpConn][] = [];
     const deadline = performance.now() + READY_MS + count * 20;
     while (made.length < count) {
-      const server = this.listener.accept();
+      const server = this.listener.tryAccept();
       if (server === null) {
         assert.ok(performance.now() < deadline, `only ${made.length} of ${count} accepted`);
         this.#selector.select(100);
@@ -179,35 +179,55 @@ windowsTest("openSelector() picks afd on Windows; epoll and poll are NotSupporte
 // ---------------------------------------------------------------------------
 // Readiness of TCP sockets
 
-windowsTest("a listener is readable while a connection waits, and accept() takes it", () => {
+windowsTest("a listener is readable while a connection waits, and tryAccept() takes it", () => {
   using selector = openSelector<string>();
   using listener = listenTcp({ port: 0 });
   selector.register(listener.fd, R, { data: "listener" });
   assert.deepEqual(selector.select(0), []);
-  assert.equal(listener.accept(), null);
-  using client = connectTcp({ port: listener.addr.port });
+  assert.equal(listener.tryAccept(), null);
+  using client = startConnectTcp({ port: listener.addr.port });
   assert.deepEqual(summary(selectSome(selector)), ["listener:r"]);
   // Level-triggered: still readable until the connection is taken.
   assert.deepEqual(summary(selector.select(0)), ["listener:r"]);
-  using server = listener.accept()!;
+  using server = listener.tryAccept()!;
   assert.notEqual(server, null);
   assert.equal(server.remoteAddr.port, client.localAddr.port);
   assert.equal(server.localAddr.port, listener.addr.port);
-  assert.equal(listener.accept(), null);
+  assert.equal(listener.tryAccept(), null);
   assert.deepEqual(selector.select(0), []);
   selector.unregister(listener.fd);
 });
 
+windowsTest(
+  "a oneshot event found by a wait() after an idle spell is handed out, not lost",
+  async () => {
+    using pairs = new Pairs();
+    const [[client, server]] = pairs.open();
+    client.tryWrite(ONE);
+    using selector = openSelector();
+    selector.register(server.fd, R, { oneshot: true });
+    assert.deepEqual(summary(selectSome(selector)), ["undefined:r"]); // seen: disarmed now
+    selector.modify(server.fd, R, { oneshot: true }); // armed again, and still readable
+    // Idle for longer than the fairness interval: the wait yields a turn
+    // before it resolves, and must hand out what it harvested before it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const events = new SelectorEvents();
+    assert.equal(await selector.waitInto(events, { timeout: READY_MS }), 1);
+    assert.equal(events.fd(0), server.fd);
+    selector.unregister(server.fd);
+  },
+);
+
 windowsTest("a connecting socket turns writable, and finishConnect() then returns", () => {
   using selector = openSelector<string>();
   using listener = listenTcp({ port: 0 });
-  using client = connectTcp({ port: listener.addr.port });
+  using client = startConnectTcp({ port: listener.addr.port });
   assert.equal(client.remoteAddr.port, listener.addr.port);
   selector.register(client.fd, W, { data: "client" });
   assert.deepEqual(summary(selectSome(selector)), ["client:w"]);
   client.finishConnect();
   client.finishConnect(); // once connected, it stays so
-  using server = listener.accept()!;
+  using server = listener.tryAccept()!;
   assert.equal(server.remoteAddr.port, client.localAddr.port);
   // Writable, level-triggered, as long as the send buffer has room.
   assert.deepEqual(summary(selector.select(0)), ["client:w"]);
@@ -221,7 +241,7 @@ windowsTest("a connect to a closed port is an error event, and finishConnect() s
   const listener = listenTcp({ port: 0 });
   const port = listener.addr.port;
   listener.close();
-  using client = connectTcp({ port });
+  using client = startConnectTcp({ port });
   selector.register(client.fd, W, { data: "client" });
   const [event] = selectSome(selector);
   assert.equal(event.data, "client");
@@ -592,7 +612,7 @@ windowsTest(
       assert.equal(selector.unregister(fd).data, "closed");
       assert.equal(selector.size, 0);
       assert.deepEqual(selector.select(30), []);
-      listener.accept()?.close();
+      listener.tryAccept()?.close();
     } finally {
       ws2_32.close();
     }
@@ -1165,23 +1185,26 @@ windowsTest("close() with registrations and polls in flight releases everything,
 // ---------------------------------------------------------------------------
 // Both models on the same sockets
 
-windowsTest("sockets from listenTcp()/connectTcp() work with a CompletionPort too", async () => {
-  await using port = openCompletionPort();
-  using pairs = new Pairs();
-  const [[client, server]] = pairs.open();
-  assert.equal(await port.write(client.fd, new Uint8Array([1, 2, 3])), 3);
-  const buffer = new Uint8Array(8);
-  assert.equal(await port.read(server.fd, buffer), 3);
-  // And a readiness read after a completion write, on the same socket.
-  assert.equal(await port.write(server.fd, new Uint8Array([4])), 1);
-  using selector = openSelector();
-  selector.register(client.fd, R);
-  selectSome(selector);
-  assert.equal(client.tryRead(buffer), 1);
-  assert.equal(buffer[0], 4);
-  selector.unregister(client.fd);
-  const accepting = port.accept(pairs.listener);
-  using third = connectTcp({ port: pairs.listener.addr.port });
-  using accepted = await accepting;
-  assert.equal(accepted.remoteAddr.port, third.localAddr.port);
-});
+windowsTest(
+  "sockets from listenTcp()/startConnectTcp() work with a CompletionPort too",
+  async () => {
+    await using port = openCompletionPort();
+    using pairs = new Pairs();
+    const [[client, server]] = pairs.open();
+    assert.equal(await port.write(client.fd, new Uint8Array([1, 2, 3])), 3);
+    const buffer = new Uint8Array(8);
+    assert.equal(await port.read(server.fd, buffer), 3);
+    // And a readiness read after a completion write, on the same socket.
+    assert.equal(await port.write(server.fd, new Uint8Array([4])), 1);
+    using selector = openSelector();
+    selector.register(client.fd, R);
+    selectSome(selector);
+    assert.equal(client.tryRead(buffer), 1);
+    assert.equal(buffer[0], 4);
+    selector.unregister(client.fd);
+    const accepting = port.accept(pairs.listener);
+    using third = startConnectTcp({ port: pairs.listener.addr.port });
+    using accepted = await accepting;
+    assert.equal(accepted.remoteAddr.port, third.localAddr.port);
+  },
+);

@@ -13,12 +13,12 @@
 import assert from "node:assert/strict";
 import {
   type CompletionPort,
-  connectTcp,
   listenTcp,
   openCompletionPort,
   openEventFd,
   openPipe,
   openSocketPair,
+  startConnectTcp,
   type TcpConn,
 } from "../../mod.ts";
 import { OFFLOAD_BYTES } from "../../backends/linux/_epoll_files.ts";
@@ -428,9 +428,9 @@ test("after a short read, the next read still gets what came meanwhile, then the
     await exercise(client.fd, (bytes) => server.tryWrite(bytes), () => server.shutdown());
   });
   await t.step("connections made without the port", async () => {
-    using client = connectTcp({ port: listener.addr.port });
+    using client = startConnectTcp({ port: listener.addr.port });
     await delay(10);
-    using server = listener.accept()!;
+    using server = listener.tryAccept()!;
     client.finishConnect();
     await exercise(server.fd, (bytes) => client.tryWrite(bytes), () => client.shutdown());
   });
@@ -574,7 +574,7 @@ test("an accept and a connect aborted while they wait reject with the reason", a
   using full = listenTcp({ port: 0, backlog: 0 });
   const fillers: TcpConn[] = [];
   try {
-    for (let i = 0; i < 4; i++) fillers.push(connectTcp({ port: full.addr.port }));
+    for (let i = 0; i < 4; i++) fillers.push(startConnectTcp({ port: full.addr.port }));
     await delay(20);
     const before = openFds().length;
     const stop = new AbortController();

@@ -41,17 +41,17 @@ Deno.test({
   ignore: !linux,
   async fn() {
     const code = `
-      import { connectTcp, listenTcp } from "${MOD}";
+      import { startConnectTcp, listenTcp } from "${MOD}";
       try { Deno.listen({ hostname: "127.0.0.1", port: 0 }).close(); } catch (e) { console.log("Deno.listen", e.name); }
       console.log("net", (await Deno.permissions.query({ name: "net" })).state);
       using listener = listenTcp({ port: 0 });
-      using client = connectTcp({ port: listener.addr.port });
-      console.log("listenTcp and connectTcp", listener.addr.hostname, client.remoteAddr.port === listener.addr.port);
+      using client = startConnectTcp({ port: listener.addr.port });
+      console.log("listenTcp and startConnectTcp", listener.addr.hostname, client.remoteAddr.port === listener.addr.port);
     `;
     const result = await run(["--allow-ffi"], code);
     assert.equal(
       new TextDecoder().decode(result.stdout),
-      "Deno.listen NotCapable\nnet prompt\nlistenTcp and connectTcp 127.0.0.1 true\n",
+      "Deno.listen NotCapable\nnet prompt\nlistenTcp and startConnectTcp 127.0.0.1 true\n",
       new TextDecoder().decode(result.stderr),
     );
     assert.equal(result.code, 0);

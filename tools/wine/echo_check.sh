@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs examples/echo_server.ts under Wine (Windows Deno, the afd Selector by
-# default), in sync and in async mode, and checks it:
+# default), in sync, async and listen mode (the last: for await over the
+# listener, one async loop per connection, the reactor on afd), and checks it:
 #   - byte-exact echo to tools/wine/echo_check.ts run by Linux Deno (epoll)
 #     and by Windows Deno under Wine (afd): payloads of 1 B to 1 MiB on
 #     many connections at once, each half-closed and ended by the server;
@@ -26,7 +27,7 @@ deno_exe_of() {
   ps -o pid=,args= --ppid "$1" | awk '/deno\.exe/ { print $1; exit }'
 }
 
-for mode in sync async; do
+for mode in sync async listen; do
   say "starting examples/echo_server.ts --mode $mode under Wine"
   NO_COLOR=1 tools/wine/run.sh run --allow-ffi examples/echo_server.ts --port 0 --mode "$mode" \
     >"$work/out" 2>"$work/err" &
@@ -58,7 +59,7 @@ for mode in sync async; do
   if kill -0 "$server" 2>/dev/null; then say "the server did not stop on SIGINT"; exit 1; fi
   wait "$server" || status=$?
   server=""
-  if [ "$status" != 0 ] || ! grep -q '^stopped: closed 0 connections, the listener and the selector$' "$work/out"; then
+  if [ "$status" != 0 ] || ! grep -Eq '^stopped: closed 0 connections(, the listener and the selector| and the listener \([0-9]+ served\))$' "$work/out"; then
     say "the server did not stop cleanly (exit $status):"; cat "$work/out" "$work/err" >&2; exit 1
   fi
   say "$mode: echo byte-exact, stopped cleanly by SIGINT (Ctrl-C)"

@@ -16,7 +16,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { connectTcp, Interest, openSelector, type TcpConn } from "../../mod.ts";
+import { Interest, openSelector, startConnectTcp, type TcpConn } from "../../mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -70,7 +70,7 @@ try {
     const size = SIZES[i % SIZES.length];
     const peer: Peer = {
       index: i,
-      conn: connectTcp({ hostname: values.host, port }),
+      conn: startConnectTcp({ hostname: values.host, port }),
       sent: payload(size, Number(values.seed) * 7919 + i),
       written: 0,
       received: new Uint8Array(size),
