@@ -1,7 +1,8 @@
 // Copyright 2026 the @evented/io authors. MIT license.
 /**
  * Runs every benchmark of bench/ side by side and prints one table: the
- * Deno benchmarks (medians of `--runs` runs of `deno bench`), the C
+ * Deno benchmarks (selector_bench.ts, scaling_bench.ts, streams_bench.ts;
+ * medians of `--runs` runs of `deno bench`), the C
  * figures of bench/epoll_bench.c (built with `cc` when there is one), the
  * heap check, and the ratios the targets are stated in.
  *
@@ -62,8 +63,10 @@ try {
         "--json",
         "--allow-ffi",
         "--allow-read",
+        "--allow-net=127.0.0.1",
         path("selector_bench.ts"),
         path("scaling_bench.ts"),
+        path("streams_bench.ts"),
       ]),
     );
   }
@@ -188,6 +191,23 @@ targets.push({
   value: waitRatio,
   limit: "≤ 2",
   met: waitRatio <= 2,
+});
+const readyWait = figure("ready-wait", "100 × await AsyncFd.waitReadable(), fd ready") /
+  figure("ready-wait", "100 × Selector.selectInto(events, 0), 1 ready");
+targets.push({
+  what: "waitReadable(), fd ready, × selectInto(0)",
+  value: readyWait,
+  limit: "≤ 2",
+  met: readyWait <= 2,
+});
+// A rate: the Deno.Conn proxy's time over ours.
+const proxy = figure("proxy-256MiB", "256 MiB through a pipeTo proxy between two Deno.Conns") /
+  figure("proxy-256MiB", "256 MiB through a pipeTo proxy between two TcpConns");
+targets.push({
+  what: "pipeTo proxy of 256 MiB, TcpConns ÷ Deno.Conns (throughput)",
+  value: proxy,
+  limit: "≥ 1.0",
+  met: proxy >= 1,
 });
 const largest = SIZES[SIZES.length - 1];
 const curve = SIZES.map((size) => ({
