@@ -54,6 +54,14 @@ export interface AsyncIoOptions {
   closeWrite?: () => void;
   /** Throws if the object cannot do I/O (a blocking fd); called before any. */
   checkIo?: (action: string) => void;
+  /**
+   * Whether a read that fills less than its buffer means the stream had no
+   * more (TCP: the next read then waits at once, without a call that would
+   * say EAGAIN). Not so for a Unix stream (a read stops where fds or
+   * credentials were attached), a tty (a line at a time), an eventfd in
+   * semaphore mode, or any fd of unknown kind.
+   */
+  shortReadDrains?: boolean;
 }
 
 function noop(): void {}
@@ -159,12 +167,23 @@ export class AsyncIo extends AsyncReady {
   #actionsFd = -1;
   #readAction = "";
   #writeAction = "";
+  readonly #shortReadDrains: boolean;
+  /** The reactor's read mark when a short read found the stream drained; -1: none. */
+  #drained = -1;
 
   constructor(target: RawIo, options: AsyncIoOptions) {
     super(target, options.noun);
     this.#target = target;
     this.#closeWrite = options.closeWrite;
     this.#checkIo = options.checkIo;
+    this.#shortReadDrains = options.shortReadDrains ?? false;
+  }
+
+  /** After a read of `n` bytes into `length`: notes whether it drained the stream. */
+  #noteRead(n: number | null, length: number): void {
+    this.#drained = n !== null && n > 0 && n < length && this.#shortReadDrains
+      ? reactor().readMark(this.#target.fd)
+      : -1;
   }
 
   /** The fd, and the actions of a read and a write of it set; or BadResource. */
@@ -192,13 +211,25 @@ export class AsyncIo extends AsyncReady {
 
   /** A read, first tried at once; `signal` ends its wait. */
   #read(buffer: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
+    const drained = this.#drained;
+    if (drained >= 0) {
+      this.#drained = -1;
+      // Nothing came since a short read drained it: wait at once.
+      const fd = this.#target.fd;
+      if (buffer.length > 0 && fd >= 0 && reactor().readMark(fd) === drained) {
+        return this.#readSlowly(buffer, signal);
+      }
+    }
     let n: number | null;
     try {
       n = this.#target.tryRead(buffer);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (n !== 0 || buffer.length === 0) return reactor().fast(n);
+    if (n !== 0 || buffer.length === 0) {
+      this.#noteRead(n, buffer.length);
+      return reactor().fast(n);
+    }
     return this.#readSlowly(buffer, signal);
   }
 
@@ -209,7 +240,10 @@ export class AsyncIo extends AsyncReady {
       const fd = this.#fdForWait(false);
       await reactor().wait(this.#readAction, fd, false, options, true);
       const n = target.tryRead(buffer);
-      if (n !== 0) return n;
+      if (n !== 0) {
+        this.#noteRead(n, buffer.length);
+        return n;
+      }
     }
   }
 

@@ -390,7 +390,16 @@ export class PosixStream extends OwnedFd {
   #io: AsyncIo = new AsyncIo(this, {
     noun: "connection",
     closeWrite: () => this.shutdown("write"),
+    shortReadDrains: this.shortReadDrains(),
   });
+
+  /**
+   * Whether a short read means no more bytes were there: so for TCP; a Unix
+   * stream overrides it (a read stops where fds were attached).
+   */
+  protected shortReadDrains(): boolean {
+    return true;
+  }
 
   /** The open fd, or BadResource: "<action>: the connection is closed". */
   protected openConn(action: string): number {

@@ -433,3 +433,82 @@ netTest(
     await ended;
   },
 );
+
+netTest(
+  "the peer's end seen by the reactor before a short read: the next read() gives null",
+  async () => {
+    // After a read that fills less than its buffer, the next read() waits
+    // at once for the next event, unless an event said the peer ended: that
+    // event comes once. Here the reactor hands it out (it runs for another
+    // pair's pending read) before the short read that takes the last bytes.
+    const [client, server] = await tcpPair();
+    const [otherClient, otherServer] = await tcpPair();
+    using _client = client;
+    using _server = server;
+    using _otherClient = otherClient;
+    using _otherServer = otherServer;
+    const buffer = new Uint8Array(16);
+    const first = server.read(buffer); // waits: the server's fd is now watched
+    await client.write(encoder.encode("x"));
+    assert.equal(await first, 1);
+    const keepRunning = otherServer.read(new Uint8Array(1)); // the reactor stays parked
+    await client.write(encoder.encode("abc"));
+    client.close();
+    await delay(100); // the bytes' and the end's events have been handed out
+    assert.equal(await server.read(buffer), 3);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<string>((resolve) =>
+      timer = setTimeout(() => resolve("stuck"), 5_000)
+    );
+    const reading = server.read(buffer);
+    const last = await Promise.race([reading, stuck]);
+    clearTimeout(timer);
+    if (last === "stuck") server.close(); // rejects the read that waits for nothing
+    await reading.catch(() => {});
+    assert.equal(last, null);
+    otherClient.close(); // ends the other pair's read
+    assert.equal(await keepRunning, null);
+  },
+);
+
+netTest(
+  "a short read, then bytes sent later: the next read() waits for them and gets them",
+  async () => {
+    const [client, server] = await tcpPair();
+    using _client = client;
+    using _server = server;
+    const buffer = new Uint8Array(16);
+    for (let round = 0; round < 50; round++) {
+      const message = encoder.encode(`message ${round}`);
+      // Sent before the read, after it, or as it waits: each must arrive.
+      if (round % 3 === 0) await client.write(message);
+      const reading = server.read(buffer);
+      if (round % 3 === 1) await client.write(message);
+      if (round % 3 === 2) setTimeout(() => client.tryWrite(message), 1);
+      assert.equal(await reading, message.length, `round ${round}`);
+      assert.deepEqual(buffer.subarray(0, message.length), message);
+    }
+  },
+);
+
+netTest("read()s that always find bytes still let a timer run", async () => {
+  const [client, server] = await tcpPair();
+  using _client = client;
+  using _server = server;
+  const chunk = new Uint8Array(64 * 1024);
+  fill(client); // the server always has bytes to read, for a while
+  let fired = false;
+  const timer = setTimeout(() => fired = true, 0);
+  const start = performance.now();
+  let reads = 0;
+  try {
+    while (!fired && performance.now() - start < 5_000) {
+      if (await server.read(chunk) === null) break;
+      reads++;
+      client.tryWrite(chunk);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.ok(fired, `a 0 ms timer never ran in ${reads} reads`);
+});
