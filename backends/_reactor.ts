@@ -16,6 +16,12 @@
  *   per wait. Elsewhere (afd) it is registered oneshot for the directions
  *   its waiters want (level-triggered, which every engine honours), and
  *   re-armed after each event while waiters remain.
+ * - In edge mode each readable event changes the fd's read mark
+ *   ({@linkcode Reactor.readMark}): a stream whose read came back short
+ *   waits at once on its next read while the mark is unchanged (no call
+ *   that would only say EAGAIN), as tokio clears readiness.
+ * - After waking waiters the loop lets a few microtask turns pass before
+ *   it looks again, so that the look finds what their peers answered.
  * - One parked thread serves every waiter: many thousands of pending waits
  *   are one `waitInto()` on the Selector.
  * - A wait on an fd already ready resolves without a thread hop (one
