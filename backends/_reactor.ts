@@ -220,42 +220,84 @@ export class Reactor {
       return Promise.reject(error);
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        watch,
-        write,
-        action,
-        timer: undefined,
-        signal,
-        onAbort: undefined,
-      };
-      (write ? watch.writers : watch.readers).push(waiter);
-      try {
-        this.#arm(watch);
-      } catch (error) {
-        this.#remove(waiter);
-        reject(error);
-        this.#releaseIfIdle();
-        return;
-      }
-      this.#waiting++;
-      if (ms !== Infinity) {
-        waiter.timer = setTimeout(
-          () =>
-            this.#leave(waiter, new Deno.errors.TimedOut(`${action}: timed out after ${ms} ms`)),
-          ms,
-        );
-      }
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#leave(waiter, signal.reason);
-        signal.addEventListener("abort", waiter.onAbort, { once: true });
-      }
-      if (!this.#running) {
-        this.#running = true;
-        queueMicrotask(this.#loop);
-      }
+      this.#enqueue(watch, write, action, ms, signal, resolve, reject);
     });
+  }
+
+  /**
+   * As {@linkcode Reactor.wait} after a call said EAGAIN (no look first, no
+   * timeout), with callbacks instead of a promise: `onReady` runs when the
+   * fd turns ready (from the wait loop itself, so a read made there is not
+   * a microtask later), `onError` with what a promise would reject with.
+   */
+  waitThen(
+    action: string,
+    fd: number,
+    write: boolean,
+    signal: AbortSignal | undefined,
+    onReady: () => void,
+    onError: (reason: unknown) => void,
+  ): void {
+    let watch: Watch;
+    try {
+      signal?.throwIfAborted();
+      if (platform === undefined) {
+        throw new Deno.errors.NotSupported(`${action}: no reactor exists on ${Deno.build.os}`);
+      }
+      this.#open();
+      watch = this.#watchOf(fd);
+    } catch (error) {
+      this.#releaseIfIdle();
+      onError(error);
+      return;
+    }
+    this.#enqueue(watch, write, action, Infinity, signal, onReady, onError);
+  }
+
+  /** Adds a waiter to `watch`, arms it and starts the wait loop if it is not running. */
+  #enqueue(
+    watch: Watch,
+    write: boolean,
+    action: string,
+    ms: number,
+    signal: AbortSignal | undefined,
+    resolve: () => void,
+    reject: (reason: unknown) => void,
+  ): void {
+    const waiter: Waiter = {
+      resolve,
+      reject,
+      watch,
+      write,
+      action,
+      timer: undefined,
+      signal,
+      onAbort: undefined,
+    };
+    (write ? watch.writers : watch.readers).push(waiter);
+    try {
+      this.#arm(watch);
+    } catch (error) {
+      this.#remove(waiter);
+      reject(error);
+      this.#releaseIfIdle();
+      return;
+    }
+    this.#waiting++;
+    if (ms !== Infinity) {
+      waiter.timer = setTimeout(
+        () => this.#leave(waiter, new Deno.errors.TimedOut(`${action}: timed out after ${ms} ms`)),
+        ms,
+      );
+    }
+    if (signal !== undefined) {
+      waiter.onAbort = () => this.#leave(waiter, signal.reason);
+      signal.addEventListener("abort", waiter.onAbort, { once: true });
+    }
+    if (!this.#running) {
+      this.#running = true;
+      queueMicrotask(this.#loop);
+    }
   }
 
   /**

@@ -233,18 +233,34 @@ export class AsyncIo extends AsyncReady {
     return this.#readSlowly(buffer, signal);
   }
 
-  async #readSlowly(buffer: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    const target = this.#target;
-    const options = signal === undefined ? undefined : { signal };
-    for (;;) {
-      const fd = this.#fdForWait(false);
-      await reactor().wait(this.#readAction, fd, false, options, true);
-      const n = target.tryRead(buffer);
-      if (n !== 0) {
+  /** A read that waits first: tried again each time the fd turns ready, from the wait loop. */
+  #readSlowly(buffer: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      const target = this.#target;
+      const wait = () => {
+        let fd: number;
+        try {
+          fd = this.#fdForWait(false);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        reactor().waitThen(this.#readAction, fd, false, signal, attempt, reject);
+      };
+      const attempt = () => {
+        let n: number | null;
+        try {
+          n = target.tryRead(buffer);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        if (n === 0) return wait(); // taken meanwhile, or a spurious wake-up
         this.#noteRead(n, buffer.length);
-        return n;
-      }
-    }
+        resolve(n);
+      };
+      wait();
+    });
   }
 
   write(buffer: Uint8Array): Promise<number> {
