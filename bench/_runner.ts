@@ -25,7 +25,17 @@ export interface Bench {
   group: string;
   name: string;
   baseline: boolean;
-  results: { ok?: { avg: number } }[];
+  results: { ok?: { avg: number; p75?: number; p99?: number; max?: number } }[];
+}
+
+/** A Deno benchmark's medians over runs, in ns: its average, p75, p99 and max per iteration. */
+export interface DenoFigure {
+  bench: Bench;
+  /** The median of the per-run averages. */
+  ns: number;
+  p75: number;
+  p99: number;
+  max: number;
 }
 
 /**
@@ -35,7 +45,10 @@ export interface Bench {
  */
 export class MicroSamples {
   #c = new Map<string, { ns: number[]; perEvent: number[] }>();
-  #deno = new Map<string, { bench: Bench; avg: number[] }>();
+  #deno = new Map<
+    string,
+    { bench: Bench; avg: number[]; p75: number[]; p99: number[]; max: number[] }
+  >();
 
   /** Adds one run of the C program: its output. */
   addC(output: string): void {
@@ -52,11 +65,14 @@ export class MicroSamples {
   addDeno(json: string): void {
     const report = JSON.parse(json) as { benches: Bench[] };
     for (const bench of report.benches) {
-      const avg = bench.results[0]?.ok?.avg;
-      if (avg === undefined) throw new Error(`${bench.name} failed`);
+      const ok = bench.results[0]?.ok;
+      if (ok === undefined) throw new Error(`${bench.name} failed`);
       const key = `${bench.group}/${bench.name}`;
-      const entry = this.#deno.get(key) ?? { bench, avg: [] };
-      entry.avg.push(avg);
+      const entry = this.#deno.get(key) ?? { bench, avg: [], p75: [], p99: [], max: [] };
+      entry.avg.push(ok.avg);
+      entry.p75.push(ok.p75 ?? NaN);
+      entry.p99.push(ok.p99 ?? NaN);
+      entry.max.push(ok.max ?? NaN);
       this.#deno.set(key, entry);
     }
   }
@@ -71,10 +87,17 @@ export class MicroSamples {
     );
   }
 
-  /** Deno figures: "group/name" → median of the per-run averages, in ns. */
-  denoMedians(): Map<string, { bench: Bench; ns: number }> {
+  /**
+   * Deno figures: "group/name" → the medians over runs of its average
+   * (`ns`), p75, p99 and max per iteration (`deno bench` reports no p50;
+   * p75 is its nearest), in ns.
+   */
+  denoMedians(): Map<string, DenoFigure> {
     return new Map(
-      [...this.#deno].map(([key, { bench, avg }]) => [key, { bench, ns: median(avg) }]),
+      [...this.#deno].map(([key, { bench, avg, p75, p99, max }]) => [
+        key,
+        { bench, ns: median(avg), p75: median(p75), p99: median(p99), max: median(max) },
+      ]),
     );
   }
 }

@@ -124,17 +124,18 @@ const micro = samples.denoMedians();
 const figure = (group: string, name: string) => micro.get(`${group}/${name}`)?.ns;
 
 const lines: string[] = [];
-lines.push("| group | benchmark | median of averages | × baseline |");
-lines.push("| --- | --- | ---: | ---: |");
+lines.push("| group | benchmark | average | × baseline | p75 | p99 | max |");
+lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
 for (const group of new Set([...micro.values()].map(({ bench }) => bench.group))) {
   const members = [...micro.values()].filter(({ bench }) => bench.group === group);
   const baseline = members.find(({ bench }) => bench.baseline)?.ns;
-  for (const { bench, ns } of members) {
+  for (const { bench, ns, p75, p99, max } of members) {
     const ratio = baseline === undefined ? "" : `${(ns / baseline).toFixed(2)}×`;
+    const spread = [p75, p99, max].map((x) => Number.isNaN(x) ? "" : formatNs(x)).join(" | ");
     lines.push(
       `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
         formatNs(ns)
-      } | ${ratio} |`,
+      } | ${ratio} | ${spread} |`,
     );
   }
 }
@@ -254,7 +255,7 @@ if (notes.length) lines.push("", ...notes);
 
 const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${await cpuModel()} ` +
   `(${navigator.hardwareConcurrency} cores), Linux ${Deno.osRelease()}, Deno ` +
-  `${Deno.version.deno}; micro-benchmarks: medians of ${runs} runs, C and Deno taking turns. ` +
+  `${Deno.version.deno}; micro-benchmarks: medians of ${runs} runs (average, p75, p99, max per iteration; deno bench reports no p50), C and Deno taking turns. ` +
   uringMode;
 const table = [header, "", ...lines].join("\n");
 console.log(table);

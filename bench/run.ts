@@ -127,18 +127,19 @@ function figure(group: string, name: string): number {
 
 // The table of every benchmark, with its ratio to its group's baseline.
 const lines: string[] = [];
-lines.push("| group | benchmark | median of averages | × baseline |");
-lines.push("| --- | --- | ---: | ---: |");
+lines.push("| group | benchmark | average | × baseline | p75 | p99 | max |");
+lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
 const groups = [...new Set([...deno.values()].map(({ bench }) => bench.group))];
 for (const group of groups) {
   const members = [...deno.values()].filter(({ bench }) => bench.group === group);
   const baseline = members.find(({ bench }) => bench.baseline)?.ns;
-  for (const { bench, ns } of members) {
+  for (const { bench, ns, p75, p99, max } of members) {
     const ratio = baseline === undefined ? "" : `${(ns / baseline).toFixed(2)}×`;
+    const spread = [p75, p99, max].map((x) => Number.isNaN(x) ? "" : format(x)).join(" | ");
     lines.push(
       `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
         format(ns)
-      } | ${ratio} |`,
+      } | ${ratio} | ${spread} |`,
     );
   }
 }
@@ -247,7 +248,8 @@ const header =
   `Measured ${
     new Date().toISOString().slice(0, 10)
   } on ${cpu} (${navigator.hardwareConcurrency} cores), ` +
-  `Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}; medians of ${runs} runs.`;
+  `Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}; medians of ${runs} runs ` +
+  "(of each benchmark's average, p75, p99 and max per iteration; `deno bench` reports no p50).";
 const table = [header, "", ...lines].join("\n");
 console.log(table);
 
