@@ -103,6 +103,32 @@ export class MicroSamples {
 }
 
 /**
+ * The table of Deno benchmarks, group by group: each one's average, its
+ * ratio to its group's baseline, and its p75, p99 and max (the header row
+ * included).
+ */
+export function microTable(figures: Map<string, DenoFigure>): string[] {
+  const lines = [
+    "| group | benchmark | average | × baseline | p75 | p99 | max |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const group of new Set([...figures.values()].map(({ bench }) => bench.group))) {
+    const members = [...figures.values()].filter(({ bench }) => bench.group === group);
+    const baseline = members.find(({ bench }) => bench.baseline)?.ns;
+    for (const { bench, ns, p75, p99, max } of members) {
+      const ratio = baseline === undefined ? "" : `${(ns / baseline).toFixed(2)}×`;
+      const spread = [p75, p99, max].map((x) => Number.isNaN(x) ? "" : formatNs(x)).join(" | ");
+      lines.push(
+        `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
+          formatNs(ns)
+        } | ${ratio} | ${spread} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+/**
  * How servers and the load generator share the CPUs: each on a CPU of its
  * own (`taskset`), or left to the scheduler, as users run them.
  */

@@ -43,6 +43,7 @@ import {
   formatNs,
   measureEcho,
   MicroSamples,
+  microTable,
   run,
   writeSection,
 } from "./_runner.ts";
@@ -123,22 +124,7 @@ const micro = samples.denoMedians();
 /** A benchmark's median, or undefined if it did not run. */
 const figure = (group: string, name: string) => micro.get(`${group}/${name}`)?.ns;
 
-const lines: string[] = [];
-lines.push("| group | benchmark | average | × baseline | p75 | p99 | max |");
-lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
-for (const group of new Set([...micro.values()].map(({ bench }) => bench.group))) {
-  const members = [...micro.values()].filter(({ bench }) => bench.group === group);
-  const baseline = members.find(({ bench }) => bench.baseline)?.ns;
-  for (const { bench, ns, p75, p99, max } of members) {
-    const ratio = baseline === undefined ? "" : `${(ns / baseline).toFixed(2)}×`;
-    const spread = [p75, p99, max].map((x) => Number.isNaN(x) ? "" : formatNs(x)).join(" | ");
-    lines.push(
-      `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
-        formatNs(ns)
-      } | ${ratio} | ${spread} |`,
-    );
-  }
-}
+const lines = microTable(micro);
 for (const [name, { ns, perEvent }] of c) {
   const unit = name.includes("nop") ? "NOP" : "read";
   const each = perEvent === null ? "" : ` (${formatNs(perEvent)} per ${unit})`;

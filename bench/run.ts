@@ -20,6 +20,7 @@ import {
   cpuModel,
   formatNs as format,
   MicroSamples,
+  microTable,
   run,
   writeSection,
 } from "./_runner.ts";
@@ -126,23 +127,7 @@ function figure(group: string, name: string): number {
 }
 
 // The table of every benchmark, with its ratio to its group's baseline.
-const lines: string[] = [];
-lines.push("| group | benchmark | average | × baseline | p75 | p99 | max |");
-lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
-const groups = [...new Set([...deno.values()].map(({ bench }) => bench.group))];
-for (const group of groups) {
-  const members = [...deno.values()].filter(({ bench }) => bench.group === group);
-  const baseline = members.find(({ bench }) => bench.baseline)?.ns;
-  for (const { bench, ns, p75, p99, max } of members) {
-    const ratio = baseline === undefined ? "" : `${(ns / baseline).toFixed(2)}×`;
-    const spread = [p75, p99, max].map((x) => Number.isNaN(x) ? "" : format(x)).join(" | ");
-    lines.push(
-      `| ${group} | ${bench.name}${bench.baseline ? " (baseline)" : ""} | ${
-        format(ns)
-      } | ${ratio} | ${spread} |`,
-    );
-  }
-}
+const lines = microTable(deno);
 for (const [name, { ns, perEvent }] of c) {
   const each = perEvent === null ? "" : ` (${perEvent.toFixed(1)} ns per event)`;
   lines.push(`| C | ${name} (bench/epoll_bench.c) | ${format(ns)}${each} | |`);
