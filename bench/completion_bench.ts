@@ -327,34 +327,30 @@ function readBenches(group: string, file: number, count: number, size: number, w
       check();
     },
   });
+  /** All `count` reads through `port` at once into `into`, awaited, checked. */
+  const batch = (port: CompletionPort, into: Uint8Array[]) => async () => {
+    for (let i = 0; i < count; i++) pending[i] = port.read(file, into[i], options[i]);
+    let read = 0;
+    for (let i = 0; i < count; i++) read += (await pending[i])!;
+    if (read !== total) throw new Error(`${read} bytes read`);
+    check(into);
+  };
   for (const [backend, port] of ports) {
+    const skip = file < 0 || port === undefined;
     Deno.bench({
       group,
       name: `${backend} CompletionPort: ${count} × read(${kib}) at once, awaited, ${what}`,
-      ignore: file < 0 || port === undefined,
-      async fn() {
-        for (let i = 0; i < count; i++) pending[i] = port!.read(file, buffers[i], options[i]);
-        let read = 0;
-        for (let i = 0; i < count; i++) read += (await pending[i])!;
-        if (read !== total) throw new Error(`${read} bytes read`);
-        check();
-      },
+      ignore: skip,
+      fn: skip ? () => {} : batch(port, buffers),
     });
     // The same into the port's own memory: no copy (an ordinary buffer's
     // bytes go through memory of the port's, then are copied out).
-    const own = port === undefined || file < 0 ? [] : offsets.map(() => port.allocate(size));
     Deno.bench({
       group,
       name:
         `${backend} CompletionPort: ${count} × read(${kib}) into port.allocate() memory, ${what}`,
-      ignore: file < 0 || port === undefined,
-      async fn() {
-        for (let i = 0; i < count; i++) pending[i] = port!.read(file, own[i], options[i]);
-        let read = 0;
-        for (let i = 0; i < count; i++) read += (await pending[i])!;
-        if (read !== total) throw new Error(`${read} bytes read`);
-        check(own);
-      },
+      ignore: skip,
+      fn: skip ? () => {} : batch(port, offsets.map(() => port.allocate(size))),
     });
   }
 }
