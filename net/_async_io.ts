@@ -233,72 +233,8 @@ export class AsyncIo extends AsyncReady {
     return this.#readSlowly(buffer, signal);
   }
 
-  /**
-   * The one read waiting without a signal (the common case: a loop of
-   * `await conn.read()`), kept in fields with callbacks made once, so that
-   * a wait allocates no closure; `undefined` when none waits.
-   */
-  #waitingRead: Uint8Array | undefined;
-  #waitingResolve: (n: number | null) => void = noop;
-  #waitingReject: (reason: unknown) => void = noop;
-  readonly #onReadReady = (): void => {
-    const buffer = this.#waitingRead!;
-    let n: number | null;
-    try {
-      n = this.#target.tryRead(buffer);
-    } catch (error) {
-      this.#onReadFailed(error);
-      return;
-    }
-    if (n === 0) {
-      this.#waitForRead(); // taken meanwhile, or a spurious wake-up
-      return;
-    }
-    this.#noteRead(n, buffer.length);
-    const resolve = this.#waitingResolve;
-    this.#endWaitingRead();
-    resolve(n);
-  };
-  readonly #onReadFailed = (reason: unknown): void => {
-    const reject = this.#waitingReject;
-    this.#endWaitingRead();
-    reject(reason);
-  };
-
-  #endWaitingRead(): void {
-    this.#waitingRead = undefined;
-    this.#waitingResolve = noop;
-    this.#waitingReject = noop;
-  }
-
-  #waitForRead(): void {
-    let fd: number;
-    try {
-      fd = this.#fdForWait(false);
-    } catch (error) {
-      this.#onReadFailed(error);
-      return;
-    }
-    reactor().waitThen(
-      this.#readAction,
-      fd,
-      false,
-      undefined,
-      this.#onReadReady,
-      this.#onReadFailed,
-    );
-  }
-
   /** A read that waits first: tried again each time the fd turns ready, from the wait loop. */
   #readSlowly(buffer: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    if (signal === undefined && this.#waitingRead === undefined) {
-      return new Promise((resolve, reject) => {
-        this.#waitingRead = buffer;
-        this.#waitingResolve = resolve;
-        this.#waitingReject = reject;
-        this.#waitForRead();
-      });
-    }
     return new Promise((resolve, reject) => {
       const target = this.#target;
       const wait = () => {
