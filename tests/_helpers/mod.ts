@@ -444,6 +444,25 @@ export function ioUringNote(): string {
   return support.usable ? "" : ` [io_uring unavailable here: ${support.code}]`;
 }
 
+/**
+ * The first `max` bytes of a file under /proc, read through libc (Deno asks
+ * --allow-all for /proc); `null` if it cannot be opened.
+ */
+export function readProcFile(path: string, max: number): string | null {
+  return withLibc({
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+  }, (libc) => {
+    const fd = libc.open(new TextEncoder().encode(`${path}\0`), 0);
+    if (fd < 0) return null;
+    const buffer = new Uint8Array(max);
+    const n = Number(libc.read(fd, buffer, BigInt(buffer.length)));
+    libc.close(fd);
+    return new TextDecoder().decode(buffer.subarray(0, Math.max(n, 0)));
+  });
+}
+
 let emulator: string | null | undefined;
 
 /**
@@ -456,18 +475,7 @@ let emulator: string | null | undefined;
 export function emulatorHere(): string | null {
   if (emulator !== undefined) return emulator;
   if (Deno.build.os !== "linux") return emulator = null;
-  const cpuinfo = withLibc({
-    open: { parameters: ["buffer", "i32"], result: "i32" },
-    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    close: { parameters: ["i32"], result: "i32" },
-  }, (libc) => {
-    const fd = libc.open(new TextEncoder().encode("/proc/cpuinfo\0"), 0);
-    if (fd < 0) return "";
-    const buffer = new Uint8Array(4096);
-    const n = Number(libc.read(fd, buffer, BigInt(buffer.length)));
-    libc.close(fd);
-    return new TextDecoder().decode(buffer.subarray(0, Math.max(n, 0)));
-  });
+  const cpuinfo = readProcFile("/proc/cpuinfo", 4096) ?? "";
   const x86 = /^vendor_id\s*:/m.test(cpuinfo);
   const arm = /^CPU implementer\s*:/m.test(cpuinfo);
   const foreign = (Deno.build.arch === "aarch64" && x86) || (Deno.build.arch === "x86_64" && arm);

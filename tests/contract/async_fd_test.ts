@@ -4,29 +4,16 @@
 // parked thread, timeouts, aborts and closes that leave nothing behind.
 import assert from "node:assert/strict";
 import { openEventFd, openPipe, openSocketPair, type SocketPair, watchFd } from "../../mod.ts";
-import { assertNoNewFds, delay, openFds } from "../_helpers/mod.ts";
+import { assertNoNewFds, delay, openFds, readProcFile } from "../_helpers/mod.ts";
 
 const linux = Deno.build.os === "linux";
 const ONE = new Uint8Array([1]);
 
-/** The threads of this process, from /proc/self/status (read through libc: Deno asks --allow-all). */
+/** The threads of this process, from /proc/self/status. */
 function threads(): number {
-  const libc = Deno.dlopen("libc.so.6", {
-    open: { parameters: ["buffer", "i32"], result: "i32" },
-    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    close: { parameters: ["i32"], result: "i32" },
-  });
-  try {
-    const fd = libc.symbols.open(new TextEncoder().encode("/proc/self/status\0"), 0);
-    assert.ok(fd >= 0);
-    const buffer = new Uint8Array(16_384);
-    const n = Number(libc.symbols.read(fd, buffer, BigInt(buffer.length)));
-    libc.symbols.close(fd);
-    const status = new TextDecoder().decode(buffer.subarray(0, n));
-    return Number(/^Threads:\s+(\d+)$/m.exec(status)![1]);
-  } finally {
-    libc.close();
-  }
+  const status = readProcFile("/proc/self/status", 16_384);
+  assert.ok(status !== null);
+  return Number(/^Threads:\s+(\d+)$/m.exec(status)![1]);
 }
 
 Deno.test({
