@@ -12,8 +12,8 @@
  *   signal) are checked here, before any syscall; the engine only says what
  *   a handle is.
  * - **Operations in flight and their outcomes** (the slot table, port
- *   memory, the end of a stream, partial writes, cancellation) live in the
- *   base class, `_port_slots.ts`.
+ *   memory, the end of a stream, partial writes, one write of a stream at
+ *   a time, cancellation) live in the base class, `_port_slots.ts`.
  * - **Posted packets**, `get()` and `wait()`: timeouts (never early),
  *   abort, `Busy`, close.
  * - **The pump**: one thread at most is parked, and only while an operation

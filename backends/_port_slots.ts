@@ -4,7 +4,8 @@
  * slot table (reused slots tagged with a generation, so that a late
  * completion of a slot reused since is dropped), starting an operation now
  * or after a turn of the event loop (after ~5 ms of starts without one),
- * the port memory of each step (the kernel only ever sees memory the port
+ * one write of a stream at a time (the others wait their turn, so writes
+ * started together go out whole, in order), the port memory of each step (the kernel only ever sees memory the port
  * owns: a caller's ordinary buffer is copied through a slot of it), and
  * the rules of outcomes — the end of a stream, a stream write that takes
  * all its bytes, a file read or write in steps, a cancellation by a
@@ -72,6 +73,14 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   #resumeScheduled = false;
   #resume = (): void => this.#runDeferred();
   #memory = new PortMemory();
+  /**
+   * Per handle of a stream: the write that has its turn (from its start
+   * until it settles), and the writes started behind it, held here until
+   * then: a stream write goes out in steps (port memory, a partial send),
+   * and two of one stream in flight together would interleave their bytes.
+   */
+  #writers = new Map<number, O>();
+  #behind = new Map<number, O[]>();
   // A shared executor: no closure per operation.
   // deno-lint-ignore no-explicit-any
   #nextResolve: (value: any) => void = noop;
@@ -118,6 +127,8 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   protected cancelAll(): void {
     const deferred = this.#deferred;
     this.#deferred = [];
+    for (const behind of this.#behind.values()) deferred.push(...behind);
+    this.#behind.clear();
     for (const op of deferred) {
       if (op.kind === FREE) continue;
       if (op.cancelled === NOT_CANCELLED) op.cancelled = BY_CLOSE;
@@ -183,8 +194,11 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
    * @internal
    */
   free(op: O): void {
-    if (op.kind === FREE) return;
-    if (op.kind !== POST) this.#inflight--;
+    const kind = op.kind;
+    if (kind === FREE) return;
+    if (kind !== POST) this.#inflight--;
+    const handle = op.handle;
+    const hadTurn = kind === WRITE && this.#writers.get(handle) === op;
     if (op.signal !== undefined) op.signal.removeEventListener("abort", op);
     op.kind = FREE;
     op.gen = 0;
@@ -207,6 +221,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
     op.step = 0;
     op.reset();
     this.#freeSlots.push(op.slot);
+    if (hadTurn) this.#passTurn(handle);
   }
 
   /**
@@ -252,8 +267,46 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   }
 
   #start(op: O): void {
+    if (op.kind === WRITE && op.handleKind !== FILE && !this.#takeTurn(op)) return;
     this.#step(op);
     this.afterWork();
+  }
+
+  /** Whether a stream write may start now; if not, it waits behind the write that has the turn. */
+  #takeTurn(op: O): boolean {
+    const handle = op.handle;
+    if (!this.#writers.has(handle)) {
+      this.#writers.set(handle, op);
+      return true;
+    }
+    const behind = this.#behind.get(handle);
+    if (behind === undefined) this.#behind.set(handle, [op]);
+    else behind.push(op);
+    return false;
+  }
+
+  /** The write that had the turn of `handle` has settled: the next one starts. */
+  #passTurn(handle: number): void {
+    const behind = this.#behind.get(handle);
+    const next = behind?.shift();
+    if (next === undefined) {
+      this.#writers.delete(handle);
+      return;
+    }
+    if (behind!.length === 0) this.#behind.delete(handle);
+    this.#writers.set(handle, next);
+    this.#step(next);
+    this.afterWork();
+  }
+
+  /** Takes `op` out of the writes waiting for their turn; returns whether it was one. */
+  #leaveLine(op: O): boolean {
+    const behind = this.#behind.get(op.handle);
+    const at = behind === undefined ? -1 : behind.indexOf(op);
+    if (at < 0) return false;
+    behind!.splice(at, 1);
+    if (behind!.length === 0) this.#behind.delete(op.handle);
+    return true;
   }
 
   /** Starts an operation's next step, with its memory ready; a failure fails it. */
@@ -530,6 +583,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
       this.cancelled(op);
       return;
     }
+    if (op.kind === WRITE && this.#leaveLine(op)) return this.cancelled(op);
     try {
       this.engine.cancel(op);
     } catch {
@@ -548,6 +602,15 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   handleClosing(key: number): void {
     if (this.isReleased) return;
     if (this.#inflight > 0) {
+      // The writes waiting for their turn first: none of them may start now.
+      const behind = this.#behind.get(key);
+      if (behind !== undefined) {
+        this.#behind.delete(key);
+        for (const op of behind) {
+          op.cancelled = BY_HANDLE_CLOSE;
+          this.cancelled(op);
+        }
+      }
       for (const op of this.#ops) {
         if (op.kind === FREE || op.kind === POST || op.handle !== key) continue;
         if (op.cancelled !== NOT_CANCELLED) continue;

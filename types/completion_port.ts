@@ -145,6 +145,8 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
    * write (a pipe's, a socket's) takes all its bytes unless it fails or is
    * aborted: aborted after part of them went out, it resolves with the
    * number written (bytes that left are never reported as not sent).
+   * Writes started together on one stream go out whole, in the order they
+   * were started.
    *
    * @param handle the handle (associated with key 0 if it is not associated yet), or a TcpConn's `fd`
    * @param buffer the bytes; neither resizable nor shared (one detached while the write is in flight makes it reject with a TypeError)

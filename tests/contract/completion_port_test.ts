@@ -667,6 +667,57 @@ for (const kind of STREAM_KINDS) {
   );
 
   portTest(
+    `writes started together on a ${kind} arrive whole, in the order they were started`,
+    async (_t, backend) => {
+      using stream = openStream(kind);
+      await using port = open(backend);
+      // The first is far larger than the stream holds: the others are started
+      // while it still waits for room, and must not go out before it.
+      const parts = [pattern(4 << 20, 11), pattern(100, 12), pattern(70_000, 13), pattern(1, 14)];
+      const writes = parts.map((part) => port.write(stream.writer, part));
+      const total = parts.reduce((sum, part) => sum + part.length, 0);
+      const received = new Uint8Array(total);
+      for (let filled = 0; filled < total;) {
+        const n = await port.read(stream.reader, received.subarray(filled));
+        assert.notEqual(n, null);
+        filled += n!;
+      }
+      assert.deepEqual(await Promise.all(writes), parts.map((part) => part.length));
+      for (let i = 0, at = 0; i < parts.length; at += parts[i].length, i++) {
+        assertBytes(received.subarray(at, at + parts[i].length), parts[i], `write ${i}`);
+      }
+    },
+  );
+
+  portTest(
+    `a ${kind} write aborted while an earlier one waits for room takes nothing`,
+    async (_t, backend) => {
+      using stream = openStream(kind);
+      await using port = open(backend);
+      const big = pattern(4 << 20, 15);
+      const writing = port.write(stream.writer, big);
+      const controller = new AbortController();
+      const reason = new Error("no longer wanted");
+      const behind = port.write(stream.writer, pattern(50, 16), { signal: controller.signal });
+      await delay(10);
+      controller.abort(reason);
+      await assert.rejects(behind, (error) => error === reason);
+      const received = new Uint8Array(big.length + 50);
+      let filled = 0;
+      while (filled < big.length) {
+        const n = await port.read(stream.reader, received.subarray(filled));
+        assert.notEqual(n, null);
+        filled += n!;
+      }
+      assert.equal(await writing, big.length);
+      assertBytes(received.subarray(0, filled), big, "received");
+      // Nothing of the aborted write follows.
+      stream.closeWriter();
+      assert.equal(await port.read(stream.reader, received), null);
+    },
+  );
+
+  portTest(
     `a ${kind} read returns null once the other end is closed, also when pending`,
     async (_t, backend) => {
       {
