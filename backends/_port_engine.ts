@@ -174,6 +174,14 @@ export interface Engine<O extends Operation = Operation> {
   associate(key: number, packetKey: number): void;
   /** Starts `op` (or its next step: the rest of a stream write). */
   start(op: O): void;
+  /**
+   * An engine whose kernel works on its own may finish a stream write's
+   * next step at once on this thread, from the caller's bytes (which the
+   * kernel has copied when the call returns): returns the bytes written, or
+   * -1 when the step must go the engine's own way (it would wait, or an
+   * earlier write of the handle is still with the kernel). An error throws.
+   */
+  writeNow?(op: O, bytes: Uint8Array): number;
   /** Asks the kernel to cancel `op` (`op.cancelled` says why); its outcome comes later or at once. */
   cancel(op: O): void;
   /**

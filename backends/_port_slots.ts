@@ -313,6 +313,13 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   #step(op: O): void {
     try {
       if (this.engine.ownsMemory && (op.kind === READ || op.kind === WRITE)) {
+        if (op.kind === WRITE && this.engine.writeNow !== undefined) {
+          const buffer = op.buffer!;
+          if (!(buffer.buffer as ArrayBuffer).detached) {
+            const n = this.engine.writeNow(op, buffer.subarray(op.done, op.length));
+            if (n >= 0) return this.transferred(op, n);
+          }
+        }
         if (!this.#prepare(op)) return;
       }
       this.engine.start(op);

@@ -141,7 +141,8 @@ export interface CompletionPort extends Disposable, AsyncDisposable {
   read(handle: Handle, buffer: Uint8Array, options?: IoOptions): Promise<number | null>;
   /**
    * Writes to an overlapped handle through the port; to a TcpConn's `fd`,
-   * sends (WSASend on Windows, IORING_OP_SEND with io_uring). A stream's
+   * sends (WSASend on Windows; with io_uring, send(2) at once for what the
+   * socket has room for, IORING_OP_SEND for the rest). A stream's
    * write (a pipe's, a socket's) takes all its bytes unless it fails or is
    * aborted: aborted after part of them went out, it resolves with the
    * number written (bytes that left are never reported as not sent).

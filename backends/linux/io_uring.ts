@@ -17,7 +17,9 @@
  *   this thread right after: what completed inline settles without a
  *   thread hop.
  * - Sockets use RECV/SEND, files READ/WRITE at an offset, other streams
- *   READ/WRITE at the current position. What an fd is, is learnt with fstat
+ *   READ/WRITE at the current position. A socket's write is first tried
+ *   with send(2) on this thread (`writeNow()`): what fits goes out with no
+ *   SQE. What an fd is, is learnt with fstat
  *   once and remembered: forgotten when one of this module's fds is closed,
  *   and asked again by `associate()`. An fd closed behind the port's back
  *   whose number then names another file must be associated again (as on
@@ -71,6 +73,7 @@ import {
   MAX_IO,
   MAX_TIMEOUT_MS,
   MSG_DONTWAIT,
+  MSG_NOSIGNAL,
   POLLFD_EVENTS_OFFSET,
   POLLFD_SIZE,
   POLLIN,
@@ -164,6 +167,8 @@ export interface IoUringStats extends RingStats {
   polls: number;
   /** Times the doorbell (not the eventfd) brought a parked thread back. */
   doorbells: number;
+  /** Socket writes (or their steps) made at once with send(2) on this thread, with no SQE. */
+  sentAtOnce: number;
 }
 
 /** The name of a handle argument in messages, before it is known to be an fd. */
@@ -203,6 +208,7 @@ class UringEngine implements Engine<UringOp> {
   #sockets: PosixSockets | undefined;
   #polls = 0;
   #doorbells = 0;
+  #sentAtOnce = 0;
   /** rw_flags of reads and writes, msg_flags of recvs and sends (RWF_NOWAIT, MSG_DONTWAIT with `nowait`). */
   #rwFlags: number;
   #msgFlags: number;
@@ -264,6 +270,7 @@ class UringEngine implements Engine<UringOp> {
       parks: this.#core.coreStats.parks,
       polls: this.#polls,
       doorbells: this.#doorbells,
+      sentAtOnce: this.#sentAtOnce,
     };
   }
 
@@ -350,6 +357,29 @@ class UringEngine implements Engine<UringOp> {
       this.#doorbell.want(op);
     }
     this.#pushOp(op);
+  }
+
+  /**
+   * A socket's write goes out at once with send(2) (MSG_DONTWAIT): the
+   * kernel has copied the bytes when it returns, and the SQE, its
+   * io_uring_enter and its CQE are saved (a request-response echo paid one
+   * more io_uring_enter per message for them, and ran at 0.8x the
+   * Selector's rate at one connection). What does not fit goes to the ring
+   * (SEND, polled until there is room). The core starts one write of a
+   * stream at a time, so this one overtakes none.
+   */
+  writeNow(op: UringOp, bytes: Uint8Array): number {
+    if (op.handleKind !== SOCKET || this.#msgFlags !== 0 || op.cancelled !== NOT_CANCELLED) {
+      return -1;
+    }
+    const n = this.#libc.send(op.handle, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      this.#sentAtOnce++;
+      return n;
+    }
+    const e = errno();
+    if (e === EAGAIN || e === EINTR) return -1;
+    throw osError(this.#core.action(op), e);
   }
 
   /** Queues the SQE of an operation's next step (again after a partial write or a poll). */

@@ -10,6 +10,7 @@ import { openCompletionPort, openPipe, openSocketPair, type Pipe } from "../../m
 import { IoUringPort, openIoUringPort } from "../../backends/linux/io_uring.ts";
 import { EPERM, O_CLOEXEC, O_RDWR, O_TMPFILE } from "../../ffi/libc.ts";
 import {
+  assertBytes,
   delay,
   Helper,
   ioUringNote,
@@ -147,6 +148,42 @@ uringTest(
       libc.symbols.close(fd);
       libc.close();
     }
+  },
+);
+
+uringTest(
+  "a socket write with room goes out at once with send(2), no SQE; one that must wait goes to the ring",
+  async () => {
+    await using port = openIoUringPort();
+    using pair = openSocketPair();
+    const [reader, writer] = [pair.first.fd, pair.second.fd];
+    const { submits, sentAtOnce } = port.stats;
+    const small = pattern(64, 3);
+    assert.equal(await port.write(writer, small), 64);
+    assert.equal(port.stats.sentAtOnce - sentAtOnce, 1);
+    assert.equal(port.stats.submits, submits, "an io_uring_enter for a write that fit");
+    const back = new Uint8Array(64);
+    assert.equal(await port.read(reader, back), 64);
+    assert.deepEqual(back, small);
+    // 4 MiB: what fits goes out at once, the rest through the ring; a write
+    // started behind it while it is with the kernel does not go out before it.
+    const big = pattern(4 << 20, 5);
+    const tail = pattern(100, 6);
+    const submitsBefore = port.stats.submits;
+    const writing = port.write(writer, big);
+    const writingTail = port.write(writer, tail);
+    const received = new Uint8Array(big.length + tail.length);
+    for (let filled = 0; filled < received.length;) {
+      filled += (await port.read(reader, received.subarray(filled)))!;
+    }
+    assert.equal(await writing, big.length);
+    assert.equal(await writingTail, tail.length);
+    assertBytes(received.subarray(0, big.length), big, "the big write");
+    assertBytes(received.subarray(big.length), tail, "the write behind it");
+    assert.ok(
+      port.stats.submits > submitsBefore,
+      "the rest of the big write never reached the ring",
+    );
   },
 );
 
