@@ -66,8 +66,13 @@ export interface AsyncIoOptions {
 
 function noop(): void {}
 
-/** Bytes a byte stream's reader gets per chunk when it brings no buffer. */
+/**
+ * Bytes a byte stream's reader gets per chunk when it brings no buffer, at
+ * first and at most: a read that fills its chunk doubles the next one, a
+ * read of a quarter or less halves it (never below the first size).
+ */
 const CHUNK_SIZE = 64 * 1024;
+const MAX_CHUNK_SIZE = 1024 * 1024;
 
 /**
  * Readiness waits of one object, and {@linkcode AsyncReady.until}: a
@@ -314,13 +319,18 @@ export class AsyncIo extends AsyncReady {
     const cancel = new AbortController();
     /** The read of the pull in progress: a cancel settles once it has come back. */
     let reading: Promise<number | null> | undefined;
+    /** The size of the next chunk a reader without a buffer gets. */
+    let chunkSize = CHUNK_SIZE;
     this.#readable = new ReadableStream({
       type: "bytes",
-      autoAllocateChunkSize: CHUNK_SIZE,
       pull: async (controller) => {
-        const request = controller.byobRequest!;
-        const view = request.view!;
-        const buffer = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+        // A BYOB reader's buffer is read into in place; a default reader
+        // gets a chunk of its own (handed over, never copied).
+        const request = controller.byobRequest;
+        const view = request?.view;
+        const buffer = view != null
+          ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+          : new Uint8Array(chunkSize);
         reading = this.#read(buffer, cancel.signal);
         let n: number | null;
         try {
@@ -328,12 +338,19 @@ export class AsyncIo extends AsyncReady {
         } finally {
           reading = undefined;
         }
-        if (n === null) {
-          controller.close();
-          request.respond(0);
-        } else {
-          request.respond(n);
+        if (view != null) {
+          if (n === null) {
+            controller.close();
+            request!.respond(0);
+          } else {
+            request!.respond(n);
+          }
+          return;
         }
+        if (n === null) return controller.close();
+        if (n === chunkSize) chunkSize = Math.min(chunkSize * 2, MAX_CHUNK_SIZE);
+        else if (n <= chunkSize / 4) chunkSize = Math.max(chunkSize / 2, CHUNK_SIZE);
+        controller.enqueue(buffer.subarray(0, n));
       },
       cancel: (reason) => {
         cancel.abort(reason);

@@ -4,7 +4,14 @@
 // parked thread, timeouts, aborts and closes that leave nothing behind.
 import assert from "node:assert/strict";
 import { openEventFd, openPipe, openSocketPair, type SocketPair, watchFd } from "../../mod.ts";
-import { assertNoNewFds, delay, openFds, readProcFile } from "../_helpers/mod.ts";
+import {
+  assertBytes,
+  assertNoNewFds,
+  delay,
+  openFds,
+  pattern,
+  readProcFile,
+} from "../_helpers/mod.ts";
 
 const linux = Deno.build.os === "linux";
 const ONE = new Uint8Array([1]);
@@ -299,6 +306,51 @@ Deno.test({
     assert.equal(got, size);
     // The read side reached its end; the object is not closed by it.
     assert.equal(pair.second.closed, false);
+  },
+});
+
+Deno.test({
+  name:
+    "a default reader's chunks grow while reads fill them (to 1 MiB), and shrink back for small messages",
+  ignore: !linux,
+  async fn() {
+    using pair = openSocketPair();
+    const size = 16 * 1024 * 1024;
+    const sent = pattern(size, 21);
+    const reader = pair.second.readable.getReader();
+    const writer = pair.first.writable.getWriter();
+    const writing = writer.write(sent);
+    let got = 0;
+    let largest = 0;
+    const buffers = new Set<number>();
+    while (got < size) {
+      const { value } = await reader.read();
+      assertBytes(value!, sent.subarray(got, got + value!.length), `chunk at ${got}`);
+      got += value!.length;
+      largest = Math.max(largest, value!.length);
+      buffers.add(value!.buffer.byteLength);
+    }
+    await writing;
+    assert.equal(got, size);
+    // Each chunk is a buffer of its own, of a power-of-two size from 64 KiB to 1 MiB.
+    for (const length of buffers) {
+      assert.ok(
+        length >= 65_536 && length <= 1_048_576 && (length & (length - 1)) === 0,
+        `${length}`,
+      );
+    }
+    assert.ok(largest > 65_536, `every chunk was at most 64 KiB (largest ${largest})`);
+    // Small messages: the chunk's buffer is back to 64 KiB within five reads.
+    let length = 0;
+    for (let i = 0; i < 5; i++) {
+      pair.first.tryWrite(new Uint8Array(100));
+      const { value } = await reader.read();
+      assert.equal(value!.length, 100);
+      length = value!.buffer.byteLength;
+    }
+    assert.equal(length, 65_536);
+    reader.releaseLock();
+    writer.releaseLock();
   },
 });
 
