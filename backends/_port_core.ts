@@ -246,9 +246,19 @@ export class PortCore<O extends Operation = Operation> extends PortSlots<O>
       signal?.throwIfAborted();
       const length = buffer.length < engine.maxIo ? buffer.length : engine.maxIo;
       if (length === 0) return Promise.resolve(0);
+      // A stream write the kernel takes at once needs no operation.
+      const done = kind === WRITE && signal === undefined
+        ? this.writeAtOnce(
+          key,
+          handleKind,
+          length < buffer.length ? buffer.subarray(0, length) : buffer,
+        )
+        : 0;
+      if (done === length) return Promise.resolve(done);
       op = this.allocateOp(kind, key, handleKind);
       op.buffer = buffer;
       op.length = length;
+      op.done = done;
       if (offset !== undefined) op.offset = offset;
     } catch (error) {
       if (op !== undefined) this.free(op);

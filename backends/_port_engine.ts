@@ -152,6 +152,13 @@ export interface Engine<O extends Operation = Operation> {
    * still attached before each call.
    */
   readonly ownsMemory: boolean;
+  /**
+   * Whether the engine keeps each stream's writes in order itself (a queue
+   * per fd). Otherwise the core starts one write of a stream at a time and
+   * holds the others until it has settled: a write in steps (through port
+   * memory, or a partial send) would let another in between.
+   */
+  readonly ordersWrites: boolean;
   /** Makes the object of a new slot, whose abort listener calls `aborter`. */
   operation(slot: number, aborter: Aborter): O;
   /**
@@ -175,13 +182,16 @@ export interface Engine<O extends Operation = Operation> {
   /** Starts `op` (or its next step: the rest of a stream write). */
   start(op: O): void;
   /**
-   * An engine whose kernel works on its own may finish a stream write's
-   * next step at once on this thread, from the caller's bytes (which the
-   * kernel has copied when the call returns): returns the bytes written, or
-   * -1 when the step must go the engine's own way (it would wait, or an
-   * earlier write of the handle is still with the kernel). An error throws.
+   * A stream write tried at once on this thread, before the core makes an
+   * operation of it (asked only without a signal, and not while a turn of
+   * the event loop is due): the bytes the kernel took (it has copied them
+   * when the call returns), or -1 when it would block, failed, or must go
+   * the engine's own way — the operation then starts as usual, with what
+   * was taken counted, and meets any error itself. An engine that does
+   * not order writes itself is asked only when no earlier write of the
+   * handle is in flight; one that does answers -1 while one is.
    */
-  writeNow?(op: O, bytes: Uint8Array): number;
+  writeNow?(key: number, handleKind: number, bytes: Uint8Array): number;
   /** Asks the kernel to cancel `op` (`op.cancelled` says why); its outcome comes later or at once. */
   cancel(op: O): void;
   /**

@@ -198,7 +198,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
     if (kind === FREE) return;
     if (kind !== POST) this.#inflight--;
     const handle = op.handle;
-    const hadTurn = kind === WRITE && this.#writers.get(handle) === op;
+    const hadTurn = kind === WRITE && !this.engine.ordersWrites && this.#writers.get(handle) === op;
     if (op.signal !== undefined) op.signal.removeEventListener("abort", op);
     op.kind = FREE;
     op.gen = 0;
@@ -267,9 +267,35 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   }
 
   #start(op: O): void {
-    if (op.kind === WRITE && op.handleKind !== FILE && !this.#takeTurn(op)) return;
+    if (
+      op.kind === WRITE && op.handleKind !== FILE && !this.engine.ordersWrites &&
+      !this.#takeTurn(op)
+    ) {
+      return;
+    }
     this.#step(op);
     this.afterWork();
+  }
+
+  /**
+   * A stream write made at once by the engine (`Engine.writeNow`), before
+   * any operation is made of it: the bytes taken (all of them: no operation
+   * is needed; fewer: the operation starts after them), or 0. Not with a
+   * signal, nor while an earlier write of the handle is in flight, nor when
+   * a turn of the event loop is due.
+   *
+   * @internal
+   */
+  protected writeAtOnce(key: number, handleKind: number, bytes: Uint8Array): number {
+    const engine = this.engine;
+    if (
+      engine.writeNow === undefined || handleKind === FILE ||
+      (!engine.ordersWrites && this.#writers.has(key)) || !this.#mayRunNow()
+    ) {
+      return 0;
+    }
+    const n = engine.writeNow(key, handleKind, bytes);
+    return n > 0 ? n : 0;
   }
 
   /** Whether a stream write may start now; if not, it waits behind the write that has the turn. */
@@ -313,13 +339,6 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   #step(op: O): void {
     try {
       if (this.engine.ownsMemory && (op.kind === READ || op.kind === WRITE)) {
-        if (op.kind === WRITE && this.engine.writeNow !== undefined) {
-          const buffer = op.buffer!;
-          if (!(buffer.buffer as ArrayBuffer).detached) {
-            const n = this.engine.writeNow(op, buffer.subarray(op.done, op.length));
-            if (n >= 0) return this.transferred(op, n);
-          }
-        }
         if (!this.#prepare(op)) return;
       }
       this.engine.start(op);

@@ -144,6 +144,7 @@ class EpollEngine implements Engine<EpollOp> {
   readonly maxIo = MAX_IO;
   // Calls are made on this thread with the caller's buffer, checked still attached before each.
   readonly ownsMemory = false;
+  readonly ordersWrites = true;
   #libc: Libc;
   #park: EpollPark;
   #core!: PortCore<EpollOp>;
@@ -283,6 +284,23 @@ class EpollEngine implements Engine<EpollOp> {
       if (op.done + n >= op.length) return this.#core.transferred(op, n);
       op.done += n;
     }
+  }
+
+  /**
+   * A stream write made at once, with no operation, when the fd is known
+   * and no write of it waits: the bytes taken, or -1 (it would block, or
+   * failed: the operation then meets the error itself, learning the fd
+   * again if its idea of it is stale).
+   */
+  writeNow(key: number, _handleKind: number, bytes: Uint8Array): number {
+    const state = this.#fds.get(key);
+    if (
+      state === undefined || state.writes.length > 0 || state.blocking || state.kind === FILE
+    ) {
+      return -1;
+    }
+    const n = writeOnce(this.#libc, key, state.kind === SOCKET, false, bytes, bytes.length);
+    return n > 0 ? n : -1;
   }
 
   /**

@@ -184,6 +184,7 @@ class UringEngine implements Engine<UringOp> {
   readonly parksForWait = false;
   readonly maxIo = MAX_IO;
   readonly ownsMemory = true;
+  readonly ordersWrites = false;
   #libc: Libc;
   #ring: Ring;
   #core!: PortCore<UringOp>;
@@ -365,21 +366,15 @@ class UringEngine implements Engine<UringOp> {
    * io_uring_enter and its CQE are saved (a request-response echo paid one
    * more io_uring_enter per message for them, and ran at 0.8x the
    * Selector's rate at one connection). What does not fit goes to the ring
-   * (SEND, polled until there is room). The core starts one write of a
-   * stream at a time, so this one overtakes none.
+   * (SEND, polled until there is room); so does an error, which the SEND
+   * meets again.
    */
-  writeNow(op: UringOp, bytes: Uint8Array): number {
-    if (op.handleKind !== SOCKET || this.#msgFlags !== 0 || op.cancelled !== NOT_CANCELLED) {
-      return -1;
-    }
-    const n = this.#libc.send(op.handle, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) {
-      this.#sentAtOnce++;
-      return n;
-    }
-    const e = errno();
-    if (e === EAGAIN || e === EINTR) return -1;
-    throw osError(this.#core.action(op), e);
+  writeNow(key: number, handleKind: number, bytes: Uint8Array): number {
+    if (handleKind !== SOCKET || this.#msgFlags !== 0) return -1;
+    const n = this.#libc.send(key, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) return -1;
+    this.#sentAtOnce++;
+    return n;
   }
 
   /** Queues the SQE of an operation's next step (again after a partial write or a poll). */

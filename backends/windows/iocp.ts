@@ -160,6 +160,7 @@ class IocpEngine implements Engine<IocpOp> {
   readonly parksForWait = true;
   readonly maxIo = MAX_WIN32_IO;
   readonly ownsMemory = true;
+  readonly ordersWrites = false;
   #k32: Kernel32;
   #ntdll: Ntdll;
   #ws: Ws2_32 | undefined;
