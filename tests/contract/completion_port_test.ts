@@ -718,6 +718,33 @@ for (const kind of STREAM_KINDS) {
   );
 
   portTest(
+    `closing a ${kind}'s writing end, or the port, while writes wait their turn rejects them all`,
+    async (_t, backend) => {
+      for (const closing of ["writer", "port"] as const) {
+        using stream = openStream(kind);
+        const port = open(backend);
+        // Each outcome is taken as it comes (those behind reject at once).
+        const outcomes = [4 << 20, 10, 20].map((size, i) =>
+          port.write(stream.writer, pattern(size, 30 + i)).then(
+            (n) => `resolved with ${n}`,
+            (error) => error,
+          )
+        );
+        await delay(10);
+        if (closing === "writer") stream.closeWriter();
+        else port.close();
+        for (const [i, outcome] of (await Promise.all(outcomes)).entries()) {
+          assert.ok(
+            outcome instanceof Deno.errors.Interrupted,
+            `${closing}: write ${i}: ${outcome}`,
+          );
+        }
+        await port[Symbol.asyncDispose]();
+      }
+    },
+  );
+
+  portTest(
     `a ${kind} read returns null once the other end is closed, also when pending`,
     async (_t, backend) => {
       {
