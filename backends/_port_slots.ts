@@ -5,8 +5,9 @@
  * completion of a slot reused since is dropped), starting an operation now
  * or after a turn of the event loop (after ~5 ms of starts without one),
  * one write of a stream at a time (the others wait their turn, so writes
- * started together go out whole, in order), the port memory of each step (the kernel only ever sees memory the port
- * owns: a caller's ordinary buffer is copied through a slot of it), and
+ * started together go out whole, in order), the port memory of each step
+ * (the kernel only ever sees memory the port owns: a caller's ordinary
+ * buffer is copied through a slot of it), and
  * the rules of outcomes — the end of a stream, a stream write that takes
  * all its bytes, a file read or write in steps, a cancellation by a
  * signal, a close or a handle's close, a write aborted after part of its

@@ -339,13 +339,8 @@ export class AsyncIo extends AsyncReady {
           reading = undefined;
         }
         if (view != null) {
-          if (n === null) {
-            controller.close();
-            request!.respond(0);
-          } else {
-            request!.respond(n);
-          }
-          return;
+          if (n === null) controller.close();
+          return request!.respond(n ?? 0);
         }
         if (n === null) return controller.close();
         if (n === chunkSize) chunkSize = Math.min(chunkSize * 2, MAX_CHUNK_SIZE);

@@ -78,9 +78,9 @@ export interface AsyncStream {
    * The bytes read, as a byte stream. A BYOB reader's buffer is read into
    * in place; a default reader gets chunks of their own, never copied,
    * from 64 KiB up to 1 MiB: a read that fills its chunk doubles the next
-   * one, a read of a quarter or less halves it. Reading it to its end does not close the object (unlike
-   * `Deno.Conn`'s): a socket may still write after its peer's end of
-   * stream. Cancelling it ends a pending read.
+   * one, a read of a quarter or less halves it. Reading it to its end does
+   * not close the object (unlike `Deno.Conn`'s): a socket may still write
+   * after its peer's end of stream. Cancelling it ends a pending read.
    */
   readonly readable: ReadableStream<Uint8Array<ArrayBuffer>>;
   /**
