@@ -476,14 +476,14 @@ export class Reactor {
           // An end, a hangup or an error stays: it raises no second event.
           const ended = events.readHangup(i) || events.hangup(i) || events.error(i);
           watch.readMark = ended ? -1 : ++this.#marks;
-          if (watch.readers.length > 0) this.#wake(watch.readers.splice(0));
+          if (watch.readers.length > 0) this.#wakeAll(watch.readers);
         }
-        if (watch.writers.length > 0 && events.writable(i)) this.#wake(watch.writers.splice(0));
+        if (watch.writers.length > 0 && events.writable(i)) this.#wakeAll(watch.writers);
         continue;
       }
       watch.armed = 0; // oneshot: disarmed until armed again
-      if (watch.readers.length > 0 && events.readable(i)) this.#wake(watch.readers.splice(0));
-      if (watch.writers.length > 0 && events.writable(i)) this.#wake(watch.writers.splice(0));
+      if (watch.readers.length > 0 && events.readable(i)) this.#wakeAll(watch.readers);
+      if (watch.writers.length > 0 && events.writable(i)) this.#wakeAll(watch.writers);
       if (watch.readers.length > 0 || watch.writers.length > 0) {
         try {
           this.#arm(watch);
@@ -494,12 +494,21 @@ export class Reactor {
     }
   }
 
-  #wake(waiters: Waiter[]): void {
-    for (const waiter of waiters) {
-      this.#unhook(waiter);
-      this.#waiting--;
-      waiter.resolve();
-    }
+  /**
+   * Wakes every waiter of `list`, which is emptied first (a waiter woken may
+   * wait again at once). One waiter, the usual case, is taken by pop(): an
+   * array emptied by splice() gives its room back, and the next wait's
+   * push() would allocate it again.
+   */
+  #wakeAll(list: Waiter[]): void {
+    if (list.length === 1) return this.#wake(list.pop()!);
+    for (const waiter of list.splice(0)) this.#wake(waiter);
+  }
+
+  #wake(waiter: Waiter): void {
+    this.#unhook(waiter);
+    this.#waiting--;
+    waiter.resolve();
   }
 
   #failWatch(watch: Watch, error: unknown): void {

@@ -116,13 +116,17 @@ async function serve(conn: TcpConn): Promise<void> {
   // Port memory: the kernel reads into it and writes from it with no copy.
   const buffer = completions.allocate(BUFFER_SIZE);
   const fd = conn.fd;
+  // buffer[0, n) of the last n echoed: messages of one size reuse it (a view
+  // made per message was 5% of this server's time in JavaScript).
+  let view = buffer;
   try {
     for (;;) {
       const n = await completions.read(fd, buffer);
       if (n === null) break; // end of stream: everything read has been echoed
+      if (view.length !== n) view = buffer.subarray(0, n);
       // A socket's write takes all of its bytes unless it fails; the loop
       // is for the rule's sake.
-      let sent = 0;
+      let sent = await completions.write(fd, view);
       while (sent < n) sent += await completions.write(fd, buffer.subarray(sent, n));
     }
   } catch (error) {

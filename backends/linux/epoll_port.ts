@@ -92,6 +92,7 @@ import type { CancelOptions, TcpConn } from "../../types/net.ts";
 import type { UnixConn } from "../../types/unix.ts";
 import type { CompletionPort } from "../../types/completion_port.ts";
 import { describe } from "../shared/_describe.ts";
+import { takeFirst } from "../shared/_queues.ts";
 import {
   type Aborter,
   ACCEPT,
@@ -409,8 +410,7 @@ class EpollEngine implements Engine<EpollOp> {
   #runUnwatchable(state: FdState<EpollOp>): void {
     for (const queue of [state.reads, state.writes]) {
       while (queue.length > 0) {
-        const op = queue[0];
-        queue.shift();
+        const op = takeFirst(queue)!;
         op.queued = false;
         this.#queued--;
         if (!this.#attempt(op)) {
@@ -454,8 +454,7 @@ class EpollEngine implements Engine<EpollOp> {
   /** Does the operations of one queue in order, until one would block. */
   #run(queue: EpollOp[]): void {
     while (queue.length > 0) {
-      const op = queue[0];
-      queue.shift();
+      const op = takeFirst(queue)!;
       op.queued = false;
       this.#queued--;
       if (!this.#attempt(op)) {

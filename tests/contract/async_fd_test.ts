@@ -276,6 +276,46 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "every wait pending on an fd ends when it turns readable; a read that finds nothing waits on",
+  ignore: !linux,
+  async fn() {
+    using pipe = openPipe();
+    using watched = watchFd(pipe.reader.fd);
+    // One wait, then several, then one again: the fd's list of waiters empties and fills.
+    for (const count of [1, 3, 1, 2]) {
+      let ended = 0;
+      const waits = Array.from(
+        { length: count },
+        () => watched.waitReadable({ timeout: 10_000 }).then(() => ended++),
+      );
+      await delay(20);
+      assert.equal(ended, 0, "a wait ended before the write");
+      pipe.writer.tryWrite(ONE);
+      await Promise.all(waits);
+      assert.equal(ended, count);
+      assert.equal(watched.tryRead(new Uint8Array(4)), 1); // drained again
+    }
+    // Two reads pending, one byte: both wake, one takes it, the other waits for the next byte.
+    const got: number[] = [];
+    const reads = [1, 2].map((id) =>
+      watched.read(new Uint8Array(4)).then((n) => {
+        assert.equal(n, 1);
+        got.push(id);
+      })
+    );
+    await delay(20);
+    pipe.writer.tryWrite(ONE);
+    await Promise.race(reads);
+    await delay(20);
+    assert.equal(got.length, 1, "both reads ended on one byte");
+    pipe.writer.tryWrite(ONE);
+    await Promise.all(reads);
+    assert.deepEqual(got.toSorted(), [1, 2]);
+  },
+});
+
+Deno.test({
   name: "streams of a socketpair: 8 MiB through BYOB reads, writable.close() is the peer's end",
   ignore: !linux,
   async fn() {
