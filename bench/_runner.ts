@@ -10,6 +10,8 @@
 
 import {
   cpuPinning,
+  type CpuTime,
+  cpuTimeOf,
   type LoadResult,
   runLoad,
   type RunningServer,
@@ -255,6 +257,12 @@ export interface EchoFigure {
   max: number;
   /** The longest round trip of all the runs, in µs. */
   worst: number;
+  /**
+   * The server's CPU time per message, in user space and in the kernel, in
+   * µs (medians of the runs; undefined where /proc cannot say).
+   */
+  userUs: number | undefined;
+  systemUs: number | undefined;
 }
 
 /** Options of {@linkcode measureEcho}. */
@@ -286,6 +294,28 @@ export interface EchoResults {
   compiler: string;
   /** Whether the load ran on CPU 0 and the servers on CPU 1. */
   pinned: boolean;
+}
+
+/** One run of a load against a server. */
+interface Measured extends LoadResult {
+  /** The server's CPU time per message, in µs (undefined where /proc cannot say). */
+  userUs: number | undefined;
+  systemUs: number | undefined;
+}
+
+/** A process's CPU time so far, or undefined where /proc cannot say (not Linux, gone). */
+function cpuTime(pid: number): CpuTime | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    return cpuTimeOf(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The median of the values, or undefined if any is undefined. */
+function medianOf(values: (number | undefined)[]): number | undefined {
+  return values.some((v) => v === undefined) ? undefined : median(values as number[]);
 }
 
 /**
@@ -343,8 +373,8 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
     const c = options.withC && cServer ? "C epoll (bench/echo_server.c)" : undefined;
     if (c) servers.unshift({ name: c, command: cServer!, args: [] });
 
-    // results[scenario][server] = one LoadResult per run.
-    const results = new Map<string, Map<string, LoadResult[]>>(
+    // results[scenario][server] = one LoadResult per run, with the server's CPU per message.
+    const results = new Map<string, Map<string, Measured[]>>(
       scenarios.map((scenario) => [scenario.name, new Map(servers.map((s) => [s.name, []]))]),
     );
     const started = Date.now();
@@ -372,6 +402,8 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
               "--warmup",
               String(warmup),
             ];
+            const pid = running[s].child.pid;
+            const before = cpuTime(pid);
             const result = await runLoad(
               ...(cLoad ? onCpu(0, cLoad, loadArgs) : onCpu(0, deno, [
                 "run",
@@ -380,12 +412,28 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
                 ...loadArgs,
               ])),
             );
+            const after = cpuTime(pid);
             if (result.mismatches > 0) throw new Error(`${servers[s].name}: echoed bytes differ`);
-            results.get(scenario.name)!.get(servers[s].name)!.push(result);
+            // The CPU time spans the warm-up too: its messages are counted at the same rate.
+            const messages = result.messagesPerSecond * (seconds + warmup);
+            const perMessage = (a: number | undefined, b: number | undefined) =>
+              a === undefined || b === undefined || messages === 0
+                ? undefined
+                : (b - a) / messages * 1e6;
+            const measured: Measured = {
+              ...result,
+              userUs: perMessage(before?.user, after?.user),
+              systemUs: perMessage(before?.system, after?.system),
+            };
+            results.get(scenario.name)!.get(servers[s].name)!.push(measured);
+            const cpu = measured.userUs === undefined
+              ? ""
+              : `, CPU per message ${measured.userUs.toFixed(2)} µs user + ` +
+                `${measured.systemUs!.toFixed(2)} µs system`;
             console.error(
               `${pinned ? "pinned" : "unpinned"} run ${i + 1}/${runs}, ${scenario.name}, ` +
                 `${servers[s].name}: ${Math.round(result.messagesPerSecond)} messages/s, ` +
-                `p50 ${result.p50Us} µs, p99 ${result.p99Us} µs, max ${result.maxUs} µs`,
+                `p50 ${result.p50Us} µs, p99 ${result.p99Us} µs, max ${result.maxUs} µs${cpu}`,
             );
           }
         }
@@ -411,6 +459,8 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
           p99: median(list.map((r) => r.p99Us)),
           max: median(list.map((r) => r.maxUs)),
           worst: Math.max(...list.map((r) => r.maxUs)),
+          userUs: medianOf(list.map((r) => r.userUs)),
+          systemUs: medianOf(list.map((r) => r.systemUs)),
         });
       }
       figures.set(scenario, map);
@@ -437,19 +487,25 @@ export function echoTable(
   const lines = [
     `| load | server | messages/s | ${
       references.map((r) => `× ${r.label} |`).join(" ")
-    } round trip p50 | p99 | max | worst max |`,
-    `| --- | --- | ---: | ${references.map(() => "---: |").join(" ")} ---: | ---: | ---: | ---: |`,
+    } round trip p50 | p99 | max | worst max | CPU µs/msg, user + system |`,
+    `| --- | --- | ---: | ${
+      references.map(() => "---: |").join(" ")
+    } ---: | ---: | ---: | ---: | ---: |`,
   ];
+  const fmtCpu = (user: number | undefined, system: number | undefined) =>
+    user === undefined || system === undefined ? "" : `${user.toFixed(2)} + ${system.toFixed(2)}`;
   for (const scenario of scenarios) {
     const map = results.figures.get(scenario.name)!;
     const bases = references.map((r) => r.server ? map.get(r.server)?.rate : undefined);
     for (const server of results.servers) {
-      const { rate, p50, p99, max, worst } = map.get(server.name)!;
+      const { rate, p50, p99, max, worst, userUs, systemUs } = map.get(server.name)!;
       const ratios = bases.map((base) => base ? `${(rate / base).toFixed(2)}×` : "");
       lines.push(
         `| ${scenario.name} | ${server.name} | ${fmtRate(rate)} | ${
           ratios.map((r) => `${r} |`).join(" ")
-        } ${fmtUs(p50)} | ${fmtUs(p99)} | ${fmtUs(max)} | ${fmtUs(worst)} |`,
+        } ${fmtUs(p50)} | ${fmtUs(p99)} | ${fmtUs(max)} | ${fmtUs(worst)} | ${
+          fmtCpu(userUs, systemUs)
+        } |`,
       );
     }
   }

@@ -11,7 +11,7 @@
  * `--runs` runs as ratios to the C server, to Deno.listen and to the
  * Selector's async server, with the targets met or not.
  *
- *     deno run --allow-run --allow-read --allow-write --allow-env --allow-sys --allow-net \
+ *     deno run --allow-run --allow-read --allow-write --allow-env --allow-sys --allow-net --allow-ffi \
  *       bench/echo_run.ts [--runs 11] [--seconds 2] [--warmup 0.3]
  *       [--pinning pinned|unpinned|both] [--write]
  *
