@@ -100,16 +100,44 @@ export interface ReactorWaitOptions {
   timeout?: number;
 }
 
-/** One pending wait. */
-interface Waiter {
-  resolve: () => void;
-  reject: (reason: unknown) => void;
-  watch: Watch;
-  write: boolean;
-  action: string;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+/**
+ * One pending wait: what the reactor keeps of it (set when it is queued),
+ * and what it does when its fd turns ready or the wait ends otherwise. A
+ * waiter may be queued again once it has been woken.
+ *
+ * @internal
+ */
+export abstract class Waiter {
+  watch: Watch | undefined = undefined;
+  write = false;
+  action = "";
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  /** The fd turned ready, hung up or failed: called from the wait loop itself. */
+  abstract ready(): void;
+  /** The wait ended otherwise: `reason` is what a promise of it would reject with. */
+  abstract fail(reason: unknown): void;
+}
+
+/** A wait that settles a promise. */
+class PromiseWaiter extends Waiter {
+  readonly #resolve: () => void;
+  readonly #reject: (reason: unknown) => void;
+
+  constructor(resolve: () => void, reject: (reason: unknown) => void) {
+    super();
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  ready(): void {
+    this.#resolve();
+  }
+
+  fail(reason: unknown): void {
+    this.#reject(reason);
+  }
 }
 
 /** An fd the reactor watches, and its waiters. */
@@ -117,6 +145,8 @@ export class Watch {
   readonly fd: number;
   readers: Waiter[] = [];
   writers: Waiter[] = [];
+  /** Whether the reactor still watches the fd (false once it is forgotten). */
+  live = true;
   /** Whether the fd is in the Selector. */
   registered = false;
   /** Level mode: the directions armed in the Selector (0 once its oneshot event came). */
@@ -140,6 +170,11 @@ export class Reactor {
   /** Whether the open backend is edge-triggered (see {@linkcode ReactorBackend.edge}). */
   #edge = false;
   #watches = new Map<number, Watch>();
+  /**
+   * The watch looked up last: a read looks its fd up two or three times
+   * (its read mark, its wait), so one entry spares most Map lookups.
+   */
+  #lastWatch: Watch | undefined;
   /** Waiters pending, over every fd. */
   #waiting = 0;
   /** Whether the wait loop runs. */
@@ -220,23 +255,24 @@ export class Reactor {
       return Promise.reject(error);
     }
     return new Promise<void>((resolve, reject) => {
-      this.#enqueue(watch, write, action, ms, signal, resolve, reject);
+      this.#enqueue(new PromiseWaiter(resolve, reject), watch, write, action, ms, signal);
     });
   }
 
   /**
    * As {@linkcode Reactor.wait} after a call said EAGAIN (no look first, no
-   * timeout), with callbacks instead of a promise: `onReady` runs when the
-   * fd turns ready (from the wait loop itself, so a read made there is not
-   * a microtask later), `onError` with what a promise would reject with.
+   * timeout), with a waiter of the caller's instead of a promise: its
+   * `ready()` runs when the fd turns ready (from the wait loop itself, so a
+   * read made there is not a microtask later), its `fail()` with what a
+   * promise would reject with. The caller's object is the waiter: nothing
+   * is allocated per wait.
    */
   waitThen(
     action: string,
     fd: number,
     write: boolean,
     signal: AbortSignal | undefined,
-    onReady: () => void,
-    onError: (reason: unknown) => void,
+    waiter: Waiter,
   ): void {
     let watch: Watch;
     try {
@@ -248,38 +284,33 @@ export class Reactor {
       watch = this.#watchOf(fd);
     } catch (error) {
       this.#releaseIfIdle();
-      onError(error);
+      waiter.fail(error);
       return;
     }
-    this.#enqueue(watch, write, action, Infinity, signal, onReady, onError);
+    this.#enqueue(waiter, watch, write, action, Infinity, signal);
   }
 
-  /** Adds a waiter to `watch`, arms it and starts the wait loop if it is not running. */
+  /** Queues `waiter` on `watch`, arms it and starts the wait loop if it is not running. */
   #enqueue(
+    waiter: Waiter,
     watch: Watch,
     write: boolean,
     action: string,
     ms: number,
     signal: AbortSignal | undefined,
-    resolve: () => void,
-    reject: (reason: unknown) => void,
   ): void {
-    const waiter: Waiter = {
-      resolve,
-      reject,
-      watch,
-      write,
-      action,
-      timer: undefined,
-      signal,
-      onAbort: undefined,
-    };
+    waiter.watch = watch;
+    waiter.write = write;
+    waiter.action = action;
+    waiter.timer = undefined;
+    waiter.signal = signal;
+    waiter.onAbort = undefined;
     (write ? watch.writers : watch.readers).push(waiter);
     try {
       this.#arm(watch);
     } catch (error) {
       this.#remove(waiter);
-      reject(error);
+      waiter.fail(error);
       this.#releaseIfIdle();
       return;
     }
@@ -331,8 +362,17 @@ export class Reactor {
    */
   readMark(fd: number): number {
     if (!this.#edge) return -1;
-    const watch = this.#watches.get(fd);
+    const watch = this.#find(fd);
     return watch === undefined || !watch.registered ? -1 : watch.readMark;
+  }
+
+  /** The watch of `fd`, if it is watched. */
+  #find(fd: number): Watch | undefined {
+    const last = this.#lastWatch;
+    if (last !== undefined && last.fd === fd && last.live) return last;
+    const watch = this.#watches.get(fd);
+    if (watch !== undefined) this.#lastWatch = watch;
+    return watch;
   }
 
   /**
@@ -343,6 +383,8 @@ export class Reactor {
     const watch = this.#watches.get(fd);
     if (watch === undefined) return;
     this.#watches.delete(fd);
+    watch.live = false;
+    if (this.#lastWatch === watch) this.#lastWatch = undefined;
     for (const waiter of [...watch.readers, ...watch.writers]) {
       this.#leave(waiter, new Deno.errors.Interrupted(`${waiter.action}: the fd was closed`));
     }
@@ -365,10 +407,11 @@ export class Reactor {
   }
 
   #watchOf(fd: number): Watch {
-    let watch = this.#watches.get(fd);
+    let watch = this.#find(fd);
     if (watch === undefined) {
       watch = new Watch(fd, ++this.#marks);
       this.#watches.set(fd, watch);
+      this.#lastWatch = watch;
     }
     return watch;
   }
@@ -403,7 +446,7 @@ export class Reactor {
 
   /** Takes `waiter` out of its fd's list. */
   #remove(waiter: Waiter): boolean {
-    const list = waiter.write ? waiter.watch.writers : waiter.watch.readers;
+    const list = waiter.write ? waiter.watch!.writers : waiter.watch!.readers;
     const at = list.indexOf(waiter);
     if (at < 0) return false;
     list.splice(at, 1);
@@ -425,7 +468,7 @@ export class Reactor {
       this.#left.push([waiter, reason]);
       this.#abort?.abort();
     } else {
-      waiter.reject(reason);
+      waiter.fail(reason);
     }
   }
 
@@ -470,7 +513,7 @@ export class Reactor {
     const events = this.#events;
     for (let i = 0; i < n; i++) {
       const watch = events.data(i);
-      if (watch === undefined || this.#watches.get(watch.fd) !== watch) continue;
+      if (watch === undefined || !watch.live) continue; // forgotten since
       if (this.#edge) {
         if (events.readable(i)) {
           // An end, a hangup or an error stays: it raises no second event.
@@ -508,7 +551,7 @@ export class Reactor {
   #wake(waiter: Waiter): void {
     this.#unhook(waiter);
     this.#waiting--;
-    waiter.resolve();
+    waiter.ready();
   }
 
   #failWatch(watch: Watch, error: unknown): void {
@@ -521,7 +564,7 @@ export class Reactor {
         this.#remove(waiter);
         this.#unhook(waiter);
         this.#waiting--;
-        waiter.reject(error);
+        waiter.fail(error);
       }
     }
   }
@@ -530,7 +573,7 @@ export class Reactor {
     const left = this.#left;
     if (left.length === 0) return;
     this.#left = [];
-    for (const [waiter, reason] of left) waiter.reject(reason);
+    for (const [waiter, reason] of left) waiter.fail(reason);
   }
 
   /** Closes the backend once nothing is watched and the loop is done. */

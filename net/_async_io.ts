@@ -26,7 +26,7 @@
  * @module
  */
 
-import { reactor } from "../backends/_reactor.ts";
+import { reactor, Waiter } from "../backends/_reactor.ts";
 import { describe } from "../backends/shared/_describe.ts";
 import type { ReadyOptions } from "../types/async_fd.ts";
 
@@ -73,6 +73,58 @@ function noop(): void {}
  */
 const CHUNK_SIZE = 64 * 1024;
 const MAX_CHUNK_SIZE = 1024 * 1024;
+
+/** Where {@linkcode capture} puts the functions of the promise it was given to. */
+const captured = {
+  resolve: noop as (value: number | null) => void,
+  reject: noop as (reason: unknown) => void,
+};
+
+/** A promise executor shared by every read that waits: no closure per read. */
+function capture(
+  resolve: (value: number | null) => void,
+  reject: (reason: unknown) => void,
+): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
+/**
+ * A read of an {@linkcode AsyncIo} that waits for its fd: the reactor's
+ * waiter itself, so that a read that waits allocates this object and its
+ * promise, and nothing else.
+ */
+class PendingRead extends Waiter {
+  readonly io: AsyncIo;
+  readonly buffer: Uint8Array;
+  /** The read's signal, which ends its waits. */
+  readonly readSignal: AbortSignal | undefined;
+  readonly resolve: (value: number | null) => void;
+  readonly reject: (reason: unknown) => void;
+
+  constructor(
+    io: AsyncIo,
+    buffer: Uint8Array,
+    readSignal: AbortSignal | undefined,
+    resolve: (value: number | null) => void,
+    reject: (reason: unknown) => void,
+  ) {
+    super();
+    this.io = io;
+    this.buffer = buffer;
+    this.readSignal = readSignal;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  ready(): void {
+    this.io.retryRead(this);
+  }
+
+  fail(reason: unknown): void {
+    this.reject(reason);
+  }
+}
 
 /**
  * Readiness waits of one object, and {@linkcode AsyncReady.until}: a
@@ -240,32 +292,40 @@ export class AsyncIo extends AsyncReady {
 
   /** A read that waits first: tried again each time the fd turns ready, from the wait loop. */
   #readSlowly(buffer: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    return new Promise((resolve, reject) => {
-      const target = this.#target;
-      const wait = () => {
-        let fd: number;
-        try {
-          fd = this.#fdForWait(false);
-        } catch (error) {
-          reject(error);
-          return;
-        }
-        reactor().waitThen(this.#readAction, fd, false, signal, attempt, reject);
-      };
-      const attempt = () => {
-        let n: number | null;
-        try {
-          n = target.tryRead(buffer);
-        } catch (error) {
-          reject(error);
-          return;
-        }
-        if (n === 0) return wait(); // taken meanwhile, or a spurious wake-up
-        this.#noteRead(n, buffer.length);
-        resolve(n);
-      };
-      wait();
-    });
+    const promise = new Promise<number | null>(capture);
+    this.#waitToRead(new PendingRead(this, buffer, signal, captured.resolve, captured.reject));
+    return promise;
+  }
+
+  #waitToRead(read: PendingRead): void {
+    let fd: number;
+    try {
+      fd = this.#fdForWait(false);
+    } catch (error) {
+      read.fail(error);
+      return;
+    }
+    reactor().waitThen(this.#readAction, fd, false, read.readSignal, read);
+  }
+
+  /**
+   * A pending read's fd turned ready: the read is tried again, and waits
+   * again if it finds nothing (taken meanwhile, or a spurious wake-up).
+   *
+   * @internal
+   */
+  retryRead(read: PendingRead): void {
+    const buffer = read.buffer;
+    let n: number | null;
+    try {
+      n = this.#target.tryRead(buffer);
+    } catch (error) {
+      read.fail(error);
+      return;
+    }
+    if (n === 0) return this.#waitToRead(read);
+    this.#noteRead(n, buffer.length);
+    read.resolve(n);
   }
 
   write(buffer: Uint8Array): Promise<number> {
