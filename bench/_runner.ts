@@ -168,6 +168,20 @@ export function echoFlags(
   return { runs, seconds, warmup, write: values.write, pinnings };
 }
 
+/**
+ * A measured ratio for a table of targets: 3 decimals, or more where 3
+ * would round it across its limit (1.19976 against "≥ 1.2" reads 1.1998,
+ * not 1.200).
+ *
+ * @param met whether a value meets the target
+ */
+export function formatMeasured(value: number, met: (value: number) => boolean): string {
+  let digits = 3;
+  let text = value.toFixed(digits);
+  while (digits < 6 && met(Number(text)) !== met(value)) text = value.toFixed(++digits);
+  return text;
+}
+
 /** The median of `values`. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

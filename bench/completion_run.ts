@@ -40,6 +40,7 @@ import {
   echoHeader,
   type EchoServer,
   echoTable,
+  formatMeasured,
   formatNs,
   measureEcho,
   MicroSamples,
@@ -227,7 +228,9 @@ targets.push({
 });
 lines.push("", "| target | measured | limit | met |", "| --- | ---: | ---: | :---: |");
 for (const target of targets) {
-  const measured = target.value === undefined ? "not run" : target.value.toFixed(3);
+  const measured = target.value === undefined
+    ? "not run"
+    : formatMeasured(target.value, target.met);
   const met = target.value === undefined
     ? "—"
     : target.limit === ""

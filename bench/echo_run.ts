@@ -31,6 +31,7 @@ import {
   echoHeader,
   type EchoServer,
   echoTable,
+  formatMeasured,
   measureEcho,
   writeSection,
 } from "./_runner.ts";
@@ -157,9 +158,9 @@ for (const pinning of pinnings) {
   );
   for (const target of targets) {
     lines.push(
-      `| ${target.what} | ${target.value.toFixed(3)} | ≥ ${target.limit} | ${
-        target.value >= target.limit ? "yes" : "**no**"
-      } |`,
+      `| ${target.what} | ${
+        formatMeasured(target.value, (v) => v >= target.limit)
+      } | ≥ ${target.limit} | ${target.value >= target.limit ? "yes" : "**no**"} |`,
     );
   }
   if (notes.length) lines.push("", ...notes);
