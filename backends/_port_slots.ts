@@ -25,6 +25,7 @@ import { STARVATION_MS } from "./shared/_fairness.ts";
 import { setImmediate } from "node:timers";
 import { MAX_SLOT, PortMemory } from "./shared/_port_memory.ts";
 import { describe } from "./shared/_describe.ts";
+import { newPromise, settlers } from "./shared/_promises.ts";
 import {
   type Aborter,
   ACCEPT,
@@ -82,15 +83,6 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
    */
   #writers = new Map<number, O>();
   #behind = new Map<number, O[]>();
-  // A shared executor: no closure per operation.
-  // deno-lint-ignore no-explicit-any
-  #nextResolve: (value: any) => void = noop;
-  #nextReject: (reason: unknown) => void = noop;
-  // deno-lint-ignore no-explicit-any
-  #executor = (resolve: (value: any) => void, reject: (reason: unknown) => void) => {
-    this.#nextResolve = resolve;
-    this.#nextReject = reject;
-  };
 
   /**
    * @param engine the kernel side; the port closes it once released
@@ -255,9 +247,9 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
    * @internal
    */
   launch<R>(op: O, signal: AbortSignal | undefined): Promise<R> {
-    const promise = new Promise<R>(this.#executor);
-    op.resolve = this.#nextResolve;
-    op.reject = this.#nextReject;
+    const promise = newPromise<R>();
+    op.resolve = settlers.resolve;
+    op.reject = settlers.reject;
     if (signal !== undefined) {
       op.signal = signal;
       signal.addEventListener("abort", op);

@@ -28,6 +28,7 @@
 
 import { reactor, Waiter } from "../backends/_reactor.ts";
 import { describe } from "../backends/shared/_describe.ts";
+import { newPromise, settlers } from "../backends/shared/_promises.ts";
 import type { ReadyOptions } from "../types/async_fd.ts";
 
 /** An object with an fd (-1 once closed), as every awaitable object of the module is. */
@@ -73,21 +74,6 @@ function noop(): void {}
  */
 const CHUNK_SIZE = 64 * 1024;
 const MAX_CHUNK_SIZE = 1024 * 1024;
-
-/** Where {@linkcode capture} puts the functions of the promise it was given to. */
-const captured = {
-  resolve: noop as (value: number | null) => void,
-  reject: noop as (reason: unknown) => void,
-};
-
-/** A promise executor shared by every read that waits: no closure per read. */
-function capture(
-  resolve: (value: number | null) => void,
-  reject: (reason: unknown) => void,
-): void {
-  captured.resolve = resolve;
-  captured.reject = reject;
-}
 
 /**
  * A read of an {@linkcode AsyncIo} that waits for its fd: the reactor's
@@ -292,8 +278,8 @@ export class AsyncIo extends AsyncReady {
 
   /** A read that waits first: tried again each time the fd turns ready, from the wait loop. */
   #readSlowly(buffer: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    const promise = new Promise<number | null>(capture);
-    this.#waitToRead(new PendingRead(this, buffer, signal, captured.resolve, captured.reject));
+    const promise = newPromise<number | null>();
+    this.#waitToRead(new PendingRead(this, buffer, signal, settlers.resolve, settlers.reject));
     return promise;
   }
 
