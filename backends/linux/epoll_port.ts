@@ -300,7 +300,7 @@ class EpollEngine implements Engine<EpollOp> {
     ) {
       return -1;
     }
-    const n = writeOnce(this.#libc, key, state.kind === SOCKET, false, bytes, bytes.length);
+    const n = this.#write(state, bytes, bytes.length);
     return n > 0 ? n : -1;
   }
 
@@ -347,14 +347,12 @@ class EpollEngine implements Engine<EpollOp> {
   #writeOnce(state: FdState<EpollOp>, op: EpollOp): number {
     const done = op.done;
     const rest = done === 0 ? op.buffer! : op.buffer!.subarray(done, op.length);
-    return writeOnce(
-      this.#libc,
-      state.fd,
-      state.kind === SOCKET,
-      state.blocking,
-      rest,
-      op.length - done,
-    );
+    return this.#write(state, rest, op.length - done);
+  }
+
+  /** One write of `count` bytes of `bytes` to `state`'s fd: the bytes taken, or -errno. */
+  #write(state: FdState<EpollOp>, bytes: Uint8Array, count: number): number {
+    return writeOnce(this.#libc, state.fd, state.kind === SOCKET, state.blocking, bytes, count);
   }
 
   // ---------------------------------------------------------------------------

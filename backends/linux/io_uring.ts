@@ -69,6 +69,7 @@ import {
   EINTR,
   EISCONN,
   errno,
+  ioSize,
   type Libc,
   MAX_IO,
   MAX_TIMEOUT_MS,
@@ -371,7 +372,7 @@ class UringEngine implements Engine<UringOp> {
    */
   writeNow(key: number, handleKind: number, bytes: Uint8Array): number {
     if (handleKind !== SOCKET || this.#msgFlags !== 0) return -1;
-    const n = this.#libc.send(key, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL);
+    const n = this.#libc.send(key, bytes, ioSize(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) return -1;
     this.#sentAtOnce++;
     return n;
