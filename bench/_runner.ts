@@ -182,6 +182,26 @@ export function formatMeasured(value: number, met: (value: number) => boolean): 
   return text;
 }
 
+/**
+ * The median over the runs of `a`'s figure ÷ `b`'s in the same run (a
+ * paired comparison): run `i` of every server falls within the same few
+ * seconds, so a slow or fast phase of the machine (this VM's speed moves
+ * by a fifth between two runs of one server) divides out of each ratio,
+ * where it shifts the two medians of a ratio of medians apart.
+ *
+ * @param figure which figure of a run: its rate (the default) or its p99
+ */
+export function pairedRatio(
+  a: EchoFigure,
+  b: EchoFigure,
+  figure: "rates" | "p99s" = "rates",
+): number {
+  const x = a[figure];
+  const y = b[figure];
+  if (x.length !== y.length) throw new RangeError("The two servers ran a different number of runs");
+  return median(x.map((value, i) => value / y[i]));
+}
+
 /** The median of `values`. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -271,6 +291,13 @@ export interface EchoFigure {
   max: number;
   /** The longest round trip of all the runs, in µs. */
   worst: number;
+  /**
+   * Each run's messages per second and round trip p99 (µs), in the order of
+   * the runs: run `i` of every server fell in the same minute of the
+   * machine (see {@linkcode pairedRatio}).
+   */
+  rates: number[];
+  p99s: number[];
   /**
    * The server's CPU time per message, in user space and in the kernel, in
    * µs (medians of the runs; undefined where /proc cannot say).
@@ -473,6 +500,8 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
           p99: median(list.map((r) => r.p99Us)),
           max: median(list.map((r) => r.maxUs)),
           worst: Math.max(...list.map((r) => r.maxUs)),
+          rates: list.map((r) => r.messagesPerSecond),
+          p99s: list.map((r) => r.p99Us),
           userUs: medianOf(list.map((r) => r.userUs)),
           systemUs: medianOf(list.map((r) => r.systemUs)),
         });
