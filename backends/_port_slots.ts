@@ -67,7 +67,10 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   #gen = 0;
   /** Operations (posts aside) between their start and their outcome. */
   #inflight = 0;
-  /** Operations started since the event loop last turned, and when the first of them was. */
+  /**
+   * Operations started since the event loop last turned, and when the
+   * CLOCK_EVERY-th of them was (0: not yet; the clock is not read per turn).
+   */
   #streak = 0;
   #streakStart = 0;
   /** Operations held back until the next turn of the event loop. */
@@ -108,6 +111,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   /** The event loop has turned: operations may start at once again. */
   protected turned(): void {
     this.#streak = 0;
+    this.#streakStart = 0;
   }
 
   /** The slots go (the port is released). */
@@ -400,14 +404,13 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   #mayRunNow(): boolean {
     if (this.#resumeScheduled) return false;
     const streak = ++this.#streak;
-    if (streak === 1) {
-      this.#streakStart = performance.now();
-    } else if (
-      streak % CLOCK_EVERY === 0 && performance.now() - this.#streakStart >= STARVATION_MS
-    ) {
-      return false;
+    if (streak % CLOCK_EVERY !== 0) return true;
+    const now = performance.now();
+    if (this.#streakStart === 0) {
+      this.#streakStart = now;
+      return true;
     }
-    return true;
+    return now - this.#streakStart < STARVATION_MS;
   }
 
   #defer(op: O): void {
@@ -421,7 +424,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
   /** After a turn of the event loop: starts the operations held back. */
   #runDeferred(): void {
     this.#resumeScheduled = false;
-    this.#streak = 0;
+    this.turned();
     const deferred = this.#deferred;
     this.#deferred = [];
     for (const op of deferred) {
