@@ -191,7 +191,7 @@ export function formatMeasured(value: number, met: (value: number) => boolean): 
  *
  * @param figure which figure of a run: its rate (the default) or its p99
  */
-export function pairedRatio(
+function pairedRatio(
   a: EchoFigure,
   b: EchoFigure,
   figure: "rates" | "p99s" = "rates",
@@ -200,6 +200,21 @@ export function pairedRatio(
   const y = b[figure];
   if (x.length !== y.length) throw new RangeError("The two servers ran a different number of runs");
   return median(x.map((value, i) => value / y[i]));
+}
+
+/**
+ * A target's two readings of `a` ÷ `b`: `value`, the paired median
+ * ({@linkcode pairedRatio}), which judges it, and `ofMedians`, the ratio of
+ * the two medians, printed beside it.
+ *
+ * @param figure which figure of a run: its rate (the default) or its p99
+ */
+export function ratioOf(
+  a: EchoFigure,
+  b: EchoFigure,
+  figure: "rates" | "p99s" = "rates",
+): { value: number; ofMedians: number } {
+  return { value: pairedRatio(a, b, figure), ofMedians: median(a[figure]) / median(b[figure]) };
 }
 
 /** The median of `values`. */

@@ -45,7 +45,7 @@ import {
   measureEcho,
   MicroSamples,
   microTable,
-  pairedRatio,
+  ratioOf,
   run,
   writeSection,
 } from "./_runner.ts";
@@ -157,7 +157,7 @@ const scenarios = [
 // The targets of the issue.
 interface Target {
   what: string;
-  /** Echo targets: the median of the per-run ratios (pairedRatio()); else the medians' ratio. */
+  /** Echo targets: the median of the per-run ratios (ratioOf()); else the medians' ratio. */
   value: number | undefined;
   /** Echo targets: the ratio of the two medians, for the record. */
   ofMedians?: number;
@@ -193,16 +193,14 @@ for (const pinning of pinnings) {
       const port = map.get(completionServer(backend));
       targets.push({
         what: `${pinning}, ${scenario.name}: ${backend} port ÷ Selector (messages/s)`,
-        value: port === undefined ? undefined : pairedRatio(port, selector),
-        ofMedians: port === undefined ? undefined : port.rate / selector.rate,
+        ...(port === undefined ? { value: undefined } : ratioOf(port, selector)),
         limit: "≥ 0.9",
         met: (value) => value >= 0.9,
       });
       if (scenario.connections === 1) {
         targets.push({
           what: `${pinning}, ${scenario.name}: ${backend} port p99 ÷ Selector p99`,
-          value: port === undefined ? undefined : pairedRatio(port, selector, "p99s"),
-          ofMedians: port === undefined ? undefined : port.p99 / selector.p99,
+          ...(port === undefined ? { value: undefined } : ratioOf(port, selector, "p99s")),
           limit: "≤ 3",
           met: (value) => value <= 3,
         });

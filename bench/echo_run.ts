@@ -33,7 +33,7 @@ import {
   echoTable,
   formatMeasured,
   measureEcho,
-  pairedRatio,
+  ratioOf,
   writeSection,
 } from "./_runner.ts";
 
@@ -81,7 +81,7 @@ const scenarios = [
 
 interface Target {
   what: string;
-  /** The median of the per-run ratios ({@linkcode pairedRatio}). */
+  /** The median of the per-run ratios ({@linkcode ratioOf}). */
   value: number;
   /** The ratio of the two medians, for the record. */
   ofMedians: number;
@@ -113,14 +113,12 @@ for (const pinning of pinnings) {
     targets.push(
       {
         what: "64 connections: sync ÷ C",
-        value: pairedRatio(many.get(SYNC)!, many.get(C)!),
-        ofMedians: many.get(SYNC)!.rate / many.get(C)!.rate,
+        ...ratioOf(many.get(SYNC)!, many.get(C)!),
         limit: 0.9,
       },
       {
         what: "64 connections: async ÷ C",
-        value: pairedRatio(many.get(ASYNC)!, many.get(C)!),
-        ofMedians: many.get(ASYNC)!.rate / many.get(C)!.rate,
+        ...ratioOf(many.get(ASYNC)!, many.get(C)!),
         limit: 0.85,
       },
     );
@@ -128,38 +126,32 @@ for (const pinning of pinnings) {
   targets.push(
     {
       what: "64 connections: sync ÷ Deno.listen",
-      value: pairedRatio(many.get(SYNC)!, many.get(DENO)!),
-      ofMedians: many.get(SYNC)!.rate / many.get(DENO)!.rate,
+      ...ratioOf(many.get(SYNC)!, many.get(DENO)!),
       limit: 1.2,
     },
     {
       what: "64 connections: async ÷ Deno.listen",
-      value: pairedRatio(many.get(ASYNC)!, many.get(DENO)!),
-      ofMedians: many.get(ASYNC)!.rate / many.get(DENO)!.rate,
+      ...ratioOf(many.get(ASYNC)!, many.get(DENO)!),
       limit: 1.2,
     },
     {
       what: "1 connection: async ÷ Deno.listen",
-      value: pairedRatio(one.get(ASYNC)!, one.get(DENO)!),
-      ofMedians: one.get(ASYNC)!.rate / one.get(DENO)!.rate,
+      ...ratioOf(one.get(ASYNC)!, one.get(DENO)!),
       limit: 0.9,
     },
     {
       what: "64 connections: listen mode ÷ Deno.listen",
-      value: pairedRatio(many.get(LISTEN)!, many.get(DENO)!),
-      ofMedians: many.get(LISTEN)!.rate / many.get(DENO)!.rate,
+      ...ratioOf(many.get(LISTEN)!, many.get(DENO)!),
       limit: 1.2,
     },
     {
       what: "1 connection: listen mode ÷ Deno.listen",
-      value: pairedRatio(one.get(LISTEN)!, one.get(DENO)!),
-      ofMedians: one.get(LISTEN)!.rate / one.get(DENO)!.rate,
+      ...ratioOf(one.get(LISTEN)!, one.get(DENO)!),
       limit: 1.0,
     },
     {
       what: "64 connections: listen mode ÷ Selector async",
-      value: pairedRatio(many.get(LISTEN)!, many.get(ASYNC)!),
-      ofMedians: many.get(LISTEN)!.rate / many.get(ASYNC)!.rate,
+      ...ratioOf(many.get(LISTEN)!, many.get(ASYNC)!),
       limit: 0.9,
     },
   );
