@@ -26,7 +26,7 @@
  * @module
  */
 
-import { reactor, Waiter } from "../backends/_reactor.ts";
+import { reactor, type Waiter, type Watch } from "../backends/_reactor.ts";
 import { describe } from "../backends/shared/_describe.ts";
 import { newPromise, settlers } from "../backends/shared/_promises.ts";
 import type { ReadyOptions } from "../types/async_fd.ts";
@@ -80,7 +80,13 @@ const MAX_CHUNK_SIZE = 1024 * 1024;
  * waiter itself, so that a read that waits allocates this object and its
  * promise, and nothing else.
  */
-class PendingRead extends Waiter {
+class PendingRead implements Waiter {
+  watch: Watch | undefined = undefined;
+  write = false;
+  action = "";
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
   readonly io: AsyncIo;
   readonly buffer: Uint8Array;
   /** The read's signal, which ends its waits. */
@@ -95,7 +101,6 @@ class PendingRead extends Waiter {
     resolve: (value: number | null) => void,
     reject: (reason: unknown) => void,
   ) {
-    super();
     this.io = io;
     this.buffer = buffer;
     this.readSignal = readSignal;
