@@ -45,6 +45,19 @@ export function actionFor(kind: number, name: string): string {
     : `Cannot associate ${name} with the completion port`;
 }
 
+/**
+ * Whether the buffer of a read or write in flight was detached since it
+ * started. At its start it was checked to be a view of at least one byte
+ * over a fixed-length, attached ArrayBuffer, and such a view reads length
+ * 0 only once its buffer is detached: the `buffer` getter (a call into
+ * C++, ~10 ns, made per attempt on a hot path) is asked only then.
+ *
+ * @internal
+ */
+export function detachedInFlight(buffer: Uint8Array): boolean {
+  return buffer.length === 0 && (buffer.buffer as ArrayBuffer).detached;
+}
+
 /** What a handle is (`Operation.handleKind`). */
 export const FILE = 1; // seekable: an offset is required
 export const SOCKET = 2; // a connected socket

@@ -25,7 +25,7 @@ import { STARVATION_MS } from "./shared/_fairness.ts";
 import { setImmediate } from "node:timers";
 import { MAX_SLOT, PortMemory } from "./shared/_port_memory.ts";
 import { describe } from "./shared/_describe.ts";
-import { newPromise, settlers } from "./shared/_promises.ts";
+import { newPromiseInto } from "./shared/_promises.ts";
 import {
   type Aborter,
   ACCEPT,
@@ -33,6 +33,7 @@ import {
   BY_HANDLE_CLOSE,
   BY_SIGNAL,
   CONNECT,
+  detachedInFlight,
   type Engine,
   FILE,
   FREE,
@@ -251,9 +252,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
    * @internal
    */
   launch<R>(op: O, signal: AbortSignal | undefined): Promise<R> {
-    const promise = newPromise<R>();
-    op.resolve = settlers.resolve;
-    op.reject = settlers.reject;
+    const promise = newPromiseInto<R>(op);
     if (signal !== undefined) {
       op.signal = signal;
       signal.addEventListener("abort", op);
@@ -366,7 +365,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
       op.step = left;
       return true;
     }
-    if ((buffer.buffer as ArrayBuffer).detached) {
+    if (detachedInFlight(buffer)) {
       this.#detached(op, 0);
       return false;
     }
@@ -452,7 +451,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
       // Out of a slot into the caller's buffer, if it is still there.
       if (op.memory !== undefined && !op.zeroCopy) {
         const buffer = op.buffer!;
-        if ((buffer.buffer as ArrayBuffer).detached) return this.#detached(op, n);
+        if (detachedInFlight(buffer)) return this.#detached(op, n);
         if (n > 0) buffer.set(op.memory.bytes.subarray(0, n), op.done);
       }
       const done = op.done += n;
@@ -467,7 +466,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
       return;
     }
     const done = op.done += n;
-    if (op.memory !== undefined && !op.zeroCopy && (op.buffer!.buffer as ArrayBuffer).detached) {
+    if (op.memory !== undefined && !op.zeroCopy && detachedInFlight(op.buffer!)) {
       return this.#detached(op, 0);
     }
     if (
@@ -503,7 +502,7 @@ export abstract class PortSlots<O extends Operation = Operation> implements Abor
     if (op.kind === READ && (n > 0 || op.done > 0)) {
       // What it read before the cancel is the caller's.
       if (n > 0 && op.memory !== undefined && !op.zeroCopy) {
-        if ((op.buffer!.buffer as ArrayBuffer).detached) return this.#detached(op, n);
+        if (detachedInFlight(op.buffer!)) return this.#detached(op, n);
         op.buffer!.set(op.memory.bytes.subarray(0, n), op.done);
       }
       return this.#settle(op, op.done + n);

@@ -18,7 +18,7 @@
 import { osError } from "../../ffi/errors.ts";
 import { ioSize, type Libc } from "../../ffi/libc.ts";
 import { MAX_SLOT } from "../shared/_port_memory.ts";
-import { type Operation, READ, WRITE } from "../_port_engine.ts";
+import { detachedInFlight, type Operation, READ, WRITE } from "../_port_engine.ts";
 import type { PortCore } from "../_port_core.ts";
 import { fileOnce } from "./_epoll_calls.ts";
 
@@ -66,7 +66,7 @@ export class FileSteps<O extends FileOperation> {
    * else on a worker thread, a port memory slot at a time.
    */
   step(op: O): void {
-    if ((op.buffer!.buffer as ArrayBuffer).detached) return this.#core.detachedBuffer(op, 0);
+    if (detachedInFlight(op.buffer!)) return this.#core.detachedBuffer(op, 0);
     const done = op.done;
     const left = op.length - done;
     const offset = BigInt(op.offset) + BigInt(done);
@@ -108,7 +108,7 @@ export class FileSteps<O extends FileOperation> {
       this.#running--;
       op.offloaded = false;
       if (n >= 0 && op.kind === READ) {
-        if ((op.buffer!.buffer as ArrayBuffer).detached) {
+        if (detachedInFlight(op.buffer!)) {
           memory.give(slot);
           return this.#core.detachedBuffer(op, n);
         }

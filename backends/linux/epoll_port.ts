@@ -100,6 +100,7 @@ import {
   ASSOCIATE,
   BY_SIGNAL,
   CONNECT,
+  detachedInFlight,
   type Engine,
   FILE,
   NOT_CANCELLED,
@@ -250,7 +251,7 @@ class EpollEngine implements Engine<EpollOp> {
 
   /** Whether the caller detached the operation's buffer (then it has failed). */
   #lost(op: EpollOp): boolean {
-    if (!(op.buffer!.buffer as ArrayBuffer).detached) return false;
+    if (!detachedInFlight(op.buffer!)) return false;
     this.#core.detachedBuffer(op, 0);
     return true;
   }

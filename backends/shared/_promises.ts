@@ -3,7 +3,8 @@
  * A promise made with no closure of its own, for the hot paths that make
  * one per operation (a completion port's read, a read that waits for its
  * fd): one executor serves every promise and leaves the promise's resolve
- * and reject in {@linkcode settlers}, to be taken at once.
+ * and reject in {@linkcode settlers}, to be taken at once, or in an object
+ * of the caller's ({@linkcode newPromiseInto}).
  *
  * @module
  */
@@ -35,4 +36,30 @@ function capture(resolve: (value: any) => void, reject: (reason: unknown) => voi
  */
 export function newPromise<T>(): Promise<T> {
   return new Promise<T>(capture);
+}
+
+/** Where {@linkcode newPromiseInto} puts the settlers of the promise it is making. */
+let target: typeof settlers = settlers;
+
+// deno-lint-ignore no-explicit-any
+function captureInto(resolve: (value: any) => void, reject: (reason: unknown) => void): void {
+  target.resolve = resolve;
+  target.reject = reject;
+}
+
+/**
+ * A new pending promise whose resolve and reject are stored in `into`
+ * itself: for a long-lived object (a completion port's operation slot),
+ * each young function is stored once, not twice (each store of a young
+ * object into an old one goes through V8's slow write barrier).
+ *
+ * @param into where `resolve` and `reject` go
+ * @returns the promise
+ * @internal
+ */
+export function newPromiseInto<T>(into: typeof settlers): Promise<T> {
+  target = into;
+  const promise = new Promise<T>(captureInto); // (captureInto cannot throw)
+  target = settlers; // not kept alive here
+  return promise;
 }
