@@ -334,6 +334,12 @@ export interface EchoOptions {
   warmup: number;
   /** "pinned" (the default: where `taskset` and 2 CPUs exist) or "unpinned". */
   pinning?: Pinning;
+  /**
+   * The order in which run `run` loads the servers, as indices into them
+   * (the C server first, when it runs). The default rotates: each run
+   * starts with the next server, so that none always goes first.
+   */
+  order?: (run: number, servers: EchoServer[]) => number[];
 }
 
 /** What {@linkcode measureEcho} found. */
@@ -443,7 +449,15 @@ export async function measureEcho(options: EchoOptions): Promise<EchoResults> {
       }
       for (let i = 0; i < runs; i++) {
         // Each run starts with the next server: none always goes first.
-        const order = servers.map((_, s) => (s + i) % servers.length);
+        const order = options.order?.(i, servers) ??
+          servers.map((_, s) => (s + i) % servers.length);
+        if (
+          order.length !== servers.length ||
+          new Set(order).size !== servers.length ||
+          order.some((s) => !(s >= 0 && s < servers.length))
+        ) {
+          throw new RangeError(`The order of run ${i + 1} is not one of the servers: ${order}`);
+        }
         for (const scenario of scenarios) {
           for (const s of order) {
             const loadArgs = [

@@ -137,17 +137,35 @@ for (const [name, { ns, perEvent }] of c) {
 const SELECTOR = "Selector async, epoll (examples/echo_server.ts)";
 const completionServer = (backend: string) =>
   `CompletionPort, ${backend} (examples/echo_completion.ts)`;
-const servers: EchoServer[] = [{
+const selector: EchoServer = {
   name: SELECTOR,
   command: deno,
   args: ["run", "--allow-ffi", path("../examples/echo_server.ts"), "--mode", "async"],
-}];
-for (const backend of backends) {
-  servers.push({
-    name: completionServer(backend),
-    command: deno,
-    args: ["run", "--allow-ffi", path("../examples/echo_completion.ts"), "--backend", backend],
-  });
+};
+const ports: EchoServer[] = backends.map((backend) => ({
+  name: completionServer(backend),
+  command: deno,
+  args: ["run", "--allow-ffi", path("../examples/echo_completion.ts"), "--backend", backend],
+}));
+const servers: EchoServer[] = [selector, ...ports];
+/**
+ * The order of run `run`: every port loaded right before or right after the
+ * Selector. This machine's speed drifts in phases of seconds; two loads in a
+ * row shared one in 83% of today's pairs, two loads apart in 73%, and with
+ * the plain rotation (C, Selector, io_uring, epoll) the epoll port was never
+ * next to the Selector. The Selector sits between the ports, the C server
+ * (if any) goes first or last, and the block runs forward or backward: four
+ * orders in turn, so that no server always goes first.
+ */
+function echoOrder(run: number, measured: EchoServer[]): number[] {
+  const at = (server: EchoServer) => measured.indexOf(server);
+  const block = ports.length === 2
+    ? [at(ports[1]), at(selector), at(ports[0])]
+    : [at(selector), ...ports.map(at)];
+  if (run % 4 >= 2) block.reverse();
+  const c = measured.findIndex((server) => !servers.includes(server));
+  if (c < 0) return block;
+  return run % 2 === 0 ? [c, ...block] : [...block, c];
 }
 const scenarios = [
   { name: "64 connections × 64 bytes", connections: 64, size: 64 },
@@ -175,6 +193,7 @@ for (const pinning of pinnings) {
     seconds,
     warmup,
     pinning,
+    order: echoOrder,
   });
   notes.push(...echo.notes);
   echoSections.push(
