@@ -183,6 +183,19 @@ export function formatMeasured(value: number, met: (value: number) => boolean): 
 }
 
 /**
+ * The ratio of the medians printed beside a target's paired ratio: as many
+ * digits as it takes to show on which side of the limit it falls (0.8998,
+ * not 0.900), in bold when it misses.
+ *
+ * @param value the ratio of the two medians
+ * @param met whether a value meets the target
+ */
+export function formatBeside(value: number, met: (value: number) => boolean): string {
+  const text = formatMeasured(value, met);
+  return met(value) ? text : `**${text}**`;
+}
+
+/**
  * The median over the runs of `a`'s figure ÷ `b`'s in the same run (a
  * paired comparison): run `i` of every server falls within the same few
  * seconds, so a slow or fast phase of the machine (this VM's speed moves

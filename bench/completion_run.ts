@@ -40,6 +40,7 @@ import {
   echoHeader,
   type EchoServer,
   echoTable,
+  formatBeside,
   formatMeasured,
   formatNs,
   measureEcho,
@@ -258,7 +259,9 @@ for (const target of targets) {
   const measured = target.value === undefined
     ? "not run"
     : formatMeasured(target.value, target.met);
-  const ofMedians = target.ofMedians === undefined ? "" : target.ofMedians.toFixed(3);
+  const ofMedians = target.ofMedians === undefined
+    ? ""
+    : formatBeside(target.ofMedians, target.met);
   const met = target.value === undefined
     ? "—"
     : target.limit === ""

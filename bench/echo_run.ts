@@ -31,6 +31,7 @@ import {
   echoHeader,
   type EchoServer,
   echoTable,
+  formatBeside,
   formatMeasured,
   measureEcho,
   ratioOf,
@@ -163,7 +164,7 @@ for (const pinning of pinnings) {
   for (const target of targets) {
     lines.push(
       `| ${target.what} | ${formatMeasured(target.value, (v) => v >= target.limit)} | ${
-        target.ofMedians.toFixed(3)
+        formatBeside(target.ofMedians, (v) => v >= target.limit)
       } | ≥ ${target.limit} | ${target.value >= target.limit ? "yes" : "**no**"} |`,
     );
   }
