@@ -22,10 +22,16 @@ export const settlers = {
 
 function noop(): void {}
 
+/**
+ * Where the one executor puts the settlers of the promise being made:
+ * {@linkcode settlers}, except within {@linkcode newPromiseInto}.
+ */
+let target: typeof settlers = settlers;
+
 // deno-lint-ignore no-explicit-any
 function capture(resolve: (value: any) => void, reject: (reason: unknown) => void): void {
-  settlers.resolve = resolve;
-  settlers.reject = reject;
+  target.resolve = resolve;
+  target.reject = reject;
 }
 
 /**
@@ -36,15 +42,6 @@ function capture(resolve: (value: any) => void, reject: (reason: unknown) => voi
  */
 export function newPromise<T>(): Promise<T> {
   return new Promise<T>(capture);
-}
-
-/** Where {@linkcode newPromiseInto} puts the settlers of the promise it is making. */
-let target: typeof settlers = settlers;
-
-// deno-lint-ignore no-explicit-any
-function captureInto(resolve: (value: any) => void, reject: (reason: unknown) => void): void {
-  target.resolve = resolve;
-  target.reject = reject;
 }
 
 /**
@@ -59,7 +56,7 @@ function captureInto(resolve: (value: any) => void, reject: (reason: unknown) =>
  */
 export function newPromiseInto<T>(into: typeof settlers): Promise<T> {
   target = into;
-  const promise = new Promise<T>(captureInto); // (captureInto cannot throw)
+  const promise = new Promise<T>(capture); // (capture cannot throw)
   target = settlers; // not kept alive here
   return promise;
 }
