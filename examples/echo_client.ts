@@ -91,6 +91,10 @@ if (rounds !== undefined && untilStdinCloses) {
 
 /** How long connecting may take, in ms. */
 const CONNECT_TIMEOUT_MS = 30_000;
+/** How long a connect the kernel refused for now (EAGAIN, EADDRNOTAVAIL) waits before it is tried again, in ms. */
+const RETRY_MS = 20;
+/** What a connect may meet that says "not now", not "no": local ports or routing entries ran short. */
+const NOT_NOW = new Set<string | undefined>(["EAGAIN", "EADDRNOTAVAIL"]);
 /** How long the echoes in flight at the end may take, in ms. */
 const DRAIN_MS = 2_000;
 /** How long `--rounds` may take, in ms. */
@@ -98,8 +102,9 @@ const ROUNDS_TIMEOUT_MS = 60_000;
 
 /** One connection: where its current message stands. */
 class Client {
-  readonly conn: TcpConn;
-  readonly fd: number;
+  /** The connection (undefined while a connect the kernel refused for now waits to be tried again). */
+  conn: TcpConn | undefined;
+  fd = -1;
   /** The bytes this connection sends, each message. */
   readonly payload: Uint8Array;
   connected = false;
@@ -114,10 +119,16 @@ class Client {
   /** Whether a message is out (sent, not all of it back). */
   busy = false;
 
-  constructor(conn: TcpConn, payload: Uint8Array) {
-    this.conn = conn;
-    this.fd = conn.fd;
+  /** When the connect is tried again, after the kernel refused it for now. */
+  retryAt = 0;
+
+  constructor(payload: Uint8Array) {
     this.payload = payload;
+  }
+
+  /** The connection, once connecting has started. */
+  get tcp(): TcpConn {
+    return this.conn!;
   }
 }
 
@@ -153,12 +164,31 @@ function fail(message: string): void {
 
 /** Writes what remains of the current message; asks for WRITABLE while some does not fit. */
 function sendRest(c: Client): void {
-  c.sent += c.conn.tryWrite(c.sent === 0 ? c.payload : c.payload.subarray(c.sent));
+  c.sent += c.tcp.tryWrite(c.sent === 0 ? c.payload : c.payload.subarray(c.sent));
   const writing = c.sent < size;
   if (writing !== c.writing) {
     c.writing = writing;
     selector.modify(c.fd, writing ? Interest.READABLE | Interest.WRITABLE : Interest.READABLE);
   }
+}
+
+/**
+ * Starts `c`'s connect; one the kernel refuses for now (its local ports or
+ * routing entries ran short: EAGAIN, EADDRNOTAVAIL) is tried again after
+ * RETRY_MS, within the time connecting may take.
+ */
+function startConnect(c: Client, host: string): void {
+  let conn: TcpConn;
+  try {
+    conn = startConnectTcp({ hostname: host, port });
+  } catch (error) {
+    if (!NOT_NOW.has((error as { code?: string }).code)) throw error;
+    c.retryAt = performance.now() + RETRY_MS;
+    return;
+  }
+  c.conn = conn;
+  c.fd = conn.fd;
+  selector.register(conn.fd, Interest.WRITABLE, { data: c });
 }
 
 function start(c: Client, now: number): void {
@@ -173,9 +203,9 @@ try {
   // Connect them all (nonblocking: WRITABLE says the connect is over).
   const host = values.host;
   for (let i = 0; i < count; i++) {
-    const c = new Client(startConnectTcp({ hostname: host, port }), source.subarray(i, i + size));
+    const c = new Client(source.subarray(i, i + size));
     clients.push(c);
-    selector.register(c.fd, Interest.WRITABLE, { data: c });
+    startConnect(c, host);
   }
   let connecting = count;
   const connectBy = performance.now() + CONNECT_TIMEOUT_MS;
@@ -184,20 +214,34 @@ try {
       fail(`${connecting} of ${count} connections still connecting after ${CONNECT_TIMEOUT_MS} ms`);
       break;
     }
-    const n = selector.selectInto(events, 100);
+    let waiting = false;
+    const now = performance.now();
+    for (const c of clients) {
+      if (c.conn !== undefined) continue;
+      if (now >= c.retryAt) startConnect(c, host);
+      waiting ||= c.conn === undefined;
+    }
+    const n = selector.selectInto(events, waiting ? RETRY_MS : 100);
     for (let i = 0; i < n; i++) {
       const c = events.data(i)!;
       if (c.connected) continue;
       try {
-        c.conn.finishConnect();
+        c.tcp.finishConnect();
       } catch (error) {
         if (error instanceof Deno.errors.WouldBlock) continue;
+        if (NOT_NOW.has((error as { code?: string }).code)) {
+          selector.unregister(c.fd);
+          c.tcp.close();
+          c.conn = undefined;
+          c.retryAt = performance.now() + RETRY_MS;
+          continue;
+        }
         fail(`Cannot connect to ${host}:${port}: ${(error as Error).message}`);
         break;
       }
       c.connected = true;
       connecting--;
-      c.conn.setNoDelay(true);
+      c.tcp.setNoDelay(true);
       selector.modify(c.fd, Interest.READABLE);
     }
   }
@@ -235,7 +279,7 @@ try {
       try {
         if (c.writing && events.writable(i)) sendRest(c);
         if (!events.readable(i)) continue;
-        const r = c.conn.tryRead(buffer);
+        const r = c.tcp.tryRead(buffer);
         if (r === null) {
           fail(`The server closed a connection`);
           break;
@@ -292,6 +336,7 @@ try {
   fail((error as Error).message);
 } finally {
   for (const c of clients) {
+    if (c.conn === undefined) continue;
     if (selector.getKey(c.fd)) selector.unregister(c.fd);
     c.conn.close();
   }
