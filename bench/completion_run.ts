@@ -20,7 +20,9 @@
  * - The socket echo: bench/echo_load.c (64 connections, then 1, of 64-byte
  *   ping-pong) against examples/echo_completion.ts on io_uring and on epoll,
  *   examples/echo_server.ts in async mode on epoll (the Selector: the
- *   reference of the target), and bench/echo_server.c (the physical limit);
+ *   reference of the target), the same file in listen mode (awaitable
+ *   TcpConns over the reactor: a promise per read and per write, as the
+ *   port's; for the record), and bench/echo_server.c (the physical limit);
  *   medians of `--runs` runs of `--seconds` each, the load moving from
  *   server to server (see bench/_runner.ts); pinned (each on a CPU of its
  *   own) and unpinned (as users run them), with the round trip's p50, p99
@@ -148,21 +150,28 @@ const ports: EchoServer[] = backends.map((backend) => ({
   command: deno,
   args: ["run", "--allow-ffi", path("../examples/echo_completion.ts"), "--backend", backend],
 }));
-const servers: EchoServer[] = [selector, ...ports];
+const LISTEN = "listenTcp, as Deno.listen (examples/echo_server.ts --mode listen)";
+const listen: EchoServer = {
+  name: LISTEN,
+  command: deno,
+  args: ["run", "--allow-ffi", path("../examples/echo_server.ts"), "--mode", "listen"],
+};
+const servers: EchoServer[] = [listen, selector, ...ports];
 /**
  * The order of run `run`: every port loaded right before or right after the
  * Selector. This machine's speed drifts in phases of seconds; two loads in a
  * row shared one in 83% of 72 runs on 2026-12-06, two loads apart in 73%, and with
  * the plain rotation (C, Selector, io_uring, epoll) the epoll port was never
- * next to the Selector. The Selector sits between the ports, the C server
+ * next to the Selector. The Selector sits between the ports, the listen
+ * mode next to the epoll port (the two it is compared with), the C server
  * (if any) goes first or last, and the block runs forward or backward: four
  * orders in turn, so that no server always goes first.
  */
 function echoOrder(run: number, measured: EchoServer[]): number[] {
   const at = (server: EchoServer) => measured.indexOf(server);
   const block = ports.length === 2
-    ? [at(ports[1]), at(selector), at(ports[0])]
-    : [at(selector), ...ports.map(at)];
+    ? [at(listen), at(ports[1]), at(selector), at(ports[0])]
+    : [at(listen), at(selector), ...ports.map(at)];
   if (run % 4 >= 2) block.reverse();
   const c = measured.findIndex((server) => !servers.includes(server));
   if (c < 0) return block;
@@ -209,6 +218,17 @@ for (const pinning of pinnings) {
   for (const scenario of scenarios) {
     const map = echo.figures.get(scenario.name)!;
     const selector = map.get(SELECTOR)!;
+    const listened = map.get(LISTEN)!;
+    if (scenario.connections > 1) {
+      // Both promise-per-operation servers against the Selector's loop, for the record.
+      targets.push({
+        what:
+          `${pinning}, ${scenario.name}: listen mode ÷ Selector (messages/s; no target: for the record)`,
+        ...ratioOf(listened, selector),
+        limit: "",
+        met: () => true,
+      });
+    }
     for (const backend of backends) {
       const port = map.get(completionServer(backend));
       targets.push({
@@ -217,6 +237,15 @@ for (const pinning of pinnings) {
         limit: "≥ 0.9",
         met: (value) => value >= 0.9,
       });
+      if (scenario.connections > 1 && port !== undefined) {
+        targets.push({
+          what:
+            `${pinning}, ${scenario.name}: ${backend} port ÷ listen mode (messages/s; no target: for the record)`,
+          ...ratioOf(port, listened),
+          limit: "",
+          met: () => true,
+        });
+      }
       if (scenario.connections === 1) {
         targets.push({
           what: `${pinning}, ${scenario.name}: ${backend} port p99 ÷ Selector p99`,
