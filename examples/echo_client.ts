@@ -23,7 +23,9 @@
  * (a stretch of one pseudo-random sequence starting at its index), and what
  * comes back is compared with them, so bytes delivered to the wrong
  * connection show too; a mismatch, a server that closes or resets, or a
- * connect that fails makes it exit 1. At the end it stops sending, waits
+ * connect that fails makes it exit 1 (a connect the kernel refuses for now,
+ * with EAGAIN or EADDRNOTAVAIL, is tried again every 20 ms within the 30 s
+ * connecting may take). At the end it stops sending, waits
  * (at most 2 s) for the echoes in flight, and closes every connection.
  *
  * @module
