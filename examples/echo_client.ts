@@ -97,6 +97,11 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const RETRY_MS = 20;
 /** What a connect may meet that says "not now", not "no": local ports or routing entries ran short. */
 const NOT_NOW = new Set<string | undefined>(["EAGAIN", "EADDRNOTAVAIL"]);
+
+/** Whether `error` is a connect's "not now" (see NOT_NOW). */
+function notNow(error: unknown): boolean {
+  return NOT_NOW.has((error as { code?: string }).code);
+}
 /** How long the echoes in flight at the end may take, in ms. */
 const DRAIN_MS = 2_000;
 /** How long `--rounds` may take, in ms. */
@@ -174,6 +179,15 @@ function sendRest(c: Client): void {
   }
 }
 
+/** Connects the kernel refused for now, oldest first: each is tried again RETRY_MS after. */
+const retrying: Client[] = [];
+
+/** Puts `c` among the connects tried again after RETRY_MS. */
+function retryLater(c: Client): void {
+  c.retryAt = performance.now() + RETRY_MS;
+  retrying.push(c);
+}
+
 /**
  * Starts `c`'s connect; one the kernel refuses for now (its local ports or
  * routing entries ran short: EAGAIN, EADDRNOTAVAIL) is tried again after
@@ -184,9 +198,8 @@ function startConnect(c: Client, host: string): void {
   try {
     conn = startConnectTcp({ hostname: host, port });
   } catch (error) {
-    if (!NOT_NOW.has((error as { code?: string }).code)) throw error;
-    c.retryAt = performance.now() + RETRY_MS;
-    return;
+    if (!notNow(error)) throw error;
+    return retryLater(c);
   }
   c.conn = conn;
   c.fd = conn.fd;
@@ -216,14 +229,10 @@ try {
       fail(`${connecting} of ${count} connections still connecting after ${CONNECT_TIMEOUT_MS} ms`);
       break;
     }
-    let waiting = false;
+    // The connects due again (the oldest first: they fell due first).
     const now = performance.now();
-    for (const c of clients) {
-      if (c.conn !== undefined) continue;
-      if (now >= c.retryAt) startConnect(c, host);
-      waiting ||= c.conn === undefined;
-    }
-    const n = selector.selectInto(events, waiting ? RETRY_MS : 100);
+    while (retrying.length > 0 && retrying[0].retryAt <= now) startConnect(retrying.shift()!, host);
+    const n = selector.selectInto(events, retrying.length > 0 ? RETRY_MS : 100);
     for (let i = 0; i < n; i++) {
       const c = events.data(i)!;
       if (c.connected) continue;
@@ -231,11 +240,11 @@ try {
         c.tcp.finishConnect();
       } catch (error) {
         if (error instanceof Deno.errors.WouldBlock) continue;
-        if (NOT_NOW.has((error as { code?: string }).code)) {
+        if (notNow(error)) {
           selector.unregister(c.fd);
           c.tcp.close();
           c.conn = undefined;
-          c.retryAt = performance.now() + RETRY_MS;
+          retryLater(c);
           continue;
         }
         fail(`Cannot connect to ${host}:${port}: ${(error as Error).message}`);
